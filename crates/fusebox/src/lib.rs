@@ -1,0 +1,95 @@
+//! # fusebox
+//!
+//! Circuit breakers that keep a service answering when what it depends on
+//! breaks: the Rust heir of Erlang's [fuse](https://github.com/jlouis/fuse),
+//! with its semantics, its vocabulary (install, ask, melt, run, reset,
+//! remove, disable, enable) and its manifesto: no code without a model.
+//!
+//! A **fuse** guards one dependency. While it is *ok*, calls go through and
+//! failures are reported to it as *melts*. When more than `max_melts` melts
+//! fall within a time `window`, the fuse *blows*: calls are refused at once,
+//! without waiting on a dependency that is down, until the fuse *heals*.
+//!
+//! ```
+//! use std::time::Duration;
+//! use fusebox::{Ask, FuseConfig, Fusebox, Heal, RunError};
+//!
+//! let fb = Fusebox::new();
+//! fb.install("db", FuseConfig::standard(5, Duration::from_secs(10))
+//!     .heal(Heal::reset(Duration::from_secs(60))))?;
+//! let db = fb.fuse("db").expect("installed");      // a cheap handle
+//!
+//! let row: Result<u32, RunError<&str>> = db.run(|| Ok(42)); // melts on Err
+//! assert_eq!(row, Ok(42));
+//! match db.ask() {
+//!     Ask::Ok => { /* call the database, db.melt() if it fails */ }
+//!     Ask::Blown => { /* answer from a cache, or refuse fast */ }
+//! }
+//! fb.disable("db")?;                                 // before maintenance
+//! assert_eq!(fb.ask("db")?, Ask::Blown);
+//! fb.enable("db")?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Why this crate
+//!
+//! * **Fast.** `ask` on a healthy fuse is one atomic load and a bump of a
+//!   counter only this thread writes: no lock, no clock read, no shared
+//!   write. A blown fuse refuses without a lock, checking its heal deadline
+//!   against a coarse clock. A melt is O(1) whatever the window holds.
+//! * **Exact.** Every operation is linearizable on the fast path (Erlang fuse
+//!   needed its slow `sync` context for that). The semantics are checked by a
+//!   proptest state-machine model, a linearizability checker over parallel
+//!   histories, and loom.
+//! * **On time.** One timer per [`Fusebox`] heals blown fuses at their
+//!   deadline even if nobody asks; a fuse whose deadline passed answers as
+//!   healed even if that timer is late.
+//! * **Observable.** Every state change is an [`Event`]; subscribers have
+//!   bounded buffers and can never slow or break a fuse. An alarm monitor
+//!   raises `fuse_blown` alarms with hysteresis.
+//! * **Testable.** Time is injected: a [`ManualClock`] makes exact timing
+//!   testable without sleeping.
+//!
+//! ## Semantics in brief
+//!
+//! * `standard(max_melts, window)`: after a melt at `now`, the melts with
+//!   `now - t < window` count (one exactly `window` old does not); more than
+//!   `max_melts` blows. `max_melts = 0` blows on the first melt.
+//! * `fault_injection(rate, max_melts, window)`: as standard, and an ok fuse
+//!   refuses each ask with probability `rate` (counted apart).
+//! * `Heal::reset(after)`: heal fully `after` the blow; melts while blown are
+//!   recorded but do not move the deadline.
+//! * `disable` dominates everything but `remove`; a reinstall keeps a fuse
+//!   disabled; `reset` does not enable it.
+//!
+//! ## Features
+//!
+//! * `serde` (default): `Serialize` for snapshots and events,
+//!   `Serialize`/`Deserialize` for configs (durations as `"10s"`).
+
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod clock;
+#[cfg(feature = "serde")]
+mod duration_serde;
+mod error;
+mod event;
+mod fuse;
+mod registry;
+mod snapshot;
+mod stats;
+mod sync;
+mod timer;
+
+pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use error::{ConfigError, NotFound, RunError};
+pub use event::{
+    Alarm, AlarmKind, CallbackSubscriber, Cause, Event, EventKind, RecvError, Subscription,
+};
+pub use fuse::{Ask, Fuse, FuseConfig, Heal, Strategy, DEFAULT_HEAL_AFTER};
+pub use registry::{
+    Fusebox, FuseboxBuilder, DEFAULT_ALARM_CLEAR_LOOKS, DEFAULT_ALARM_PERIOD,
+    DEFAULT_EVENT_CAPACITY, MAX_NAME_LEN,
+};
+pub use snapshot::{FuseCounters, FuseSnapshot, FuseState, Snapshot};

@@ -1,0 +1,235 @@
+//! One timer for a whole Fusebox.
+//!
+//! A blown fuse must heal on time even if nobody asks, so its heal and event
+//! happen at the deadline. Instead of a timer per fuse (Erlang fuse used one
+//! `erlang:send_after` each), every deadline goes into one heap, and one
+//! thread sleeps until the earliest. On a [`ManualClock`](crate::ManualClock)
+//! there is no thread: advancing the clock fires what fell due.
+//!
+//! Correctness never rests on this timer alone: a fuse whose deadline has
+//! passed answers as healed even if the timer is late (see `fuse/engine.rs`).
+//! Each entry carries the *ticket* of the state it was scheduled for; when a
+//! reset, reinstall or new blow has moved the fuse on, the ticket no longer
+//! matches and the firing is ignored, as fuse ignored stale timer messages.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use crate::clock::Timebase;
+
+/// Something a timer entry fires.
+pub(crate) trait Fire: Send + Sync {
+    /// Called once the clock reads `now >= at`, outside the timer's lock.
+    fn fire(&self, ticket: u64, at: u64, now: u64);
+}
+
+struct Entry {
+    at: u64,
+    seq: u64,
+    ticket: u64,
+    target: Weak<dyn Fire>,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+#[derive(Default)]
+struct Heap {
+    entries: BinaryHeap<Reverse<Entry>>,
+    seq: u64,
+    thread_started: bool,
+    shutdown: bool,
+}
+
+/// The timer heap of one Fusebox.
+pub(crate) struct Timers {
+    heap: Mutex<Heap>,
+    wake: Condvar,
+    timebase: Timebase,
+}
+
+impl fmt::Debug for Timers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timers")
+            .field("pending", &self.lock().entries.len())
+            .finish()
+    }
+}
+
+impl Timers {
+    pub(crate) fn new(timebase: Timebase) -> Arc<Self> {
+        let timers = Arc::new(Timers {
+            heap: Mutex::new(Heap::default()),
+            wake: Condvar::new(),
+            timebase: timebase.clone(),
+        });
+        if let Timebase::Manual(clock) = &timebase {
+            clock.attach(&timers);
+        }
+        timers
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Heap> {
+        self.heap.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fires `target` with `ticket` once the clock reaches `at` (ns).
+    pub(crate) fn schedule(self: &Arc<Self>, at: u64, ticket: u64, target: Weak<dyn Fire>) {
+        let mut heap = self.lock();
+        if heap.shutdown {
+            return;
+        }
+        heap.seq += 1;
+        let seq = heap.seq;
+        let earliest = heap.entries.peek().is_none_or(|Reverse(e)| at < e.at);
+        heap.entries.push(Reverse(Entry {
+            at,
+            seq,
+            ticket,
+            target,
+        }));
+        if !self.timebase.is_manual() && !heap.thread_started {
+            heap.thread_started = true;
+            let me = self.clone();
+            // If the thread cannot start, fuses still heal lazily on their
+            // next operation; only the on-time event is lost.
+            let _ = std::thread::Builder::new()
+                .name("fusebox-timer".into())
+                .spawn(move || me.run());
+        }
+        drop(heap);
+        if earliest {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Fires, in deadline order, every entry due at `now`.
+    pub(crate) fn fire_due(&self, now: u64) {
+        loop {
+            let entry = {
+                let mut heap = self.lock();
+                match heap.entries.peek() {
+                    Some(Reverse(e)) if e.at <= now => heap.entries.pop().map(|Reverse(e)| e),
+                    _ => None,
+                }
+            };
+            let Some(e) = entry else { return };
+            if let Some(target) = e.target.upgrade() {
+                target.fire(e.ticket, e.at, now);
+            }
+        }
+    }
+
+    /// The timer thread: sleeps until the earliest deadline, fires, repeats.
+    fn run(self: Arc<Self>) {
+        let mut heap = self.lock();
+        loop {
+            if heap.shutdown {
+                return;
+            }
+            let now = self.timebase.now();
+            let next = heap.entries.peek().map(|Reverse(e)| e.at);
+            match next {
+                Some(at) if at <= now => {
+                    drop(heap);
+                    self.fire_due(now);
+                    heap = self.lock();
+                }
+                Some(at) => {
+                    let wait = Duration::from_nanos(at - now);
+                    heap = self
+                        .wake
+                        .wait_timeout(heap, wait)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                None => {
+                    heap = self.wake.wait(heap).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+        }
+    }
+
+    /// Stops the thread and drops every entry.
+    pub(crate) fn shutdown(&self) {
+        let mut heap = self.lock();
+        heap.shutdown = true;
+        heap.entries.clear();
+        drop(heap);
+        self.wake.notify_all();
+    }
+
+    /// Entries waiting (stale ones included until they fire).
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> usize {
+        self.lock().entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use std::sync::atomic::{AtomicU64, Ordering as AtOrd};
+
+    #[derive(Default)]
+    struct Log(Mutex<Vec<(u64, u64, u64)>>, AtomicU64);
+    impl Fire for Log {
+        fn fire(&self, ticket: u64, at: u64, now: u64) {
+            self.0.lock().unwrap().push((ticket, at, now));
+            self.1.fetch_add(1, AtOrd::SeqCst);
+        }
+    }
+
+    #[test]
+    fn manual_fires_in_deadline_order() {
+        let clock = ManualClock::new();
+        let timers = Timers::new(Timebase::from_clock(clock.clone()));
+        let log = Arc::new(Log::default());
+        let weak: Weak<dyn Fire> = Arc::downgrade(&(log.clone() as Arc<dyn Fire>));
+        timers.schedule(30, 3, weak.clone());
+        timers.schedule(10, 1, weak.clone());
+        timers.schedule(20, 2, weak);
+        clock.advance(Duration::from_nanos(25));
+        assert_eq!(*log.0.lock().unwrap(), vec![(1, 10, 25), (2, 20, 25)]);
+        clock.advance(Duration::from_nanos(5));
+        assert_eq!(log.0.lock().unwrap().len(), 3);
+        assert_eq!(timers.pending(), 0);
+    }
+
+    #[test]
+    fn real_thread_fires_on_time() {
+        let tb = Timebase::from_clock(crate::clock::MonotonicClock::new());
+        let timers = Timers::new(tb.clone());
+        let log = Arc::new(Log::default());
+        let weak: Weak<dyn Fire> = Arc::downgrade(&(log.clone() as Arc<dyn Fire>));
+        let at = tb.now() + 20_000_000;
+        timers.schedule(at, 7, weak);
+        let start = std::time::Instant::now();
+        while log.1.load(AtOrd::SeqCst) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(10), "timer never fired");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let (ticket, fired_at, now) = log.0.lock().unwrap()[0];
+        assert_eq!((ticket, fired_at), (7, at));
+        assert!(now >= at);
+        timers.shutdown();
+    }
+}
