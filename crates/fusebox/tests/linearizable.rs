@@ -1,0 +1,253 @@
+//! Linearizability: several threads run random operations on shared fuses;
+//! each recorded history must have a sequential order, consistent with
+//! real time (an operation that returned before another started comes
+//! first), in which the reference model gives every answer the threads saw.
+//!
+//! The checker is Wing & Gong's search ("Testing and verifying concurrent
+//! objects", 1993) with Lowe's memoisation of (operations done, model state)
+//! ("Testing for linearizability", 2017). Counters are left out of the
+//! comparison: they are statistics, read with relaxed loads, and promised
+//! only to be eventually exact.
+//!
+//! `FUSEBOX_LIN_HISTORIES` sets the number of histories (default 1,000).
+
+mod support;
+
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+
+use fusebox::{Fusebox, ManualClock};
+use support::model::{self, Cfg, Model, Op, Outcome, Ret, Step};
+
+const THREADS: usize = 3;
+const OPS_PER_THREAD: usize = 6;
+
+#[derive(Debug, Clone)]
+struct Record {
+    op: Op,
+    ret: Ret,
+    invoked: u64,
+    returned: u64,
+}
+
+/// SplitMix64: a tiny seeded generator so every history can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const NAMES: [&str; 2] = ["a", "b"];
+
+fn small_cfg(rng: &mut Rng) -> Cfg {
+    Cfg::Standard {
+        max: rng.below(3) as u32,
+        window_us: [1_000, 5_000, 20_000][rng.below(3) as usize],
+        after_us: [1_000, 3_000, 10_000][rng.below(3) as usize],
+    }
+}
+
+fn random_op(rng: &mut Rng) -> Op {
+    let name = NAMES[rng.below(2) as usize];
+    match rng.below(20) {
+        0..=4 => Op::Ask(name),
+        5..=9 => Op::Melt(name),
+        10..=11 => Op::Run(
+            name,
+            if rng.below(2) == 0 {
+                Outcome::Ok
+            } else {
+                Outcome::Err
+            },
+        ),
+        12 => Op::Reset(name),
+        13 => Op::Disable(name),
+        14 => Op::Enable(name),
+        15 => Op::Remove(name),
+        16 => Op::Install(name, small_cfg(rng)),
+        17 => Op::State(name),
+        _ => Op::Advance(rng.below(6) * 1_000_000),
+    }
+}
+
+/// Drops what the checker does not compare (counters).
+fn comparable(ret: &Ret) -> Ret {
+    match ret {
+        Ret::State(v) => {
+            let mut v = v.clone();
+            v.counters = [0; 7];
+            Ret::State(v)
+        }
+        other => other.clone(),
+    }
+}
+
+fn record(seed: u64) -> (Model, Vec<Record>) {
+    let mut rng = Rng(seed);
+    let clock = ManualClock::new();
+    let fb = Fusebox::builder()
+        .clock(clock.clone())
+        .alarm_period(std::time::Duration::from_secs(1_000_000))
+        .build();
+    let mut init = Model::default();
+    for name in NAMES {
+        let op = Op::Install(name, small_cfg(&mut rng));
+        init.apply(&op, &mut Step::default());
+        model::run_real(&fb, &clock, &op);
+    }
+    let plans: Vec<Vec<(Op, u64)>> = (0..THREADS)
+        .map(|_| {
+            (0..OPS_PER_THREAD)
+                .map(|_| (random_op(&mut rng), rng.below(200)))
+                .collect()
+        })
+        .collect();
+    let ticks = Arc::new(AtomicU64::new(0));
+    let start = Arc::new(Barrier::new(THREADS));
+    let histories: Vec<Vec<Record>> = std::thread::scope(|s| {
+        let handles: Vec<_> = plans
+            .into_iter()
+            .map(|plan| {
+                let (fb, clock, ticks, start) = (&fb, &clock, ticks.clone(), start.clone());
+                s.spawn(move || {
+                    start.wait();
+                    let mut out = Vec::new();
+                    for (op, spin) in plan {
+                        for _ in 0..spin {
+                            std::hint::spin_loop();
+                        }
+                        let invoked = ticks.fetch_add(1, Ordering::SeqCst);
+                        let ret = model::run_real(fb, clock, &op);
+                        let returned = ticks.fetch_add(1, Ordering::SeqCst);
+                        out.push(Record {
+                            op,
+                            ret,
+                            invoked,
+                            returned,
+                        });
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    (init, histories.into_iter().flatten().collect())
+}
+
+fn state_key(done: u64, m: &Model) -> (u64, u64) {
+    let mut h = DefaultHasher::new();
+    m.hash(&mut h);
+    (done, h.finish())
+}
+
+/// True if some real-time-respecting order of `ops` explains every answer.
+fn linearizable(ops: &[Record], model: &Model) -> bool {
+    fn search(ops: &[Record], done: u64, model: &Model, seen: &mut HashSet<(u64, u64)>) -> bool {
+        if done.count_ones() as usize == ops.len() {
+            return true;
+        }
+        for (i, op) in ops.iter().enumerate() {
+            if done & (1 << i) != 0 {
+                continue;
+            }
+            // `op` may go next only if no pending op returned before it began.
+            let blocked = ops
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != i && done & (1 << j) == 0 && o.returned < op.invoked);
+            if blocked {
+                continue;
+            }
+            let mut next = model.clone();
+            let ret = next.apply(&op.op, &mut Step::default());
+            if comparable(&ret) != comparable(&op.ret) {
+                continue;
+            }
+            let now_done = done | (1 << i);
+            if seen.insert(state_key(now_done, &next)) && search(ops, now_done, &next, seen) {
+                return true;
+            }
+        }
+        false
+    }
+    search(ops, 0, model, &mut HashSet::new())
+}
+
+#[test]
+fn histories_are_linearizable() {
+    let histories = std::env::var("FUSEBOX_LIN_HISTORIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000u64);
+    let base = std::env::var("FUSEBOX_LIN_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5eed_f005);
+    let mut overlapping = 0;
+    for k in 0..histories {
+        let seed = base + k;
+        let (init, ops) = record(seed);
+        if ops
+            .iter()
+            .any(|a| ops.iter().any(|b| a.invoked < b.invoked && b.invoked < a.returned))
+        {
+            overlapping += 1;
+        }
+        assert!(
+            linearizable(&ops, &init),
+            "history with seed {seed} (FUSEBOX_LIN_SEED={seed} FUSEBOX_LIN_HISTORIES=1 replays \
+             the plan) is not linearizable:\n{ops:#?}"
+        );
+    }
+    eprintln!("{histories} histories linearizable, {overlapping} with overlapping operations");
+    assert!(overlapping > 0, "no history had concurrent operations: the test proved nothing");
+}
+
+/// The checker itself must reject a history that no order explains.
+#[test]
+fn checker_rejects_a_wrong_history() {
+    let mut init = Model::default();
+    init.apply(
+        &Op::Install(
+            "a",
+            Cfg::Standard {
+                max: 0,
+                window_us: 1_000,
+                after_us: 1_000,
+            },
+        ),
+        &mut Step::default(),
+    );
+    // The melt returned before the ask began, yet the ask saw ok.
+    let ops = vec![
+        Record {
+            op: Op::Melt("a"),
+            ret: Ret::Done,
+            invoked: 0,
+            returned: 1,
+        },
+        Record {
+            op: Op::Ask("a"),
+            ret: Ret::Ask(fusebox::Ask::Ok),
+            invoked: 2,
+            returned: 3,
+        },
+    ];
+    assert!(!linearizable(&ops, &init));
+    // Overlapping, the same answers are fine: the ask may go first.
+    let mut ops = ops;
+    ops[1].invoked = 0;
+    assert!(linearizable(&ops, &init));
+}

@@ -1,0 +1,255 @@
+//! The state-machine model test of DESIGN.md section 2 (fuse's
+//! `fuse_statem_eqc`, in proptest): random sequences of every operation over
+//! several fuses, unknown names, invalid configs, disabled fuses and
+//! reinstalls, with time moved on a `ManualClock` (landing exactly on window
+//! and deadline boundaries on purpose). After every step the real Fusebox's
+//! answer and the events it published must equal the model's.
+//!
+//! Each step tags the requirements it exercised (R01..R29, see
+//! `support/model.rs`); the test fails if a run never reached one of them.
+//! `FUSEBOX_MODEL_CASES` changes the number of cases (default 10,000).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use fusebox::{Fusebox, ManualClock, Subscription};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+use support::model::{self, Bad, Cfg, MEvent, Model, Op, Outcome, Ret, Step, NAMES};
+
+/// Every requirement the model must reach in one run.
+const REQUIREMENTS: &[&str] = &[
+    "R01 install",
+    "R02 reinstall",
+    "R03 install invalid",
+    "R04 ask ok",
+    "R05 ask blown",
+    "R06 ask unknown",
+    "R07 melt below budget",
+    "R08 melt blows",
+    "R09 melt unknown",
+    "R10 melt while blown",
+    "R11 melts leave the window",
+    "R12 run ok",
+    "R13 run failure melts",
+    "R14 run refused",
+    "R15 run unknown",
+    "R16 reset",
+    "R17 reset unknown",
+    "R18 remove",
+    "R19 remove unknown",
+    "R20 disable",
+    "R20 enable",
+    "R21 disable unknown",
+    "R21 enable unknown",
+    "R22 melt while disabled",
+    "R23 heal on timer",
+    "R24 reinstall keeps disabled",
+    "R25 melt exactly window old is outside",
+    "R26 lazy heal",
+    "R27 fault injection refuses",
+    "R28 unlock",
+    "R28 unlock unknown",
+    "R29 state",
+    "R29 state unknown",
+];
+
+static REACHED: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
+
+#[derive(Debug, Clone)]
+struct Reference {
+    model: Model,
+    expect: Ret,
+    events: Vec<MEvent>,
+    tags: Vec<&'static str>,
+}
+
+struct FuseMachine;
+
+fn micros_between(lo_ms: u64, hi_ms: u64) -> BoxedStrategy<u64> {
+    prop_oneof![
+        3 => prop::sample::select(vec![1_000u64, 5_000, 10_000, 100_000, 1_000_000, 10_000_000, 60_000_000]),
+        1 => (lo_ms..=hi_ms).prop_map(|ms| ms * 1_000),
+    ]
+    .boxed()
+}
+
+fn cfg() -> BoxedStrategy<Cfg> {
+    prop_oneof![
+        6 => (0u32..4, micros_between(1, 60_000), micros_between(1, 60_000)).prop_map(
+            |(max, window_us, after_us)| Cfg::Standard { max, window_us, after_us }
+        ),
+        2 => (1u32..4, micros_between(1, 60_000), micros_between(1, 60_000)).prop_map(
+            |(max, window_us, after_us)| Cfg::Inject { max, window_us, after_us }
+        ),
+        2 => prop::sample::select(vec![
+            Bad::ZeroWindow, Bad::RateZero, Bad::RateAboveOne, Bad::RateNan,
+            Bad::InjectNoBudget, Bad::ZeroAfter,
+        ])
+        .prop_map(Cfg::Invalid),
+    ]
+    .boxed()
+}
+
+fn delay(state: &Model) -> BoxedStrategy<u64> {
+    let small = (0u64..20_000).prop_map(|us| us * 1_000).boxed();
+    let medium = (0u64..3_000).prop_map(|ms| ms * 1_000_000).boxed();
+    let large = (0u64..70).prop_map(|s| s * 1_000_000_000).boxed();
+    let bounds = state.boundaries();
+    if bounds.is_empty() {
+        prop_oneof![3 => small, 2 => medium, 1 => large].boxed()
+    } else {
+        // Land exactly on a boundary, or one microsecond either side.
+        let exact = (prop::sample::select(bounds), prop::sample::select(vec![-1i64, 0, 0, 1]))
+            .prop_map(|(b, off)| (b as i64 + off * 1_000).max(0) as u64)
+            .boxed();
+        prop_oneof![3 => small, 2 => medium, 1 => large, 4 => exact].boxed()
+    }
+}
+
+impl ReferenceStateMachine for FuseMachine {
+    type State = Reference;
+    type Transition = Op;
+
+    fn init_state() -> BoxedStrategy<Reference> {
+        Just(Reference {
+            model: Model::default(),
+            expect: Ret::Done,
+            events: Vec::new(),
+            tags: Vec::new(),
+        })
+        .boxed()
+    }
+
+    fn transitions(state: &Reference) -> BoxedStrategy<Op> {
+        let installed = prop::sample::select(&NAMES[..3]);
+        let any = prop::sample::select(&NAMES[..]);
+        let outcome = prop::sample::select(vec![Outcome::Ok, Outcome::Ok, Outcome::Err, Outcome::Panic]);
+        prop_oneof![
+            3 => (installed, cfg()).prop_map(|(n, c)| Op::Install(n, c)),
+            4 => any.clone().prop_map(Op::Ask),
+            6 => any.clone().prop_map(Op::Melt),
+            3 => (any.clone(), outcome).prop_map(|(n, o)| Op::Run(n, o)),
+            1 => any.clone().prop_map(Op::Reset),
+            1 => any.clone().prop_map(Op::Remove),
+            1 => any.clone().prop_map(Op::Disable),
+            1 => any.clone().prop_map(Op::Enable),
+            1 => any.clone().prop_map(Op::Unlock),
+            2 => any.prop_map(Op::State),
+            1 => Just(Op::Snapshot),
+            5 => delay(&state.model).prop_map(Op::Advance),
+            1 => delay(&state.model).prop_map(Op::AdvanceQuiet),
+        ]
+        .boxed()
+    }
+
+    fn apply(mut state: Reference, op: &Op) -> Reference {
+        let mut step = Step::default();
+        state.expect = state.model.apply(op, &mut step);
+        state.events = step.events;
+        state.tags = step.tags;
+        state
+    }
+}
+
+struct Sut {
+    fb: Fusebox,
+    clock: ManualClock,
+    events: Subscription,
+}
+
+struct FuseTest;
+
+impl StateMachineTest for FuseTest {
+    type SystemUnderTest = Sut;
+    type Reference = FuseMachine;
+
+    fn init_test(_: &Reference) -> Sut {
+        let clock = ManualClock::new();
+        let fb = Fusebox::builder()
+            .clock(clock.clone())
+            // Alarms have their own test; keep their looks out of this one.
+            .alarm_period(Duration::from_secs(1_000_000_000))
+            .build();
+        let events = fb.subscribe_with_capacity(1 << 16);
+        Sut { fb, clock, events }
+    }
+
+    fn apply(sut: Sut, reference: &Reference, op: Op) -> Sut {
+        let got = model::run_real(&sut.fb, &sut.clock, &op);
+        assert_eq!(got, reference.expect, "answer to {op:?}");
+        let mut events = Vec::new();
+        while let Ok(e) = sut.events.try_recv() {
+            events.extend(model::mevent_of(&e));
+        }
+        assert_eq!(events, reference.events, "events after {op:?}");
+        let mut reached = REACHED.lock().unwrap();
+        for tag in &reference.tags {
+            *reached.entry(tag).or_default() += 1;
+        }
+        sut
+    }
+
+    fn check_invariants(sut: &Sut, reference: &Reference) {
+        assert_eq!(sut.fb.now().as_nanos() as u64, reference.model.now, "clock");
+        for name in NAMES {
+            assert_eq!(
+                sut.fb.fuse(name).is_some(),
+                reference.model.installed(name),
+                "{name} installed?"
+            );
+        }
+    }
+}
+
+fn quiet_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let expected = info
+            .payload()
+            .downcast_ref::<&str>()
+            .is_some_and(|s| *s == "a panicking call");
+        if !expected {
+            default(info);
+        }
+    }));
+}
+
+#[test]
+fn fuse_matches_model() {
+    quiet_panics();
+    let cases = std::env::var("FUSEBOX_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let config = Config {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/model_fuse.proptest-regressions"))),
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config.clone());
+    let result = runner.run(
+        &FuseMachine::sequential_strategy(1..60),
+        |(init, transitions, seen)| {
+            FuseTest::test_sequential(config.clone(), init, transitions, seen);
+            Ok(())
+        },
+    );
+    if let Err(e) = result {
+        panic!("{e}\n{runner}");
+    }
+    let reached = REACHED.lock().unwrap();
+    eprintln!("requirements reached in {cases} cases:");
+    for (tag, n) in reached.iter() {
+        eprintln!("  {tag:45} {n:>9}");
+    }
+    let missed: Vec<_> = REQUIREMENTS
+        .iter()
+        .filter(|r| !reached.contains_key(*r))
+        .collect();
+    assert!(missed.is_empty(), "requirements never reached: {missed:?}");
+}

@@ -1,0 +1,3 @@
+//! Shared test helpers: the reference model.
+#![allow(dead_code, unreachable_pub)]
+pub mod model;
