@@ -120,6 +120,7 @@ mod os {
     //! See clock_gettime(2): "CLOCK_MONOTONIC_COARSE: A faster but less
     //! precise version of CLOCK_MONOTONIC."
 
+    #[inline(always)]
     fn read(id: libc::clockid_t) -> u64 {
         let mut ts = libc::timespec {
             tv_sec: 0,
@@ -242,7 +243,11 @@ impl ManualClock {
     /// [`advance`](ManualClock::advance) does after moving time).
     pub fn run_due(&self) {
         let listeners: Vec<Arc<Timers>> = {
-            let mut l = self.inner.listeners.lock().unwrap_or_else(|e| e.into_inner());
+            let mut l = self
+                .inner
+                .listeners
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             l.retain(|w| w.strong_count() > 0);
             l.iter().filter_map(Weak::upgrade).collect()
         };

@@ -237,7 +237,12 @@ impl Bus {
 
 impl Drop for Bus {
     fn drop(&mut self) {
-        for q in self.subs.get_mut().unwrap_or_else(|e| e.into_inner()).iter() {
+        for q in self
+            .subs
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             q.close();
         }
     }

@@ -224,7 +224,10 @@ mod tests {
         timers.schedule(at, 7, weak);
         let start = std::time::Instant::now();
         while log.1.load(AtOrd::SeqCst) == 0 {
-            assert!(start.elapsed() < Duration::from_secs(10), "timer never fired");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "timer never fired"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
         let (ticket, fired_at, now) = log.0.lock().unwrap()[0];

@@ -31,7 +31,11 @@ fn cfg(max: u32) -> FuseConfig {
 fn agree(fb: &Fusebox, name: &str) {
     let state = fb.state(name).unwrap().state;
     let ask = fb.ask(name).unwrap();
-    assert_eq!(ask == Ask::Ok, state == FuseState::Ok, "ask {ask:?} vs state {state:?}");
+    assert_eq!(
+        ask == Ask::Ok,
+        state == FuseState::Ok,
+        "ask {ask:?} vs state {state:?}"
+    );
 }
 
 fn causes(events: &fusebox::Subscription) -> Vec<Cause> {

@@ -104,7 +104,10 @@ fn delay(state: &Model) -> BoxedStrategy<u64> {
         prop_oneof![3 => small, 2 => medium, 1 => large].boxed()
     } else {
         // Land exactly on a boundary, or one microsecond either side.
-        let exact = (prop::sample::select(bounds), prop::sample::select(vec![-1i64, 0, 0, 1]))
+        let exact = (
+            prop::sample::select(bounds),
+            prop::sample::select(vec![-1i64, 0, 0, 1]),
+        )
             .prop_map(|(b, off)| (b as i64 + off * 1_000).max(0) as u64)
             .boxed();
         prop_oneof![3 => small, 2 => medium, 1 => large, 4 => exact].boxed()
@@ -128,7 +131,8 @@ impl ReferenceStateMachine for FuseMachine {
     fn transitions(state: &Reference) -> BoxedStrategy<Op> {
         let installed = prop::sample::select(&NAMES[..3]);
         let any = prop::sample::select(&NAMES[..]);
-        let outcome = prop::sample::select(vec![Outcome::Ok, Outcome::Ok, Outcome::Err, Outcome::Panic]);
+        let outcome =
+            prop::sample::select(vec![Outcome::Ok, Outcome::Ok, Outcome::Err, Outcome::Panic]);
         prop_oneof![
             3 => (installed, cfg()).prop_map(|(n, c)| Op::Install(n, c)),
             4 => any.clone().prop_map(Op::Ask),
@@ -228,7 +232,9 @@ fn fuse_matches_model() {
         .unwrap_or(10_000);
     let config = Config {
         cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/model_fuse.proptest-regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/model_fuse.proptest-regressions",
+        ))),
         ..Config::default()
     };
     let mut runner = TestRunner::new(config.clone());

@@ -89,11 +89,7 @@ impl Strategy {
                 window,
             } => {
                 if !(rate > 0.0 && rate <= 1.0) {
-                    return Err(ConfigError::new(
-                        "strategy.rate",
-                        rate,
-                        "must be in (0, 1]",
-                    ));
+                    return Err(ConfigError::new("strategy.rate", rate, "must be in (0, 1]"));
                 }
                 if max_melts == 0 {
                     return Err(ConfigError::new(

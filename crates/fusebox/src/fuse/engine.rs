@@ -137,7 +137,10 @@ impl std::fmt::Debug for FuseCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fuse")
             .field("name", &self.name)
-            .field("word", &format_args!("{:#x}", self.word.load(Ordering::Relaxed)))
+            .field(
+                "word",
+                &format_args!("{:#x}", self.word.load(Ordering::Relaxed)),
+            )
             .finish()
     }
 }
@@ -447,7 +450,12 @@ impl FuseCore {
                 s.settle();
                 s.heals += 1;
                 self.publish(s);
-                self.emit(Some(FuseState::Blown), Some(s.state()), Cause::Heal, heal_at);
+                self.emit(
+                    Some(FuseState::Blown),
+                    Some(s.state()),
+                    Cause::Heal,
+                    heal_at,
+                );
             }
         }
     }

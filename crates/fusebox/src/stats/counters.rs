@@ -19,8 +19,8 @@
 //! last store happens-before the new owner's first load.
 
 use std::cell::Cell;
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -81,7 +81,10 @@ impl HotCounters {
         self.owned
             .iter()
             .map(|s| s.0[i].load(Ordering::Relaxed))
-            .fold(self.overflow.0[i].load(Ordering::Relaxed), u64::wrapping_add)
+            .fold(
+                self.overflow.0[i].load(Ordering::Relaxed),
+                u64::wrapping_add,
+            )
     }
 }
 

@@ -57,8 +57,9 @@ impl Cfg {
                 max,
                 window_us,
                 after_us,
-            } => FuseConfig::fault_injection(1.0, max, us(window_us))
-                .heal(Heal::reset(us(after_us))),
+            } => {
+                FuseConfig::fault_injection(1.0, max, us(window_us)).heal(Heal::reset(us(after_us)))
+            }
             Cfg::Invalid(b) => match b {
                 Bad::ZeroWindow => FuseConfig::standard(1, Duration::ZERO),
                 Bad::RateZero => FuseConfig::fault_injection(0.0, 1, s),
@@ -297,7 +298,13 @@ impl Model {
                     let from = f.state();
                     f.disabled = true;
                     f.clear();
-                    step.event(name, Some(from), Some(FuseState::Disabled), Cause::Disable, 0);
+                    step.event(
+                        name,
+                        Some(from),
+                        Some(FuseState::Disabled),
+                        Cause::Disable,
+                        0,
+                    );
                 }
                 Ret::Done
             }),
@@ -306,7 +313,13 @@ impl Model {
                 if f.disabled {
                     f.disabled = false;
                     f.clear();
-                    step.event(name, Some(FuseState::Disabled), Some(FuseState::Ok), Cause::Enable, 0);
+                    step.event(
+                        name,
+                        Some(FuseState::Disabled),
+                        Some(FuseState::Ok),
+                        Cause::Enable,
+                        0,
+                    );
                 }
                 Ret::Done
             }),
@@ -486,7 +499,13 @@ impl Model {
             f.blown = Some((now + after, self.seq));
             f.c[BLOWS] += 1;
             f.last_blow = Some(now);
-            step.event(name, Some(FuseState::Ok), Some(FuseState::Blown), Cause::Melt, now);
+            step.event(
+                name,
+                Some(FuseState::Ok),
+                Some(FuseState::Blown),
+                Cause::Melt,
+                now,
+            );
         } else {
             step.tags.push("R07 melt below budget");
         }
@@ -498,7 +517,11 @@ impl Model {
         View {
             state: f.state(),
             melts_in_window: inside.min(max as u64 + 1),
-            next_heal: if f.disabled { None } else { f.blown.map(|(at, _)| at) },
+            next_heal: if f.disabled {
+                None
+            } else {
+                f.blown.map(|(at, _)| at)
+            },
             last_blow: f.last_blow,
             counters: f.c,
         }
@@ -559,7 +582,9 @@ pub fn run_real(fb: &fusebox::Fusebox, clock: &fusebox::ManualClock, op: &Op) ->
         Op::Disable(name) => found(fb.disable(name)),
         Op::Enable(name) => found(fb.enable(name)),
         Op::Unlock(name) => found(fb.unlock(name)),
-        Op::State(name) => fb.state(name).map_or(Ret::NotFound, |s| Ret::State(view_of(&s))),
+        Op::State(name) => fb
+            .state(name)
+            .map_or(Ret::NotFound, |s| Ret::State(view_of(&s))),
         Op::Snapshot => Ret::Snapshot(
             fb.snapshot()
                 .fuses
