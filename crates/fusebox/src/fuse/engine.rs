@@ -191,9 +191,24 @@ impl FuseCore {
             self.hot.add(Hot::AskOk);
             return Answer::Ok;
         }
+        self.ask_not_ok(w)
+    }
+
+    /// A blown fuse whose deadline is still ahead: the common refusal, kept
+    /// small so it saves few registers; everything else goes to `ask_slow`.
+    #[inline(never)]
+    fn ask_not_ok(&self, w: u64) -> Answer {
+        if word::kind(w) == word::KIND_BLOWN
+            && self.env.timebase.now_coarse() < word::deadline_ns(w)
+        {
+            self.hot.add(Hot::AskBlown);
+            return Answer::Blown;
+        }
         self.ask_slow(w)
     }
 
+    #[cold]
+    #[inline(never)]
     fn ask_slow(&self, mut w: u64) -> Answer {
         loop {
             match word::kind(w) {

@@ -1,0 +1,76 @@
+//! `cargo run --release -p fusebox-bench [-- --smoke] [--filter ID] [--json PATH]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use fusebox_bench::harness::Settings;
+
+const USAGE: &str = "usage: fusebox-bench [--smoke] [--rounds N] [--filter ID] [--json PATH]
+  --smoke      a few iterations of everything (seconds, figures meaningless)
+  --rounds N   rounds per row (default 31)
+  --filter ID  only rows whose id contains ID (ids: ask_ok run_ok ask_blown refusal
+               melt_100 melt_100000 ask_by_name_10 ... scaling)
+  --json PATH  where to write the JSON (default target/fusebox-bench/report.json)";
+
+fn main() -> ExitCode {
+    let mut settings = Settings::full();
+    let mut filter = String::new();
+    let mut json: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--smoke" => settings = Settings::smoke(),
+            "--rounds" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(n) if n > 0 => settings.rounds = n,
+                _ => return usage("--rounds needs a positive number"),
+            },
+            "--filter" => match args.next() {
+                Some(f) => filter = f,
+                None => return usage("--filter needs an id"),
+            },
+            "--json" => match args.next() {
+                Some(p) => json = Some(p.into()),
+                None => return usage("--json needs a path"),
+            },
+            // `cargo bench` passes --bench; accept and ignore it.
+            "--bench" => {}
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => return usage(&format!("unknown argument {other:?}")),
+        }
+    }
+    let report = fusebox_bench::run(&settings, &filter, true);
+    println!("{}", report.table());
+    let path = json.unwrap_or_else(default_json_path);
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            let text = serde_json::to_string_pretty(&report).expect("a report serializes");
+            std::fs::write(&path, text)
+        });
+    match written {
+        Ok(()) => {
+            println!("JSON: {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_json_path() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("fusebox-bench/report.json")
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("error: {problem}\n{USAGE}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,213 @@
+//! The rows of the suite: one operation each, fusebox and its peers.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::{Arc, RwLock};
+
+use fusebox::{FuseConfig, Fusebox, Heal};
+
+use crate::harness::Contender;
+use crate::peers::{self, op, HOUR};
+
+/// One operation, measured on every contender that offers it.
+#[derive(Debug)]
+pub struct Row {
+    /// Stable id (JSON key, `--filter`).
+    pub id: &'static str,
+    /// What the row measures, for the table.
+    pub title: String,
+    /// Who is measured.
+    pub contenders: Vec<Contender>,
+    /// A contender whose median is subtracted from the others before ratios
+    /// are taken: the bare operation, so ratios compare breaker *overhead*.
+    pub baseline: Option<&'static str>,
+}
+
+/// The breaker rows (closed path, open path, melt, ask by name).
+pub fn breaker_rows() -> Vec<Row> {
+    let mut rows = vec![ask_ok(), run_ok(), ask_blown(), refusal()];
+    for n in [100, 100_000] {
+        rows.push(melt(n));
+    }
+    for n in [10, 1_000, 100_000] {
+        rows.push(ask_by_name(n));
+    }
+    rows
+}
+
+fn ask_ok() -> Row {
+    let (_fb, fuse) = peers::fusebox(false);
+    let cb = peers::failsafe(false, 5);
+    Row {
+        id: "ask_ok",
+        title: "ask, closed (healthy) breaker".into(),
+        contenders: vec![
+            Contender::new("fusebox", "Fuse::ask", move || {
+                let _keep = &_fb;
+                black_box(&fuse).ask()
+            }),
+            Contender::new("failsafe", "is_call_permitted", move || {
+                failsafe::CircuitBreaker::is_call_permitted(black_box(&cb))
+            }),
+        ],
+        baseline: None,
+    }
+}
+
+fn run_ok() -> Row {
+    let (_fb, fuse) = peers::fusebox(false);
+    let rc = peers::recloser(false);
+    let fs = peers::failsafe(false, 5);
+    let sb = peers::seatbelt_peer::new(false);
+    let mut tr = peers::tower_resilience_peer::new(false);
+    Row {
+        id: "run_ok",
+        title: "run(closure returning Ok), closed breaker".into(),
+        contenders: vec![
+            Contender::new("bare call", "op(x), no breaker", || op(black_box(1))),
+            Contender::new("fusebox", "Fuse::run", move || {
+                let _keep = &_fb;
+                black_box(&fuse).run(|| op(black_box(1)))
+            }),
+            Contender::new("recloser", "Recloser::call", move || {
+                black_box(&rc).call(|| op(black_box(1)))
+            }),
+            Contender::new("failsafe", "CircuitBreaker::call", move || {
+                failsafe::CircuitBreaker::call(black_box(&fs), || op(black_box(1)))
+            }),
+            Contender::new("seatbelt", "Breaker execute, polled once", move || {
+                sb.call(black_box(1))
+            }),
+            Contender::new(
+                "tower-resilience",
+                "poll_ready + call, polled once",
+                move || tr.call(black_box(1)),
+            ),
+        ],
+        baseline: Some("bare call"),
+    }
+}
+
+fn ask_blown() -> Row {
+    let (_fb, fuse) = peers::fusebox(true);
+    let cb = peers::failsafe(true, 1);
+    Row {
+        id: "ask_blown",
+        title: "ask, open (blown) breaker".into(),
+        contenders: vec![
+            Contender::new("fusebox", "Fuse::ask", move || {
+                let _keep = &_fb;
+                black_box(&fuse).ask()
+            }),
+            Contender::new("failsafe", "is_call_permitted", move || {
+                failsafe::CircuitBreaker::is_call_permitted(black_box(&cb))
+            }),
+        ],
+        baseline: None,
+    }
+}
+
+fn refusal() -> Row {
+    let (_fb, fuse) = peers::fusebox(true);
+    let rc = peers::recloser(true);
+    let fs = peers::failsafe(true, 1);
+    let sb = peers::seatbelt_peer::new(true);
+    let mut tr = peers::tower_resilience_peer::new(true);
+    Row {
+        id: "refusal",
+        title: "run refused by an open (blown) breaker".into(),
+        contenders: vec![
+            Contender::new("fusebox", "Fuse::run", move || {
+                let _keep = &_fb;
+                black_box(&fuse).run(|| op(black_box(1)))
+            }),
+            Contender::new("recloser", "Recloser::call", move || {
+                black_box(&rc).call(|| op(black_box(1)))
+            }),
+            Contender::new("failsafe", "CircuitBreaker::call", move || {
+                failsafe::CircuitBreaker::call(black_box(&fs), || op(black_box(1)))
+            }),
+            Contender::new("seatbelt", "Breaker execute, polled once", move || {
+                sb.call(black_box(1))
+            }),
+            Contender::new(
+                "tower-resilience",
+                "poll_ready + call, polled once",
+                move || tr.call(black_box(1)),
+            ),
+        ],
+        baseline: None,
+    }
+}
+
+/// One failure recorded into a window holding `n` failures. fusebox:
+/// `standard(n, 1 h)` melted `n + 1` times keeps exactly `n + 1` timestamps,
+/// so each melt pushes one and drops one. failsafe (consecutive failures,
+/// never reaching its threshold) has no window: its O(1) counter is the floor.
+fn melt(n: u32) -> Row {
+    let fb = Fusebox::new();
+    fb.install("db", FuseConfig::standard(n, HOUR).heal(Heal::reset(HOUR)))
+        .expect("valid config");
+    let fuse = fb.fuse("db").expect("installed");
+    for _ in 0..=n {
+        fuse.melt();
+    }
+    let fs = peers::failsafe(false, u32::MAX);
+    Row {
+        id: if n == 100 { "melt_100" } else { "melt_100000" },
+        title: format!("record a failure, {n} in the window"),
+        contenders: vec![
+            Contender::new("fusebox", "Fuse::melt", move || {
+                let _keep = &fb;
+                black_box(&fuse).melt()
+            }),
+            Contender::new("failsafe", "call(Err), consecutive", move || {
+                failsafe::CircuitBreaker::call(black_box(&fs), || op(black_box(0)))
+            }),
+        ],
+        baseline: None,
+    }
+}
+
+const PROBES: usize = 16;
+
+/// `Fusebox::ask(name)` with `n` fuses installed, against the registry one
+/// would write by hand: a `RwLock<HashMap<String, Fuse>>`.
+fn ask_by_name(n: usize) -> Row {
+    let fb = Fusebox::new();
+    let names: Vec<String> = (0..n).map(|i| format!("fuse-{i}")).collect();
+    let mut by_hand = HashMap::new();
+    for name in &names {
+        fb.install(name, FuseConfig::standard(5, HOUR))
+            .expect("valid config");
+        by_hand.insert(name.clone(), fb.fuse(name).expect("installed"));
+    }
+    let by_hand = Arc::new(RwLock::new(by_hand));
+    // Rotate through 16 names spread over the map: a service's hot set. (With
+    // hundreds of names in rotation the figure measures cache misses on the
+    // fuses themselves, about 1 KiB each with their per-thread counters, not
+    // the registry.)
+    let probes: Arc<[String]> = (0..PROBES).map(|i| names[(i * 7919) % n].clone()).collect();
+    let (p1, p2) = (probes.clone(), probes);
+    let (mut i, mut j) = (0usize, 0usize);
+    Row {
+        id: match n {
+            10 => "ask_by_name_10",
+            1_000 => "ask_by_name_1000",
+            _ => "ask_by_name_100000",
+        },
+        title: format!("ask by name, {n} fuses installed"),
+        contenders: vec![
+            Contender::new("fusebox", "Fusebox::ask(name)", move || {
+                i = (i + 1) % PROBES;
+                black_box(&fb).ask(&p1[i])
+            }),
+            Contender::new("RwLock<HashMap>", "read lock, get, Fuse::ask", move || {
+                j = (j + 1) % PROBES;
+                let map = by_hand.read().expect("not poisoned");
+                map.get(&p2[j]).map(|f| f.ask())
+            }),
+        ],
+        baseline: None,
+    }
+}

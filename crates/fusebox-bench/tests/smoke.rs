@@ -1,0 +1,107 @@
+//! The suite in smoke mode: every row runs, every contender of every row
+//! reports a finite positive time, ratios are present, and the JSON the
+//! binary writes parses back. Figures from a smoke run mean nothing; this
+//! only keeps the benchmarks from rotting.
+
+use fusebox_bench::harness::Settings;
+
+#[test]
+fn every_row_runs_and_reports() {
+    let report = fusebox_bench::run(&Settings::smoke(), "", false);
+    let ids: Vec<&str> = report.rows.iter().map(|r| r.id).collect();
+    assert_eq!(
+        ids,
+        [
+            "ask_ok",
+            "run_ok",
+            "ask_blown",
+            "refusal",
+            "melt_100",
+            "melt_100000",
+            "ask_by_name_10",
+            "ask_by_name_1000",
+            "ask_by_name_100000"
+        ]
+    );
+    for row in &report.rows {
+        let fb = row.get("fusebox").expect("every row measures fusebox");
+        assert_eq!(fb.ratio_vs_fusebox, Some(1.0), "{}", row.id);
+        for e in &row.results {
+            let m = &e.measured;
+            assert!(
+                m.median_ns.is_finite() && m.median_ns > 0.0,
+                "{}/{}: {m:?}",
+                row.id,
+                m.name
+            );
+            assert!(m.min_ns <= m.median_ns && m.median_ns <= m.max_ns);
+            if Some(m.name) != row.baseline {
+                assert!(
+                    e.ratio_vs_fusebox.is_some_and(|r| r > 0.0),
+                    "{}/{}",
+                    row.id,
+                    m.name
+                );
+            }
+        }
+    }
+    let peers: Vec<&str> = report.rows[1]
+        .results
+        .iter()
+        .map(|e| e.measured.name)
+        .collect();
+    assert_eq!(
+        peers,
+        [
+            "bare call",
+            "fusebox",
+            "recloser",
+            "failsafe",
+            "seatbelt",
+            "tower-resilience"
+        ]
+    );
+    let scaled: Vec<&str> = report.scaling.iter().map(|s| s.name).collect();
+    assert_eq!(
+        scaled,
+        ["bare atomic load", "fusebox", "failsafe", "recloser"]
+    );
+    for s in &report.scaling {
+        assert!(s.scaling.is_finite() && s.scaling > 0.0, "{s:?}");
+    }
+    let table = report.table();
+    assert!(table.contains("tower-resilience") && table.contains("scaling"));
+}
+
+#[test]
+fn the_binary_writes_json() {
+    let dir = std::env::temp_dir().join(format!("fusebox-bench-{}", std::process::id()));
+    let path = dir.join("report.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fusebox-bench"))
+        .args(["--smoke", "--filter", "ask_ok", "--json"])
+        .arg(&path)
+        .output()
+        .expect("the bench binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ask, closed (healthy) breaker"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("JSON written"))
+            .expect("valid JSON");
+    assert_eq!(json["rows"][0]["id"], "ask_ok");
+    assert!(json["rows"][0]["results"][0]["median_ns"]
+        .as_f64()
+        .is_some());
+    let _ = std::fs::remove_dir_all(dir);
+
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_fusebox-bench"))
+        .arg("--rounds")
+        .arg("zero")
+        .output()
+        .expect("the bench binary runs");
+    assert_eq!(bad.status.code(), Some(2));
+}
