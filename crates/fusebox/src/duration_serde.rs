@@ -96,6 +96,12 @@ pub(crate) mod option {
             None => s.serialize_none(),
         }
     }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        super::deserialize(d).map(Some)
+    }
 }
 
 #[cfg(test)]

@@ -123,6 +123,8 @@ pub enum RunError<E> {
     Failed(E),
     /// No fuse by that name (only from the by-name [`Fusebox::run`](crate::Fusebox::run)).
     NotFound(NotFound),
+    /// The call did not finish within its timeout (counted as a failure).
+    Timeout,
 }
 
 impl<E> RunError<E> {
@@ -146,6 +148,7 @@ impl<E: fmt::Display> fmt::Display for RunError<E> {
             RunError::Blown => f.write_str("refused: fuse is blown"),
             RunError::Failed(e) => write!(f, "call failed: {e}"),
             RunError::NotFound(e) => e.fmt(f),
+            RunError::Timeout => f.write_str("call timed out"),
         }
     }
 }
@@ -155,7 +158,7 @@ impl<E: std::error::Error + 'static> std::error::Error for RunError<E> {
         match self {
             RunError::Failed(e) => Some(e),
             RunError::NotFound(e) => Some(e),
-            RunError::Blown => None,
+            RunError::Blown | RunError::Timeout => None,
         }
     }
 }

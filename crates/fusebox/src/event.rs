@@ -53,6 +53,14 @@ pub enum EventKind {
         /// What caused it.
         cause: Cause,
     },
+    /// A blown fuse entered a step of its heal program (only for programs of
+    /// more than one step).
+    HealStep {
+        /// The step's position in the program, from 0.
+        index: usize,
+        /// The step.
+        step: crate::fuse::Step,
+    },
     /// The alarm monitor raised an alarm.
     AlarmSet {
         /// Which alarm.

@@ -19,12 +19,14 @@
 
 pub(crate) mod config;
 pub(crate) mod engine;
+pub(crate) mod rate;
 pub(crate) mod window;
 pub(crate) mod word;
 
 use std::sync::Arc;
 
-pub use config::{FuseConfig, Heal, Strategy, DEFAULT_HEAL_AFTER};
+pub use config::{Backoff, FuseConfig, Heal, Step, Strategy, DEFAULT_HEAL_AFTER, MAX_PROBES};
+pub use engine::Outcome;
 use engine::{Answer, FuseCore};
 
 use crate::error::RunError;
@@ -166,10 +168,122 @@ impl Fuse {
     /// ```
     #[inline]
     pub fn run<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, RunError<E>> {
-        self.core.run(f).map_err(|e| match e {
+        self.run_classified(f, Outcome::of_result)
+    }
+
+    /// As [`run`](Self::run), with your own idea of what counts: `classify`
+    /// sees the result and says success, failure or ignored (a client error
+    /// that says nothing about the dependency's health, say). The result is
+    /// returned as it is; only the fuse's bookkeeping follows `classify`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use fusebox::{Ask, FuseConfig, Fusebox, Outcome, RunError};
+    /// # let fb = Fusebox::new();
+    /// # fb.install("api", FuseConfig::standard(0, Duration::from_secs(10))).unwrap();
+    /// let api = fb.fuse("api").unwrap();
+    /// // A 404 is the caller's problem, not the dependency's: ignore it.
+    /// let status = |r: &Result<u16, u16>| match r {
+    ///     Ok(_) => Outcome::Success,
+    ///     Err(code) if *code < 500 => Outcome::Ignored,
+    ///     Err(_) => Outcome::Failure,
+    /// };
+    /// assert_eq!(api.run_classified(|| Err(404), status), Err(RunError::Failed(404)));
+    /// assert_eq!(api.ask(), Ask::Ok);                    // not melted
+    /// assert_eq!(api.run_classified(|| Err(503), status), Err(RunError::Failed(503)));
+    /// assert_eq!(api.ask(), Ask::Blown);
+    /// ```
+    #[inline]
+    pub fn run_classified<T, E>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+        classify: impl FnOnce(&Result<T, E>) -> Outcome,
+    ) -> Result<T, RunError<E>> {
+        self.core.run(f, classify).map_err(|e| match e {
             RunError::NotFound(_) => RunError::Blown,
             e => e,
         })
+    }
+
+    /// [`run`](Self::run) for a future, on any runtime: asks, awaits `fut`
+    /// if admitted, and reports its outcome. If the returned future is
+    /// dropped before `fut` finishes (the caller gave up), the call counts
+    /// as neither success nor failure, and a probe slot it held is given
+    /// back at once. A panic inside `fut` counts as a failure.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use fusebox::{FuseConfig, Fusebox, RunError};
+    /// # let fb = Fusebox::new();
+    /// # fb.install("db", FuseConfig::standard(0, Duration::from_secs(10))).unwrap();
+    /// let db = fb.fuse("db").unwrap();
+    /// let query = async { Ok::<u32, &str>(7) };
+    /// # let out = futures_lite_block_on(db.call(query));
+    /// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+    /// # }
+    /// // let out = db.call(query).await;
+    /// assert_eq!(out, Ok(7));
+    /// ```
+    pub async fn call<T, E, F>(&self, fut: F) -> Result<T, RunError<E>>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        self.call_classified(fut, Outcome::of_result).await
+    }
+
+    /// [`call`](Self::call) with your own classification (see
+    /// [`run_classified`](Self::run_classified)).
+    pub async fn call_classified<T, E, F>(
+        &self,
+        fut: F,
+        classify: impl FnOnce(&Result<T, E>) -> Outcome,
+    ) -> Result<T, RunError<E>>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        let pending = match Pending::admit(&self.core) {
+            Ok(p) => p,
+            Err(_) => return Err(RunError::Blown),
+        };
+        let out = fut.await;
+        let outcome = classify(&out);
+        pending.finish(outcome);
+        out.map_err(RunError::Failed)
+    }
+
+    /// [`call`](Self::call) with a deadline: if `fut` has not finished after
+    /// `timeout`, it is dropped, the call counts as a failure and the answer
+    /// is [`RunError::Timeout`]. Needs a tokio runtime with time enabled.
+    #[cfg(feature = "tokio")]
+    pub async fn call_timeout<T, E, F>(
+        &self,
+        timeout: std::time::Duration,
+        fut: F,
+    ) -> Result<T, RunError<E>>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        let pending = match Pending::admit(&self.core) {
+            Ok(p) => p,
+            Err(_) => return Err(RunError::Blown),
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(out) => {
+                pending.finish(Outcome::of_result(&out));
+                out.map_err(RunError::Failed)
+            }
+            Err(_) => {
+                pending.finish(Outcome::Failure);
+                Err(RunError::Timeout)
+            }
+        }
     }
 
     /// Heals now: ok, empty history, pending heal cancelled. A disabled fuse
@@ -191,5 +305,45 @@ impl Fuse {
     /// The fuse's state, melts, config, counters and timing; `None` once removed.
     pub fn snapshot(&self) -> Option<FuseSnapshot> {
         self.core.snapshot()
+    }
+}
+
+/// An admitted async call that has not reported yet. Dropped unfinished (the
+/// caller's future was dropped), it reports `Ignored`, or `Failure` if the
+/// drop is part of a panic's unwinding.
+struct Pending<'a> {
+    core: &'a FuseCore,
+    ticket: Option<engine::Ticket>,
+    start: Option<u64>,
+}
+
+impl<'a> Pending<'a> {
+    fn admit(core: &'a FuseCore) -> Result<Self, Answer> {
+        let ticket = core.admit()?;
+        Ok(Pending {
+            core,
+            ticket: Some(ticket),
+            start: core.times_calls().then(|| core.now()),
+        })
+    }
+
+    fn finish(mut self, outcome: Outcome) {
+        if let Some(ticket) = self.ticket.take() {
+            let elapsed = self.start.map(|t| self.core.now().saturating_sub(t));
+            self.core.complete(ticket, outcome, elapsed);
+        }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            let outcome = if std::thread::panicking() {
+                Outcome::Failure
+            } else {
+                Outcome::Ignored
+            };
+            self.core.complete(ticket, outcome, None);
+        }
     }
 }

@@ -87,7 +87,9 @@ pub use error::{ConfigError, NotFound, RunError};
 pub use event::{
     Alarm, AlarmKind, CallbackSubscriber, Cause, Event, EventKind, RecvError, Subscription,
 };
-pub use fuse::{Ask, Fuse, FuseConfig, Heal, Strategy, DEFAULT_HEAL_AFTER};
+pub use fuse::{
+    Ask, Backoff, Fuse, FuseConfig, Heal, Outcome, Step, Strategy, DEFAULT_HEAL_AFTER, MAX_PROBES,
+};
 pub use registry::{
     Fusebox, FuseboxBuilder, DEFAULT_ALARM_CLEAR_LOOKS, DEFAULT_ALARM_PERIOD,
     DEFAULT_EVENT_CAPACITY, MAX_NAME_LEN,

@@ -13,6 +13,7 @@ use crate::error::{ConfigError, NotFound, RunError};
 use crate::event::alarm::Monitor;
 use crate::event::{Alarm, Bus, CallbackSubscriber, Event, RecvError, Subscription};
 use crate::fuse::engine::{Answer, Env, FuseCore};
+use crate::fuse::Outcome;
 use crate::fuse::{Ask, Fuse, FuseConfig};
 use crate::snapshot::{FuseSnapshot, Snapshot};
 use crate::timer::{Fire, Timers};
@@ -275,7 +276,7 @@ impl Fusebox {
         name: &str,
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, RunError<E>> {
-        self.shared.get(name)?.run(f)
+        self.shared.get(name)?.run(f, Outcome::of_result)
     }
 
     /// Heals now: ok, empty history, heal cancelled; a disabled fuse stays disabled.

@@ -97,6 +97,10 @@ pub struct FuseSnapshot {
     /// When it will heal, if it is blown and will heal on its own.
     #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
     pub next_heal: Option<Duration>,
+    /// The heal program step running, if the fuse is blown (0 is the first).
+    pub heal_step: Option<usize>,
+    /// Consecutive blows (the backoff attempt); 0 before the first blow.
+    pub attempt: u32,
 }
 
 /// Every fuse and alarm of a Fusebox.

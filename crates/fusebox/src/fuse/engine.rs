@@ -6,9 +6,15 @@
 //! everything that changes state goes one at a time through a mutex, the way
 //! Erlang fuse sent melts through `fuse_server` while asks read an ETS table.
 //!
-//! * `ask` loads the word. A healthy fuse is the single value `word::OK`, so
-//!   the common case is one load, one compare and a bump of this thread's own
-//!   counter slot: no lock, no clock read, no shared write.
+//! * `ask` loads the word. A healthy fuse is kind OK, so the common case is
+//!   one load, one test of 4 bits and a bump of this thread's own counter
+//!   slot: no lock, no clock read, no shared write.
+//! * While a heal program runs, `gradual` admission is a draw against the
+//!   word's threshold and `probe` admission a compare-and-swap of the word's
+//!   in-use field: lock-free too. Giving a probe slot back takes the lock.
+//! * `run` remembers the generation of the word that admitted it (a
+//!   [`Ticket`]); its outcome counts only if the fuse has neither blown nor
+//!   healed since.
 //! * A blown fuse's word carries its heal deadline. `ask` compares it with
 //!   the coarse clock (about 3 ns); only when the deadline has passed does it
 //!   take the lock and heal the fuse itself. That is the *lazy check*: a fuse
@@ -35,7 +41,8 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use super::config::{FuseConfig, Strategy};
+use super::config::{FuseConfig, Step, Strategy};
+use super::rate::RateWindow;
 use super::window::MeltWindow;
 use super::word;
 use crate::clock::{duration_nanos, Timebase};
@@ -46,7 +53,7 @@ use crate::stats::counters::{Hot, HotCounters};
 use crate::sync::{lock, AtomicU64, Mutex};
 use crate::timer::{Fire, Timers};
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// What a Fusebox shares with all its fuses: its clock, timer and event bus.
 #[derive(Debug)]
@@ -65,11 +72,66 @@ pub(crate) enum Answer {
     Removed,
 }
 
+/// How a call ended, for the fuse's bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// It worked: counts toward healing and against failure rates.
+    Success,
+    /// It failed: a melt.
+    Failure,
+    /// Neither (a client error, a cancellation): counted nowhere.
+    Ignored,
+}
+
+impl Outcome {
+    /// The default classification: `Ok` is a success, `Err` a failure.
+    ///
+    /// ```
+    /// use fusebox::Outcome;
+    /// assert_eq!(Outcome::of_result(&Ok::<u8, ()>(1)), Outcome::Success);
+    /// assert_eq!(Outcome::of_result(&Err::<u8, ()>(())), Outcome::Failure);
+    /// ```
+    pub fn of_result<T, E>(r: &Result<T, E>) -> Outcome {
+        match r {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::Failure,
+        }
+    }
+}
+
+/// Proof of admission: the generation of the word that let the call in, and
+/// the probe slot it holds, if any. Its outcome must be reported exactly once
+/// ([`FuseCore::complete`]) so the slot is given back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    gen: u64,
+    probe_step: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Admit {
+    Nothing,
+    Fraction(f64),
+    Probe(u32),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
     Ok,
-    Blown { heal_at: u64 },
+    /// Running the heal program at `step`, admitting `admit`. `until` ends a
+    /// delay step (`u64::MAX` while waiting on probes or a barrier).
+    Healing {
+        step: usize,
+        admit: Admit,
+        until: u64,
+        probes_ok: u32,
+    },
 }
+
+/// Flags read without the lock by `complete` on the hot path.
+const COUNTS_SUCCESSES: u8 = 1;
+const TIMES_CALLS: u8 = 2;
 
 #[derive(Debug)]
 struct Slow {
@@ -78,7 +140,14 @@ struct Slow {
     disabled: bool,
     removed: bool,
     window: MeltWindow,
-    /// Bumped by every change that makes a scheduled heal stale.
+    consecutive: u32,
+    rate: RateWindow,
+    /// Blows and heals so far (see `word::gen`).
+    gen: u64,
+    /// Consecutive blows, for backoff.
+    attempt: u32,
+    healed_at: Option<u64>,
+    /// Bumped by every change that makes a scheduled timer stale.
     ticket: u64,
     melts: u64,
     blows: u64,
@@ -93,33 +162,111 @@ impl Slow {
         } else {
             match self.phase {
                 Phase::Ok => FuseState::Ok,
-                Phase::Blown { .. } => FuseState::Blown,
+                Phase::Healing { .. } => FuseState::Blown,
             }
         }
     }
 
-    /// The state word that answers asks for this state.
-    fn word(&self) -> u64 {
+    /// The state word that answers asks for this state, given the probe
+    /// slots currently taken.
+    fn word(&self, probes_in_use: u32) -> u64 {
         if self.removed {
             word::REMOVED
         } else if self.disabled {
             word::DISABLED
         } else {
             match self.phase {
-                Phase::Blown { heal_at } => word::blown_until(Some(heal_at)),
+                Phase::Healing {
+                    admit: Admit::Nothing,
+                    until,
+                    ..
+                } => word::blown_until((until != u64::MAX).then_some(until)),
+                Phase::Healing {
+                    admit: Admit::Fraction(f),
+                    ..
+                } => word::gradual(f, self.gen),
+                Phase::Healing {
+                    admit: Admit::Probe(n),
+                    step,
+                    ..
+                } => word::probe(n, probes_in_use, step, self.gen),
                 Phase::Ok => match self.config.strategy {
-                    Strategy::FaultInjection { rate, .. } => word::injecting(rate),
-                    Strategy::Standard { .. } => word::OK,
+                    Strategy::FaultInjection { rate, .. } => word::injecting(rate, self.gen),
+                    _ => word::ok(self.gen),
                 },
             }
         }
     }
 
-    /// Clears history and cancels any pending heal.
+    /// Clears history, cancels any program and pending timer: a new generation.
     fn settle(&mut self) {
         self.phase = Phase::Ok;
         self.window.clear();
+        self.consecutive = 0;
+        self.rate.clear();
         self.ticket += 1;
+        self.gen += 1;
+    }
+
+    fn flags(&self) -> u8 {
+        let mut f = 0;
+        if self.config.strategy.counts_successes() {
+            f |= COUNTS_SUCCESSES;
+        }
+        if matches!(
+            self.config.strategy,
+            Strategy::FailureRate {
+                slow_call: Some(_),
+                ..
+            }
+        ) {
+            f |= TIMES_CALLS;
+        }
+        f
+    }
+
+    /// Counts a failure at `now` against the strategy; true if it trips.
+    fn tally_failure(&mut self, now: u64) -> bool {
+        match self.config.strategy {
+            Strategy::Standard { max_melts, window }
+            | Strategy::FaultInjection {
+                max_melts, window, ..
+            } => self.window.record(now, duration_nanos(window), max_melts),
+            Strategy::Consecutive { failures } => {
+                self.consecutive = self.consecutive.saturating_add(1);
+                self.consecutive >= failures
+            }
+            Strategy::FailureRate {
+                ratio,
+                window,
+                min_calls,
+                ..
+            } => {
+                let w = duration_nanos(window);
+                self.rate.record(now, w, true);
+                self.rate.tripped(now, w, ratio, min_calls)
+            }
+        }
+    }
+
+    fn tally_success(&mut self, now: u64) {
+        match self.config.strategy {
+            Strategy::Consecutive { .. } => self.consecutive = 0,
+            Strategy::FailureRate { window, .. } => {
+                self.rate.record(now, duration_nanos(window), false)
+            }
+            Strategy::Standard { .. } | Strategy::FaultInjection { .. } => {}
+        }
+    }
+
+    /// How long a fuse must stay healed for backoff to start over.
+    fn backoff_reset_span(&self) -> u64 {
+        duration_nanos(
+            self.config
+                .strategy
+                .window()
+                .unwrap_or_else(|| self.config.heal.base_delay()),
+        )
     }
 }
 
@@ -127,6 +274,7 @@ impl Slow {
 pub(crate) struct FuseCore {
     word: CachePadded<AtomicU64>,
     hot: HotCounters,
+    flags: AtomicU8,
     slow: Mutex<Slow>,
     name: Arc<str>,
     env: Arc<Env>,
@@ -154,16 +302,23 @@ impl FuseCore {
             disabled: false,
             removed: false,
             window: MeltWindow::default(),
+            consecutive: 0,
+            rate: RateWindow::default(),
+            gen: 0,
+            attempt: 0,
+            healed_at: None,
             ticket: 0,
             melts: 0,
             blows: 0,
             heals: 0,
             last_blow: None,
         };
-        let word = slow.word();
+        let word = slow.word(0);
+        let flags = slow.flags();
         Arc::new_cyclic(|me| FuseCore {
             word: CachePadded::new(AtomicU64::new(word)),
             hot: HotCounters::default(),
+            flags: AtomicU8::new(flags),
             slow: Mutex::new(slow),
             name,
             env,
@@ -187,7 +342,7 @@ impl FuseCore {
     pub(crate) fn ask(&self) -> Answer {
         // Ordering: Acquire pairs with the Release store in `publish`.
         let w = self.word.load(Ordering::Acquire);
-        if w == word::OK {
+        if word::kind(w) == word::KIND_OK {
             self.hot.add(Hot::AskOk);
             return Answer::Ok;
         }
@@ -195,7 +350,7 @@ impl FuseCore {
     }
 
     /// A blown fuse whose deadline is still ahead: the common refusal, kept
-    /// small so it saves few registers; everything else goes to `ask_slow`.
+    /// small so it saves few registers; everything else goes to `admit_slow`.
     #[inline(never)]
     fn ask_not_ok(&self, w: u64) -> Answer {
         if word::kind(w) == word::KIND_BLOWN
@@ -204,55 +359,257 @@ impl FuseCore {
             self.hot.add(Hot::AskBlown);
             return Answer::Blown;
         }
-        self.ask_slow(w)
+        match self.admit_slow(w) {
+            Ok(Ticket {
+                probe_step: None, ..
+            }) => Answer::Ok,
+            // A plain ask that took a probe slot: `success` or `melt` gives it back.
+            Ok(_) => Answer::Ok,
+            Err(a) => a,
+        }
+    }
+
+    /// Ask, keeping the proof of admission for `complete`.
+    #[inline]
+    pub(crate) fn admit(&self) -> Result<Ticket, Answer> {
+        // Ordering: as in `ask`.
+        let w = self.word.load(Ordering::Acquire);
+        if word::kind(w) == word::KIND_OK {
+            self.hot.add(Hot::AskOk);
+            return Ok(Ticket {
+                gen: word::gen(w),
+                probe_step: None,
+            });
+        }
+        self.admit_slow(w)
     }
 
     #[cold]
     #[inline(never)]
-    fn ask_slow(&self, mut w: u64) -> Answer {
+    fn admit_slow(&self, mut w: u64) -> Result<Ticket, Answer> {
         loop {
+            let admitted = Ticket {
+                gen: word::gen(w),
+                probe_step: None,
+            };
             match word::kind(w) {
                 word::KIND_OK => {
                     self.hot.add(Hot::AskOk);
-                    return Answer::Ok;
+                    return Ok(admitted);
                 }
                 word::KIND_BLOWN => {
                     if self.env.timebase.now_coarse() >= word::deadline_ns(w) {
-                        // The deadline passed and the timer has not healed us
-                        // yet: heal now, under the lock, and answer anew.
+                        // The deadline passed and the timer has not moved us
+                        // on yet: do it now, under the lock, and answer anew.
                         let after = self.catch_up_now();
-                        if word::kind(after) != word::KIND_BLOWN {
+                        if after != w {
                             w = after;
                             continue;
                         }
                     }
                     self.hot.add(Hot::AskBlown);
-                    return Answer::Blown;
+                    return Err(Answer::Blown);
                 }
                 word::KIND_INJECT => {
-                    if rng::draw32() < word::payload(w) {
+                    if rng::draw32() < word::threshold(w) {
                         self.hot.add(Hot::Injected);
-                        return Answer::Blown;
+                        return Err(Answer::Blown);
                     }
                     self.hot.add(Hot::AskOk);
-                    return Answer::Ok;
+                    return Ok(admitted);
+                }
+                word::KIND_GRADUAL => {
+                    if rng::draw32() < word::threshold(w) {
+                        self.hot.add(Hot::AskOk);
+                        return Ok(admitted);
+                    }
+                    self.hot.add(Hot::AskBlown);
+                    return Err(Answer::Blown);
+                }
+                word::KIND_PROBE => {
+                    if word::probes_in_use(w) >= word::probes_max(w) {
+                        self.hot.add(Hot::AskBlown);
+                        return Err(Answer::Blown);
+                    }
+                    // Ordering: AcqRel so slot takes and gives are totally
+                    // ordered with each other and with `publish`; on failure
+                    // Acquire, as the first load.
+                    match self.word.compare_exchange_weak(
+                        w,
+                        w + word::PROBE_ONE,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            self.hot.add(Hot::AskOk);
+                            return Ok(Ticket {
+                                probe_step: Some(word::probe_step(w)),
+                                ..admitted
+                            });
+                        }
+                        Err(now) => w = now,
+                    }
                 }
                 word::KIND_DISABLED => {
                     self.hot.add(Hot::AskBlown);
-                    return Answer::Blown;
+                    return Err(Answer::Blown);
                 }
-                _ => return Answer::Removed,
+                _ => return Err(Answer::Removed),
             }
         }
     }
 
-    /// Applies due heals now; returns the word after.
+    /// Applies due steps now; returns the word after.
     fn catch_up_now(&self) -> u64 {
         let mut s = lock(&self.slow);
         let now = self.env.timebase.now();
         self.catch_up(&mut s, now);
         // Ordering: we hold the lock, and every store happens under it.
         self.word.load(Ordering::Relaxed)
+    }
+
+    /// True if `complete` needs the clock (slow-call detection).
+    #[inline]
+    pub(crate) fn times_calls(&self) -> bool {
+        // Ordering: a config flag; a race with a reinstall is resolved by the
+        // generation (the reinstall makes the call's outcome stale).
+        self.flags.load(Ordering::Relaxed) & TIMES_CALLS != 0
+    }
+
+    /// The fuse's clock, for timing calls.
+    pub(crate) fn now(&self) -> u64 {
+        self.env.timebase.now()
+    }
+
+    /// Reports how an admitted call ended. `elapsed` is its duration when
+    /// [`times_calls`](Self::times_calls) asked for it.
+    #[inline]
+    pub(crate) fn complete(&self, ticket: Ticket, outcome: Outcome, elapsed: Option<u64>) {
+        if outcome == Outcome::Success
+            && ticket.probe_step.is_none()
+            // Ordering: as in `times_calls`.
+            && self.flags.load(Ordering::Relaxed) & COUNTS_SUCCESSES == 0
+        {
+            // Nothing to give back and nothing the strategy needs: a counter.
+            self.hot.add(Hot::Success);
+            return;
+        }
+        self.complete_slow(ticket, outcome, elapsed);
+    }
+
+    #[cold]
+    fn complete_slow(&self, ticket: Ticket, outcome: Outcome, elapsed: Option<u64>) {
+        let mut s = lock(&self.slow);
+        if outcome == Outcome::Success {
+            self.hot.add(Hot::Success);
+        }
+        if s.removed {
+            return;
+        }
+        let now = self.env.timebase.now();
+        self.catch_up(&mut s, now);
+        let released = match ticket.probe_step {
+            Some(step) => self.give_back_probe(ticket.gen, step),
+            None => false,
+        };
+        if s.disabled {
+            if outcome == Outcome::Failure {
+                s.melts += 1;
+            }
+            return;
+        }
+        let current = ticket.gen == s.gen & word::GEN_MASK;
+        let slow = match (&s.config.strategy, elapsed) {
+            (
+                Strategy::FailureRate {
+                    slow_call: Some(limit),
+                    ..
+                },
+                Some(took),
+            ) => took > duration_nanos(*limit),
+            _ => false,
+        };
+        match outcome {
+            Outcome::Ignored => {}
+            Outcome::Success if !slow => {
+                if current {
+                    self.succeeded(&mut s, now, released.then_some(ticket.probe_step).flatten());
+                }
+            }
+            Outcome::Success | Outcome::Failure => {
+                s.melts += 1;
+                if current {
+                    self.failed(&mut s, now);
+                }
+            }
+        }
+    }
+
+    /// Gives back a probe slot taken in generation `gen` at program step
+    /// `step`, if that probe step is still on. Called under the lock.
+    fn give_back_probe(&self, gen: u64, step: usize) -> bool {
+        // Ordering: under the lock the word changes only by probe takes,
+        // which are CAS; Acquire/AcqRel as they are.
+        let mut w = self.word.load(Ordering::Acquire);
+        loop {
+            if word::kind(w) != word::KIND_PROBE
+                || word::gen(w) != gen
+                || word::probe_step(w) != step
+                || word::probes_in_use(w) == 0
+            {
+                return false;
+            }
+            match self.word.compare_exchange_weak(
+                w,
+                w - word::PROBE_ONE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    /// A success of the current generation: the strategy counts it, and a
+    /// probe step moves on after enough of them.
+    fn succeeded(&self, s: &mut Slow, now: u64, probe_step: Option<usize>) {
+        s.tally_success(now);
+        let heal_steps = s.config.heal.steps().len();
+        let mut next = None;
+        if let Phase::Healing {
+            step,
+            admit: Admit::Probe(n),
+            probes_ok,
+            ..
+        } = &mut s.phase
+        {
+            // Only the probe step itself counts successes toward going on.
+            let probing = matches!(s.config.heal.steps().get(*step), Some(Step::Probe(_)));
+            if probing && probe_step == Some(*step) {
+                *probes_ok += 1;
+                if *probes_ok >= *n {
+                    next = Some(*step + 1);
+                }
+            }
+        }
+        debug_assert!(next.is_none_or(|n| n <= heal_steps));
+        if let Some(next) = next {
+            self.enter(s, next, now);
+        }
+    }
+
+    /// A failure of the current generation at `now`: may blow, or re-blow a
+    /// fuse that is past the first step of its heal program.
+    fn failed(&self, s: &mut Slow, now: u64) {
+        let over = s.tally_failure(now);
+        match s.phase {
+            Phase::Ok if over => self.blow(s, now),
+            Phase::Ok => {}
+            // The first step waits out the blow: recorded, nothing moves.
+            Phase::Healing { step: 0, .. } => {}
+            Phase::Healing { .. } => self.blow(s, now),
+        }
     }
 
     /// Records a melt at the fuse's own clock; may blow.
@@ -268,63 +625,73 @@ impl FuseCore {
             return Answer::Blown;
         }
         self.catch_up(&mut s, now);
-        let (window, max_melts) = match s.config.strategy {
-            Strategy::Standard { max_melts, window }
-            | Strategy::FaultInjection {
-                max_melts, window, ..
-            } => (duration_nanos(window), max_melts),
-        };
-        let over = s.window.record(now, window, max_melts);
+        self.failed(&mut s, now);
         match s.phase {
-            Phase::Ok if over => {
-                self.blow(&mut s, now);
-                Answer::Blown
-            }
             Phase::Ok => Answer::Ok,
-            // Recorded, but neither extends nor restarts the wait.
-            Phase::Blown { .. } => Answer::Blown,
+            Phase::Healing { .. } => Answer::Blown,
         }
     }
 
-    /// Counts a success reported outside `run`.
+    /// Reports a success outside `run`: counts it, and during a probe step
+    /// gives back a slot a plain `ask` took and counts the probe.
     pub(crate) fn success(&self) {
+        // Ordering: a hint only; the decision is re-made under the lock.
+        let w = self.word.load(Ordering::Acquire);
+        if word::kind(w) != word::KIND_PROBE
+            // Ordering: as in `times_calls`.
+            && self.flags.load(Ordering::Relaxed) & COUNTS_SUCCESSES == 0
+        {
+            self.hot.add(Hot::Success);
+            return;
+        }
+        let mut s = lock(&self.slow);
         self.hot.add(Hot::Success);
+        if s.removed || s.disabled {
+            return;
+        }
+        let now = self.env.timebase.now();
+        self.catch_up(&mut s, now);
+        let w = self.word.load(Ordering::Acquire);
+        let probe = (word::kind(w) == word::KIND_PROBE
+            && self.give_back_probe(word::gen(w), word::probe_step(w)))
+        .then(|| word::probe_step(w));
+        self.succeeded(&mut s, now, probe);
     }
 
-    /// ask; if ok call `f`, melt on `Err` or panic.
+    /// ask; if ok call `f`, classify its result, report it.
     #[inline]
-    pub(crate) fn run<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, RunError<E>> {
-        match self.ask() {
-            Answer::Ok => {}
-            Answer::Blown => return Err(RunError::Blown),
-            Answer::Removed => return Err(RunError::NotFound(NotFound::new(&self.name))),
-        }
-        /// Melts if `f` unwinds: a panic is a failure, and keeps unwinding.
-        struct MeltOnUnwind<'a>(&'a FuseCore);
-        impl Drop for MeltOnUnwind<'_> {
+    pub(crate) fn run<T, E>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+        classify: impl FnOnce(&Result<T, E>) -> Outcome,
+    ) -> Result<T, RunError<E>> {
+        let ticket = match self.admit() {
+            Ok(t) => t,
+            Err(Answer::Blown) => return Err(RunError::Blown),
+            Err(_) => return Err(RunError::NotFound(NotFound::new(&self.name))),
+        };
+        /// Reports a failure if `f` unwinds: a panic is a failure, and keeps
+        /// unwinding; the probe slot, if any, is given back.
+        struct FailOnUnwind<'a>(&'a FuseCore, Ticket);
+        impl Drop for FailOnUnwind<'_> {
             fn drop(&mut self) {
-                self.0.melt();
+                self.0.complete(self.1, Outcome::Failure, None);
             }
         }
-        let guard = MeltOnUnwind(self);
+        let start = self.times_calls().then(|| self.now());
+        let guard = FailOnUnwind(self, ticket);
         let out = f();
         std::mem::forget(guard);
-        match out {
-            Ok(v) => {
-                self.hot.add(Hot::Success);
-                Ok(v)
-            }
-            Err(e) => {
-                self.melt();
-                Err(RunError::Failed(e))
-            }
-        }
+        let elapsed = start.map(|t| self.now().saturating_sub(t));
+        self.complete(ticket, classify(&out), elapsed);
+        out.map_err(RunError::Failed)
     }
 
-    /// Heal now: ok, empty history, heal cancelled. Keeps a disabled fuse disabled.
+    /// Heal now: ok, empty history, program cancelled. Keeps a disabled fuse disabled.
     pub(crate) fn reset(&self) -> Answer {
         self.mutate(|s, _| {
             s.settle();
+            s.attempt = 0;
             Cause::Reset
         })
     }
@@ -344,18 +711,32 @@ impl FuseCore {
             if s.disabled {
                 s.disabled = false;
                 s.settle();
+                s.attempt = 0;
             }
             Cause::Enable
         })
     }
 
-    /// Releases a barrier step. Fuses with a `reset` heal have none, so this
-    /// only confirms the fuse exists.
+    /// Releases a barrier step (anything else: nothing happens).
     pub(crate) fn unlock(&self) -> Answer {
-        self.mutate(|_, _| Cause::Reset)
+        let mut s = lock(&self.slow);
+        if s.removed {
+            return Answer::Removed;
+        }
+        let now = self.env.timebase.now();
+        self.catch_up(&mut s, now);
+        if s.disabled {
+            return Answer::Ok;
+        }
+        if let Phase::Healing { step, .. } = s.phase {
+            if s.config.heal.steps().get(step) == Some(&Step::Barrier) {
+                self.enter(&mut s, step + 1, now);
+            }
+        }
+        Answer::Ok
     }
 
-    /// New config, state reset to ok, history cleared, heal cancelled;
+    /// New config, state reset to ok, history cleared, program cancelled;
     /// the disabled flag is kept. Always emits `installed`.
     pub(crate) fn reinstall(&self, config: FuseConfig) -> Answer {
         let mut s = lock(&self.slow);
@@ -367,6 +748,9 @@ impl FuseCore {
         let from = s.state();
         s.config = config;
         s.settle();
+        s.attempt = 0;
+        // Ordering: config flags order nothing (see `times_calls`).
+        self.flags.store(s.flags(), Ordering::Relaxed);
         self.publish(&s);
         self.emit(Some(from), Some(s.state()), Cause::Install, now);
         Answer::Ok
@@ -388,14 +772,14 @@ impl FuseCore {
         Answer::Ok
     }
 
-    /// True if the fuse refuses asks at `now` (blown or disabled), without
-    /// changing it. What the alarm monitor looks at.
+    /// True if the fuse refuses some asks at `now` (blown, healing or
+    /// disabled), without changing it. What the alarm monitor looks at.
     pub(crate) fn refusing_at(&self, now: u64) -> bool {
         // Ordering: a monitor look needs no ordering with other memory.
         let w = self.word.load(Ordering::Acquire);
         match word::kind(w) {
             word::KIND_BLOWN => now < word::deadline_ns(w),
-            word::KIND_DISABLED => true,
+            word::KIND_DISABLED | word::KIND_GRADUAL | word::KIND_PROBE => true,
             _ => false,
         }
     }
@@ -407,15 +791,19 @@ impl FuseCore {
         }
         let now = self.env.timebase.now();
         self.catch_up(&mut s, now);
-        let melts_in_window = match s.config.strategy.window() {
-            Some(w) => s.window.count(now, duration_nanos(w)) as u64,
-            None => 0,
-        };
-        let next_heal = match (s.disabled, s.phase) {
-            (false, Phase::Blown { heal_at }) if heal_at != u64::MAX => {
-                Some(Duration::from_nanos(heal_at))
+        let melts_in_window = match s.config.strategy {
+            Strategy::Standard { window, .. } | Strategy::FaultInjection { window, .. } => {
+                s.window.count(now, duration_nanos(window)) as u64
             }
-            _ => None,
+            Strategy::Consecutive { .. } => u64::from(s.consecutive),
+            Strategy::FailureRate { window, .. } => s.rate.totals(now, duration_nanos(window)).1,
+        };
+        let (next_heal, heal_step) = match (s.disabled, s.phase) {
+            (false, Phase::Healing { step, until, .. }) => (
+                (step == 0 && until != u64::MAX).then(|| Duration::from_nanos(until)),
+                Some(step),
+            ),
+            _ => (None, None),
         };
         Some(FuseSnapshot {
             name: self.name.clone(),
@@ -433,6 +821,8 @@ impl FuseCore {
             },
             last_blow: s.last_blow.map(Duration::from_nanos),
             next_heal,
+            heal_step,
+            attempt: s.attempt,
         })
     }
 
@@ -447,6 +837,9 @@ impl FuseCore {
         self.catch_up(&mut s, now);
         let from = s.state();
         let cause = change(&mut s, now);
+        if s.phase == Phase::Ok {
+            s.healed_at = Some(now);
+        }
         self.publish(&s);
         let to = s.state();
         if from != to {
@@ -455,50 +848,156 @@ impl FuseCore {
         Answer::Ok
     }
 
-    /// Applies the heal if its deadline is at or before `now`.
+    /// Ends every delay step whose deadline is at or before `now`, in order.
     fn catch_up(&self, s: &mut Slow, now: u64) {
         if s.disabled || s.removed {
             return;
         }
-        if let Phase::Blown { heal_at } = s.phase {
-            if heal_at <= now {
-                s.settle();
-                s.heals += 1;
-                self.publish(s);
-                self.emit(
-                    Some(FuseState::Blown),
-                    Some(s.state()),
-                    Cause::Heal,
-                    heal_at,
-                );
+        while let Phase::Healing { step, until, .. } = s.phase {
+            if until > now {
+                break;
             }
+            self.enter(s, step + 1, until);
         }
     }
 
+    /// Blows (or re-blows) at `now`: a new generation, the program restarts.
     fn blow(&self, s: &mut Slow, now: u64) {
-        let after = duration_nanos(s.config.heal.base_delay());
-        let heal_at = word::round_deadline(now.saturating_add(after));
         let from = s.state();
-        s.phase = Phase::Blown { heal_at };
-        s.ticket += 1;
+        if s.healed_at
+            .is_some_and(|h| now.saturating_sub(h) >= s.backoff_reset_span())
+        {
+            s.attempt = 0;
+        }
+        s.attempt = s.attempt.saturating_add(1);
+        s.healed_at = None;
+        s.gen += 1;
         s.blows += 1;
         s.last_blow = Some(now);
-        let me: Weak<dyn Fire> = self.me.clone();
-        self.env.timers.schedule(heal_at, s.ticket, me);
-        self.publish(s);
-        self.emit(Some(from), Some(s.state()), Cause::Melt, now);
+        s.phase = Phase::Healing {
+            step: 0,
+            admit: Admit::Nothing,
+            until: u64::MAX,
+            probes_ok: 0,
+        };
+        self.emit(Some(from), Some(FuseState::Blown), Cause::Melt, now);
+        self.enter(s, 0, now);
+    }
+
+    /// Enters program step `i` at `at`, running through steps that take no
+    /// time (`gradual`); past the last step the fuse heals.
+    fn enter(&self, s: &mut Slow, mut i: usize, at: u64) {
+        s.ticket += 1;
+        loop {
+            let Phase::Healing {
+                admit: mut admitted,
+                ..
+            } = s.phase
+            else {
+                return;
+            };
+            let Some(&step) = s.config.heal.steps().get(i) else {
+                // The end of the program: healed.
+                s.settle();
+                s.heals += 1;
+                s.healed_at = Some(at);
+                self.publish(s);
+                self.emit(Some(FuseState::Blown), Some(s.state()), Cause::Heal, at);
+                return;
+            };
+            let mut until = u64::MAX;
+            match step {
+                Step::Delay(d) => {
+                    let d = if i == 0 {
+                        self.first_delay(s)
+                    } else {
+                        duration_nanos(d)
+                    };
+                    until = word::round_deadline(at.saturating_add(d));
+                    let me: Weak<dyn Fire> = self.me.clone();
+                    self.env.timers.schedule(until, s.ticket, me);
+                }
+                Step::Gradual(f) => admitted = Admit::Fraction(f),
+                Step::Probe(n) => admitted = Admit::Probe(n),
+                Step::Barrier => admitted = Admit::Nothing,
+            }
+            s.phase = Phase::Healing {
+                step: i,
+                admit: admitted,
+                until,
+                probes_ok: 0,
+            };
+            if s.config.heal.steps().len() > 1 {
+                // A plain reset heal has one step; its blow event says it all.
+                self.emit_step(i, step, at);
+            }
+            if matches!(step, Step::Gradual(_)) {
+                i += 1;
+                continue;
+            }
+            self.publish(s);
+            return;
+        }
+    }
+
+    /// The first delay of the current attempt, with backoff and jitter.
+    fn first_delay(&self, s: &Slow) -> u64 {
+        let heal = &s.config.heal;
+        let d = duration_nanos(heal.delay_for_attempt(s.attempt.max(1)));
+        let j = heal.jitter_fraction();
+        if j > 0.0 {
+            // Shorten by a uniform share of up to `j`: within [d(1-j), d].
+            let u = rng::draw32() as f64 / 4_294_967_296.0;
+            (d as f64 * (1.0 - j * u)) as u64
+        } else {
+            d
+        }
     }
 
     fn publish(&self, s: &Slow) {
-        // Ordering: Release pairs with the Acquire load in `ask` (see the
-        // module docs); all stores happen under the lock.
-        self.word.store(s.word(), Ordering::Release);
+        // Ordering: Release pairs with the Acquire load in `ask`. Stores
+        // happen under the lock, but probe takes CAS the word without it,
+        // so a probe word keeps the slots taken in its own step.
+        let mut cur = self.word.load(Ordering::Acquire);
+        loop {
+            let in_use = if word::kind(cur) == word::KIND_PROBE {
+                word::probes_in_use(cur)
+            } else {
+                0
+            };
+            let next = s.word(in_use);
+            let next = if word::kind(next) == word::KIND_PROBE
+                && (word::kind(cur) != word::KIND_PROBE
+                    || word::gen(cur) != word::gen(next)
+                    || word::probe_step(cur) != word::probe_step(next))
+            {
+                // A new probe step starts with every slot free.
+                s.word(0)
+            } else {
+                next
+            };
+            match self
+                .word
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
     }
 
     fn emit(&self, from: Option<FuseState>, to: Option<FuseState>, cause: Cause, at: u64) {
         self.env.bus.publish(Event {
             name: self.name.clone(),
             kind: EventKind::Transition { from, to, cause },
+            at: Duration::from_nanos(at),
+        });
+    }
+
+    fn emit_step(&self, index: usize, step: Step, at: u64) {
+        self.env.bus.publish(Event {
+            name: self.name.clone(),
+            kind: EventKind::HealStep { index, step },
             at: Duration::from_nanos(at),
         });
     }
