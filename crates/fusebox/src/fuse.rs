@@ -323,7 +323,7 @@ impl<'a> Pending<'a> {
         Ok(Pending {
             core,
             ticket: Some(ticket),
-            start: core.times_calls().then(|| core.now()),
+            start: core.times_calls(&ticket).then(|| core.now()),
         })
     }
 

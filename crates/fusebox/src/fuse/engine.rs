@@ -100,13 +100,38 @@ impl Outcome {
     }
 }
 
-/// Proof of admission: the generation of the word that let the call in, and
-/// the probe slot it holds, if any. Its outcome must be reported exactly once
-/// ([`FuseCore::complete`]) so the slot is given back.
+/// Proof of admission: the generation of the word that let the call in, the
+/// probe slot it holds, if any, and the config flags at admission. Its
+/// outcome must be reported exactly once ([`FuseCore::complete`]) so the slot
+/// is given back. Packed in one word so that `run` keeps it in a register:
+/// gen (27 bits) | flags (2) | holds a probe (1) | probe step (8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Ticket {
-    gen: u64,
-    probe_step: Option<usize>,
+pub(crate) struct Ticket(u64);
+
+impl Ticket {
+    #[inline]
+    fn new(gen: u64, flags: u8, probe_step: Option<usize>) -> Self {
+        let probe = match probe_step {
+            Some(step) => 1 << 29 | (step as u64 & 0xFF) << 30,
+            None => 0,
+        };
+        Ticket((gen & word::GEN_MASK) | (flags as u64 & 3) << 27 | probe)
+    }
+
+    #[inline]
+    fn gen(self) -> u64 {
+        self.0 & word::GEN_MASK
+    }
+
+    #[inline]
+    fn flags(self) -> u8 {
+        (self.0 >> 27) as u8 & 3
+    }
+
+    #[inline]
+    fn probe_step(self) -> Option<usize> {
+        (self.0 & 1 << 29 != 0).then_some((self.0 >> 30) as usize & 0xFF)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -192,7 +217,7 @@ impl Slow {
                 } => word::probe(n, probes_in_use, step, self.gen),
                 Phase::Ok => match self.config.strategy {
                     Strategy::FaultInjection { rate, .. } => word::injecting(rate, self.gen),
-                    _ => word::ok(self.gen),
+                    _ => word::ok(self.gen, self.flags()),
                 },
             }
         }
@@ -360,9 +385,6 @@ impl FuseCore {
             return Answer::Blown;
         }
         match self.admit_slow(w) {
-            Ok(Ticket {
-                probe_step: None, ..
-            }) => Answer::Ok,
             // A plain ask that took a probe slot: `success` or `melt` gives it back.
             Ok(_) => Answer::Ok,
             Err(a) => a,
@@ -376,10 +398,7 @@ impl FuseCore {
         let w = self.word.load(Ordering::Acquire);
         if word::kind(w) == word::KIND_OK {
             self.hot.add(Hot::AskOk);
-            return Ok(Ticket {
-                gen: word::gen(w),
-                probe_step: None,
-            });
+            return Ok(Ticket::new(word::gen(w), word::ok_flags(w), None));
         }
         self.admit_slow(w)
     }
@@ -388,10 +407,10 @@ impl FuseCore {
     #[inline(never)]
     fn admit_slow(&self, mut w: u64) -> Result<Ticket, Answer> {
         loop {
-            let admitted = Ticket {
-                gen: word::gen(w),
-                probe_step: None,
-            };
+            // Ordering: a config flag; a race with a reinstall is resolved by
+            // the generation (the reinstall makes the call's outcome stale).
+            let flags = self.flags.load(Ordering::Relaxed);
+            let admitted = Ticket::new(word::gen(w), flags, None);
             match word::kind(w) {
                 word::KIND_OK => {
                     self.hot.add(Hot::AskOk);
@@ -442,10 +461,7 @@ impl FuseCore {
                     ) {
                         Ok(_) => {
                             self.hot.add(Hot::AskOk);
-                            return Ok(Ticket {
-                                probe_step: Some(word::probe_step(w)),
-                                ..admitted
-                            });
+                            return Ok(Ticket::new(word::gen(w), flags, Some(word::probe_step(w))));
                         }
                         Err(now) => w = now,
                     }
@@ -470,10 +486,8 @@ impl FuseCore {
 
     /// True if `complete` needs the clock (slow-call detection).
     #[inline]
-    pub(crate) fn times_calls(&self) -> bool {
-        // Ordering: a config flag; a race with a reinstall is resolved by the
-        // generation (the reinstall makes the call's outcome stale).
-        self.flags.load(Ordering::Relaxed) & TIMES_CALLS != 0
+    pub(crate) fn times_calls(&self, ticket: &Ticket) -> bool {
+        ticket.flags() & TIMES_CALLS != 0
     }
 
     /// The fuse's clock, for timing calls.
@@ -486,9 +500,8 @@ impl FuseCore {
     #[inline]
     pub(crate) fn complete(&self, ticket: Ticket, outcome: Outcome, elapsed: Option<u64>) {
         if outcome == Outcome::Success
-            && ticket.probe_step.is_none()
-            // Ordering: as in `times_calls`.
-            && self.flags.load(Ordering::Relaxed) & COUNTS_SUCCESSES == 0
+            && ticket.flags() & COUNTS_SUCCESSES == 0
+            && ticket.probe_step().is_none()
         {
             // Nothing to give back and nothing the strategy needs: a counter.
             self.hot.add(Hot::Success);
@@ -508,8 +521,8 @@ impl FuseCore {
         }
         let now = self.env.timebase.now();
         self.catch_up(&mut s, now);
-        let released = match ticket.probe_step {
-            Some(step) => self.give_back_probe(ticket.gen, step),
+        let released = match ticket.probe_step() {
+            Some(step) => self.give_back_probe(ticket.gen(), step),
             None => false,
         };
         if s.disabled {
@@ -518,7 +531,7 @@ impl FuseCore {
             }
             return;
         }
-        let current = ticket.gen == s.gen & word::GEN_MASK;
+        let current = ticket.gen() == s.gen & word::GEN_MASK;
         let slow = match (&s.config.strategy, elapsed) {
             (
                 Strategy::FailureRate {
@@ -533,7 +546,11 @@ impl FuseCore {
             Outcome::Ignored => {}
             Outcome::Success if !slow => {
                 if current {
-                    self.succeeded(&mut s, now, released.then_some(ticket.probe_step).flatten());
+                    self.succeeded(
+                        &mut s,
+                        now,
+                        released.then_some(ticket.probe_step()).flatten(),
+                    );
                 }
             }
             Outcome::Success | Outcome::Failure => {
@@ -638,7 +655,8 @@ impl FuseCore {
         // Ordering: a hint only; the decision is re-made under the lock.
         let w = self.word.load(Ordering::Acquire);
         if word::kind(w) != word::KIND_PROBE
-            // Ordering: as in `times_calls`.
+            // Ordering: a config flag; a race with a reinstall is resolved
+            // under the lock below by the generation.
             && self.flags.load(Ordering::Relaxed) & COUNTS_SUCCESSES == 0
         {
             self.hot.add(Hot::Success);
@@ -678,7 +696,7 @@ impl FuseCore {
                 self.0.complete(self.1, Outcome::Failure, None);
             }
         }
-        let start = self.times_calls().then(|| self.now());
+        let start = self.times_calls(&ticket).then(|| self.now());
         let guard = FailOnUnwind(self, ticket);
         let out = f();
         std::mem::forget(guard);

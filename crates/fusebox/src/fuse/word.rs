@@ -6,7 +6,7 @@
 //! +---------------------------------------------------+------+
 //! |                      payload                      | kind |
 //! +---------------------------------------------------+------+
-//!  kind OK        payload = generation         → admit
+//!  kind OK        gen (58) | flags (2)          → admit
 //!  kind INJECT    threshold (33) | gen (27)     → admit unless draw < threshold
 //!  kind BLOWN     payload = heal deadline µs    → refuse until the deadline
 //!  kind DISABLED  payload 0                     → refuse
@@ -82,10 +82,17 @@ pub(crate) const GEN_MASK: u64 = (1 << 27) - 1;
 
 const THRESHOLD_BITS: u32 = 33;
 
-/// A healthy word of generation `gen`.
+/// A healthy word of generation `gen`, carrying the fuse's config `flags`
+/// (2 bits) so that `run` learns them from the load it makes anyway.
 #[inline]
-pub(crate) const fn ok(gen: u64) -> u64 {
-    ((gen & (u64::MAX >> 4)) << 4) | KIND_OK
+pub(crate) const fn ok(gen: u64, flags: u8) -> u64 {
+    ((((gen & (u64::MAX >> 6)) << 2) | (flags as u64 & 3)) << 4) | KIND_OK
+}
+
+/// The config flags of an OK word.
+#[inline]
+pub(crate) const fn ok_flags(word: u64) -> u8 {
+    (payload(word) & 3) as u8
 }
 
 /// An ok word that refuses each ask with probability `rate`.
@@ -113,7 +120,7 @@ pub(crate) const fn threshold(word: u64) -> u64 {
 #[inline]
 pub(crate) const fn gen(word: u64) -> u64 {
     match kind(word) {
-        KIND_OK => payload(word) & GEN_MASK,
+        KIND_OK => (payload(word) >> 2) & GEN_MASK,
         KIND_INJECT | KIND_GRADUAL => (payload(word) >> THRESHOLD_BITS) & GEN_MASK,
         KIND_PROBE => (payload(word) >> 28) & GEN_MASK,
         _ => 0,
@@ -197,7 +204,8 @@ mod tests {
             (5, 1023, 200, 99)
         );
         assert_eq!(probes_in_use(w + PROBE_ONE), 6);
-        assert_eq!(gen(ok(12)), 12);
-        assert_eq!(kind(ok(u64::MAX)), KIND_OK);
+        assert_eq!(gen(ok(12, 3)), 12);
+        assert_eq!(ok_flags(ok(12, 2)), 2);
+        assert_eq!(kind(ok(u64::MAX, 3)), KIND_OK);
     }
 }
