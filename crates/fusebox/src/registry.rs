@@ -279,6 +279,17 @@ impl Fusebox {
         self.shared.get(name)?.run(f, Outcome::of_result)
     }
 
+    /// [`run`](Self::run) with your own classification of the result (see
+    /// [`Fuse::run_classified`]).
+    pub fn run_classified<T, E>(
+        &self,
+        name: &str,
+        f: impl FnOnce() -> Result<T, E>,
+        classify: impl FnOnce(&Result<T, E>) -> Outcome,
+    ) -> Result<T, RunError<E>> {
+        self.shared.get(name)?.run(f, classify)
+    }
+
     /// Heals now: ok, empty history, heal cancelled; a disabled fuse stays disabled.
     pub fn reset(&self, name: &str) -> Result<(), NotFound> {
         self.by_name(name, FuseCore::reset)

@@ -13,13 +13,13 @@
 
 mod support;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 
 use fusebox::{Fusebox, ManualClock};
-use support::model::{self, Cfg, Model, Op, Outcome, Ret, Step};
+use support::model::{self, Cfg, MStep, MTicket, Model, Op, Outcome, Ret, Step};
 
 const THREADS: usize = 3;
 const OPS_PER_THREAD: usize = 6;
@@ -51,25 +51,44 @@ impl Rng {
 const NAMES: [&str; 2] = ["a", "b"];
 
 fn small_cfg(rng: &mut Rng) -> Cfg {
-    Cfg::Standard {
-        max: rng.below(3) as u32,
-        window_us: [1_000, 5_000, 20_000][rng.below(3) as usize],
-        after_us: [1_000, 3_000, 10_000][rng.below(3) as usize],
+    let max = rng.below(3) as u32;
+    let window_us = [1_000, 5_000, 20_000][rng.below(3) as usize];
+    let after_us = [1_000, 3_000, 10_000][rng.below(3) as usize];
+    match rng.below(4) {
+        // Probes and gradual admission, racing with everything else.
+        0 => Cfg::Program {
+            max,
+            window_us,
+            steps: vec![
+                MStep::Delay(after_us),
+                MStep::Probe(1 + rng.below(2) as u32),
+            ],
+        },
+        1 => Cfg::Program {
+            max,
+            window_us,
+            steps: vec![
+                MStep::Delay(after_us),
+                MStep::GradualAll,
+                MStep::Delay(after_us),
+            ],
+        },
+        _ => Cfg::Standard {
+            max,
+            window_us,
+            after_us,
+        },
     }
 }
 
 fn random_op(rng: &mut Rng) -> Op {
     let name = NAMES[rng.below(2) as usize];
-    match rng.below(20) {
+    match rng.below(21) {
         0..=4 => Op::Ask(name),
         5..=9 => Op::Melt(name),
         10..=11 => Op::Run(
             name,
-            if rng.below(2) == 0 {
-                Outcome::Ok
-            } else {
-                Outcome::Err
-            },
+            [Outcome::Ok, Outcome::Err, Outcome::Ignored][rng.below(3) as usize],
         ),
         12 => Op::Reset(name),
         13 => Op::Disable(name),
@@ -77,6 +96,7 @@ fn random_op(rng: &mut Rng) -> Op {
         15 => Op::Remove(name),
         16 => Op::Install(name, small_cfg(rng)),
         17 => Op::State(name),
+        18 => Op::Success(name),
         _ => Op::Advance(rng.below(6) * 1_000_000),
     }
 }
@@ -146,21 +166,23 @@ fn record(seed: u64) -> (Model, Vec<Record>) {
     (init, histories.into_iter().flatten().collect())
 }
 
-/// One linearization point. Most operations are one; a `run` whose closure
-/// failed is two, because `run` is not atomic and does not claim to be: it
-/// asks (point 1), calls the closure, then melts (point 2), and other
-/// operations may take effect in between (two overlapping failed runs on a
-/// `max_melts = 0` fuse may both be let through, as in Erlang fuse).
+/// One linearization point. Most operations are one; a `run` that was let
+/// through is two, because `run` is not atomic and does not claim to be: it
+/// asks (point 1, taking a probe slot if the fuse is probing), calls the
+/// closure, then reports the outcome (point 2), and other operations may
+/// take effect in between (two overlapping failed runs on a `max_melts = 0`
+/// fuse may both be let through, as in Erlang fuse).
 #[derive(Debug, Clone, Copy)]
 enum Part {
     Whole,
-    /// The ask of a failed run: it must have answered ok.
+    /// The ask of an admitted run: it must have been let through.
     RunAsk,
-    /// The melt of a failed run, after its ask (the part at `ask`). It melts
-    /// the fuse incarnation the ask saw: if that fuse was removed since, the
-    /// melt lands on the removed fuse and changes nothing.
-    RunMelt {
+    /// The report of an admitted run, after its ask (the part at `ask`). It
+    /// reports to the fuse incarnation the ask saw: if that fuse was removed
+    /// since, the report lands on the removed fuse and changes nothing.
+    RunEnd {
         ask: usize,
+        outcome: Outcome,
     },
 }
 
@@ -173,7 +195,7 @@ fn points(ops: &[Record]) -> Vec<Point<'_>> {
     let mut out = Vec::new();
     for rec in ops {
         match (&rec.op, &rec.ret) {
-            (Op::Run(_, _), Ret::Run(model::RunRet::Failed)) => {
+            (Op::Run(_, outcome), Ret::Run(model::RunRet::Failed | model::RunRet::Ok)) => {
                 out.push(Point {
                     rec,
                     part: Part::RunAsk,
@@ -181,7 +203,10 @@ fn points(ops: &[Record]) -> Vec<Point<'_>> {
                 let ask = out.len() - 1;
                 out.push(Point {
                     rec,
-                    part: Part::RunMelt { ask },
+                    part: Part::RunEnd {
+                        ask,
+                        outcome: *outcome,
+                    },
                 });
             }
             _ => out.push(Point {
@@ -194,12 +219,24 @@ fn points(ops: &[Record]) -> Vec<Point<'_>> {
 }
 
 /// The model plus what the split runs need: how many times each name was
-/// removed (its incarnation), and the incarnation each run's ask saw.
-#[derive(Clone, Hash)]
+/// removed (its incarnation), and the ticket and incarnation each run's ask
+/// got.
+#[derive(Clone)]
 struct Lin {
     model: Model,
     removals: Vec<(&'static str, u32)>,
-    asked_in: Vec<(usize, u32)>,
+    tickets: Vec<(usize, u32, MTicket)>,
+    /// The model's requirement tags along this order (not part of the
+    /// state: two orders reaching one state are the same for the search).
+    reached: BTreeSet<&'static str>,
+}
+
+impl Hash for Lin {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.model.hash(h);
+        self.removals.hash(h);
+        self.tickets.hash(h);
+    }
 }
 
 impl Lin {
@@ -220,13 +257,14 @@ impl Lin {
     /// Applies point `i`; `None` if the model disagrees with what was seen.
     fn apply(&self, i: usize, p: &Point<'_>) -> Option<Lin> {
         let mut next = self.clone();
+        let mut step = Step::default();
         let name = match p.rec.op {
             Op::Run(name, _) | Op::Remove(name) => Some(name),
             _ => None,
         };
         match p.part {
             Part::Whole => {
-                let ret = next.model.apply(&p.rec.op, &mut Step::default());
+                let ret = next.model.apply(&p.rec.op, &mut step);
                 if comparable(&ret) != comparable(&p.rec.ret) {
                     return None;
                 }
@@ -236,29 +274,25 @@ impl Lin {
             }
             Part::RunAsk => {
                 let name = name.expect("a run has a name");
-                let ret = next.model.apply(&Op::Ask(name), &mut Step::default());
-                if ret != Ret::Ask(fusebox::Ask::Ok) {
+                let Ok(Some(ticket)) = next.model.admit_on(name, &mut step) else {
                     return None;
-                }
+                };
                 let k = next.incarnation(name);
-                next.asked_in.push((i, k));
+                next.tickets.push((i, k, ticket));
             }
-            Part::RunMelt { ask } => {
+            Part::RunEnd { ask, outcome } => {
                 let name = name.expect("a run has a name");
-                let seen = next
-                    .asked_in
+                let (_, seen, ticket) = *next
+                    .tickets
                     .iter()
-                    .find(|(a, _)| *a == ask)
-                    .map(|&(_, k)| k)
+                    .find(|(a, _, _)| *a == ask)
                     .expect("the ask part went first");
                 if seen == next.incarnation(name) {
-                    let ret = next.model.apply(&Op::Melt(name), &mut Step::default());
-                    if ret != Ret::Done {
-                        return None;
-                    }
+                    next.model.complete_on(name, ticket, outcome, &mut step);
                 }
             }
         }
+        next.reached.extend(step.tags);
         Some(next)
     }
 }
@@ -271,15 +305,26 @@ fn state_key(done: u64, m: &Lin) -> (u64, u64) {
 
 /// True if some real-time-respecting order of `ops` explains every answer.
 fn linearizable(ops: &[Record], model: &Model) -> bool {
-    fn search(pts: &[Point<'_>], done: u64, lin: &Lin, seen: &mut HashSet<(u64, u64)>) -> bool {
+    linearization(ops, model).is_some()
+}
+
+/// The requirement tags of an order of `ops` that explains every answer, if
+/// there is one.
+fn linearization(ops: &[Record], model: &Model) -> Option<BTreeSet<&'static str>> {
+    fn search(
+        pts: &[Point<'_>],
+        done: u64,
+        lin: &Lin,
+        seen: &mut HashSet<(u64, u64)>,
+    ) -> Option<BTreeSet<&'static str>> {
         if done.count_ones() as usize == pts.len() {
-            return true;
+            return Some(lin.reached.clone());
         }
         for (i, p) in pts.iter().enumerate() {
             if done & (1 << i) != 0 {
                 continue;
             }
-            if let Part::RunMelt { ask } = p.part {
+            if let Part::RunEnd { ask, .. } = p.part {
                 if done & (1 << ask) == 0 {
                     continue;
                 }
@@ -296,18 +341,21 @@ fn linearizable(ops: &[Record], model: &Model) -> bool {
                 continue;
             };
             let now_done = done | (1 << i);
-            if seen.insert(state_key(now_done, &next)) && search(pts, now_done, &next, seen) {
-                return true;
+            if seen.insert(state_key(now_done, &next)) {
+                if let Some(tags) = search(pts, now_done, &next, seen) {
+                    return Some(tags);
+                }
             }
         }
-        false
+        None
     }
     let pts = points(ops);
     assert!(pts.len() <= 64, "the search tracks points in a u64");
     let lin = Lin {
         model: model.clone(),
         removals: Vec::new(),
-        asked_in: Vec::new(),
+        tickets: Vec::new(),
+        reached: BTreeSet::new(),
     };
     search(&pts, 0, &lin, &mut HashSet::new())
 }
@@ -323,6 +371,7 @@ fn histories_are_linearizable() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x5eed_f005);
     let mut overlapping = 0;
+    let mut reached = BTreeSet::new();
     for k in 0..histories {
         let seed = base + k;
         let (init, ops) = record(seed);
@@ -332,10 +381,25 @@ fn histories_are_linearizable() {
         }) {
             overlapping += 1;
         }
+        let tags = linearization(&ops, &init);
         assert!(
-            linearizable(&ops, &init),
+            tags.is_some(),
             "history with seed {seed} (FUSEBOX_LIN_SEED={seed} FUSEBOX_LIN_HISTORIES=1 replays \
-             the plan) is not linearizable:\n{ops:#?}"
+             the plan) is not linearizable from {init:?}:\n{ops:#?}"
+        );
+        reached.extend(tags.into_iter().flatten());
+    }
+    // The histories must have raced probes and gradual admission, not only
+    // plain fuses.
+    for rule in [
+        "R30 gradual admits",
+        "R31 probe admits",
+        "R32 probes full refuse",
+        "R34 probe success",
+    ] {
+        assert!(
+            reached.contains(rule),
+            "no linearized history reached {rule:?}"
         );
     }
     eprintln!("{histories} histories linearizable, {overlapping} with overlapping operations");

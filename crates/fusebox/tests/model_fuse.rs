@@ -19,7 +19,7 @@ use fusebox::{Fusebox, ManualClock, Subscription};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
-use support::model::{self, Bad, Cfg, MEvent, Model, Op, Outcome, Ret, Step, NAMES};
+use support::model::{self, Bad, Cfg, MEvent, MStep, Model, Op, Outcome, Ret, Step, NAMES};
 
 /// Every requirement the model must reach in one run.
 const REQUIREMENTS: &[&str] = &[
@@ -56,6 +56,20 @@ const REQUIREMENTS: &[&str] = &[
     "R28 unlock unknown",
     "R29 state",
     "R29 state unknown",
+    "R30 gradual admits",
+    "R31 probe admits",
+    "R32 probes full refuse",
+    "R33 success breaks a run of failures",
+    "R34 probe success",
+    "R35 ignored outcome counts nowhere",
+    "R36 success",
+    "R36 success unknown",
+    "R37 failure during the program re-blows",
+    "R38 program step entered",
+    "R39 program heals",
+    "R40 unlock releases a barrier",
+    "R42 consecutive failures blow",
+    "R43 failure rate blows",
 ];
 
 static REACHED: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
@@ -86,11 +100,46 @@ fn cfg() -> BoxedStrategy<Cfg> {
         2 => (1u32..4, micros_between(1, 60_000), micros_between(1, 60_000)).prop_map(
             |(max, window_us, after_us)| Cfg::Inject { max, window_us, after_us }
         ),
-        2 => prop::sample::select(vec![
+        5 => (0u32..3, micros_between(1, 60_000), prop::collection::vec(heal_step(), 1..5)).prop_map(
+            |(max, window_us, steps)| {
+                if steps.iter().all(|s| *s == MStep::GradualAll) {
+                    Cfg::Invalid(Bad::OnlyGradual)
+                } else {
+                    Cfg::Program { max, window_us, steps }
+                }
+            }
+        ),
+        2 => (1u32..4, micros_between(1, 60_000)).prop_map(
+            |(n, after_us)| Cfg::Consecutive { n, after_us }
+        ),
+        2 => (
+            prop::sample::select(vec![25u32, 50, 75, 100]),
+            micros_between(1, 60_000),
+            1u32..5,
+            micros_between(1, 60_000),
+        )
+            .prop_map(|(pct, window_us, min_calls, after_us)| Cfg::Rate {
+                pct,
+                window_us,
+                min_calls,
+                after_us
+            }),
+        3 => prop::sample::select(vec![
             Bad::ZeroWindow, Bad::RateZero, Bad::RateAboveOne, Bad::RateNan,
-            Bad::InjectNoBudget, Bad::ZeroAfter,
+            Bad::InjectNoBudget, Bad::ZeroAfter, Bad::EmptyProgram, Bad::OnlyGradual,
+            Bad::ZeroProbe, Bad::ZeroConsecutive, Bad::ZeroMinCalls,
         ])
         .prop_map(Cfg::Invalid),
+    ]
+    .boxed()
+}
+
+fn heal_step() -> BoxedStrategy<MStep> {
+    prop_oneof![
+        4 => micros_between(1, 60_000).prop_map(MStep::Delay),
+        2 => Just(MStep::GradualAll),
+        2 => (1u32..4).prop_map(MStep::Probe),
+        1 => Just(MStep::Barrier),
     ]
     .boxed()
 }
@@ -131,8 +180,13 @@ impl ReferenceStateMachine for FuseMachine {
     fn transitions(state: &Reference) -> BoxedStrategy<Op> {
         let installed = prop::sample::select(&NAMES[..3]);
         let any = prop::sample::select(&NAMES[..]);
-        let outcome =
-            prop::sample::select(vec![Outcome::Ok, Outcome::Ok, Outcome::Err, Outcome::Panic]);
+        let outcome = prop::sample::select(vec![
+            Outcome::Ok,
+            Outcome::Ok,
+            Outcome::Err,
+            Outcome::Panic,
+            Outcome::Ignored,
+        ]);
         prop_oneof![
             3 => (installed, cfg()).prop_map(|(n, c)| Op::Install(n, c)),
             4 => any.clone().prop_map(Op::Ask),
@@ -142,7 +196,8 @@ impl ReferenceStateMachine for FuseMachine {
             1 => any.clone().prop_map(Op::Remove),
             1 => any.clone().prop_map(Op::Disable),
             1 => any.clone().prop_map(Op::Enable),
-            1 => any.clone().prop_map(Op::Unlock),
+            2 => any.clone().prop_map(Op::Unlock),
+            3 => any.clone().prop_map(Op::Success),
             2 => any.prop_map(Op::State),
             1 => Just(Op::Snapshot),
             5 => delay(&state.model).prop_map(Op::Advance),

@@ -298,6 +298,10 @@ impl Slow {
 /// One fuse: its state word, counters and the slow state behind its lock.
 pub(crate) struct FuseCore {
     word: CachePadded<AtomicU64>,
+    /// The end of the current delay step while the word admits some calls
+    /// (GRADUAL, PROBE), whose payload has no room for it: the lazy check
+    /// of those asks (`u64::MAX` when there is none).
+    step_until: AtomicU64,
     hot: HotCounters,
     flags: AtomicU8,
     slow: Mutex<Slow>,
@@ -342,6 +346,7 @@ impl FuseCore {
         let flags = slow.flags();
         Arc::new_cyclic(|me| FuseCore {
             word: CachePadded::new(AtomicU64::new(word)),
+            step_until: AtomicU64::new(u64::MAX),
             hot: HotCounters::default(),
             flags: AtomicU8::new(flags),
             slow: Mutex::new(slow),
@@ -437,6 +442,12 @@ impl FuseCore {
                     self.hot.add(Hot::AskOk);
                     return Ok(admitted);
                 }
+                word::KIND_GRADUAL | word::KIND_PROBE if self.step_overdue() => {
+                    // The delay step ended and the timer is late: move on
+                    // under the lock, and answer anew.
+                    w = self.catch_up_now();
+                    continue;
+                }
                 word::KIND_GRADUAL => {
                     if rng::draw32() < word::threshold(w) {
                         self.hot.add(Hot::AskOk);
@@ -473,6 +484,16 @@ impl FuseCore {
                 _ => return Err(Answer::Removed),
             }
         }
+    }
+
+    /// True if the current delay step of an admitting heal step has ended
+    /// by the coarse clock.
+    fn step_overdue(&self) -> bool {
+        // Ordering: Acquire pairs with the Release store in `publish`, which
+        // writes it before the word; a newer value than the word we read only
+        // makes us take the lock, where the truth is.
+        let until = self.step_until.load(Ordering::Acquire);
+        until != u64::MAX && self.env.timebase.now_coarse() >= until
     }
 
     /// Applies due steps now; returns the word after.
@@ -521,10 +542,29 @@ impl FuseCore {
         }
         let now = self.env.timebase.now();
         self.catch_up(&mut s, now);
-        let released = match ticket.probe_step() {
-            Some(step) => self.give_back_probe(ticket.gen(), step),
-            None => false,
-        };
+        // The slot is given back only after the outcome has taken effect: a
+        // failure re-blows and a last probe success moves on, and giving the
+        // slot back first would let an ask in between (a state no sequential
+        // order has). Only this lock's holder frees slots, so a slot held now
+        // is still held below.
+        let held = ticket
+            .probe_step()
+            .filter(|&step| self.holds_probe(ticket.gen(), step));
+        self.complete_held(&mut s, ticket, outcome, elapsed, now, held.is_some());
+        if let Some(step) = held {
+            self.give_back_probe(ticket.gen(), step);
+        }
+    }
+
+    fn complete_held(
+        &self,
+        s: &mut Slow,
+        ticket: Ticket,
+        outcome: Outcome,
+        elapsed: Option<u64>,
+        now: u64,
+        released: bool,
+    ) {
         if s.disabled {
             if outcome == Outcome::Failure {
                 s.melts += 1;
@@ -546,20 +586,27 @@ impl FuseCore {
             Outcome::Ignored => {}
             Outcome::Success if !slow => {
                 if current {
-                    self.succeeded(
-                        &mut s,
-                        now,
-                        released.then_some(ticket.probe_step()).flatten(),
-                    );
+                    self.succeeded(s, now, released.then_some(ticket.probe_step()).flatten());
                 }
             }
             Outcome::Success | Outcome::Failure => {
                 s.melts += 1;
                 if current {
-                    self.failed(&mut s, now);
+                    self.failed(s, now);
                 }
             }
         }
+    }
+
+    /// True if the word is still the probe step `step` of generation `gen`
+    /// with a slot taken. Called under the lock.
+    fn holds_probe(&self, gen: u64, step: usize) -> bool {
+        // Ordering: Acquire, as every load of the word.
+        let w = self.word.load(Ordering::Acquire);
+        word::kind(w) == word::KIND_PROBE
+            && word::gen(w) == gen
+            && word::probe_step(w) == step
+            && word::probes_in_use(w) > 0
     }
 
     /// Gives back a probe slot taken in generation `gen` at program step
@@ -650,11 +697,14 @@ impl FuseCore {
     }
 
     /// Reports a success outside `run`: counts it, and during a probe step
-    /// gives back a slot a plain `ask` took and counts the probe.
+    /// gives back a slot a plain `ask` took and counts the probe. Off the
+    /// fast path it applies due steps first, as every slow operation does.
     pub(crate) fn success(&self) {
         // Ordering: a hint only; the decision is re-made under the lock.
         let w = self.word.load(Ordering::Acquire);
-        if word::kind(w) != word::KIND_PROBE
+        // An ok fuse has nothing due and nothing to give back: a counter,
+        // unless the strategy counts successes.
+        if matches!(word::kind(w), word::KIND_OK | word::KIND_INJECT)
             // Ordering: a config flag; a race with a reinstall is resolved
             // under the lock below by the generation.
             && self.flags.load(Ordering::Relaxed) & COUNTS_SUCCESSES == 0
@@ -670,10 +720,14 @@ impl FuseCore {
         let now = self.env.timebase.now();
         self.catch_up(&mut s, now);
         let w = self.word.load(Ordering::Acquire);
+        // As in `complete`: count first, give the slot back after.
         let probe = (word::kind(w) == word::KIND_PROBE
-            && self.give_back_probe(word::gen(w), word::probe_step(w)))
+            && self.holds_probe(word::gen(w), word::probe_step(w)))
         .then(|| word::probe_step(w));
         self.succeeded(&mut s, now, probe);
+        if let Some(step) = probe {
+            self.give_back_probe(word::gen(w), step);
+        }
     }
 
     /// ask; if ok call `f`, classify its result, report it.
@@ -973,6 +1027,17 @@ impl FuseCore {
     }
 
     fn publish(&self, s: &Slow) {
+        let until = match s.phase {
+            Phase::Healing {
+                admit: Admit::Fraction(_) | Admit::Probe(_),
+                until,
+                ..
+            } if !s.disabled && !s.removed => until,
+            _ => u64::MAX,
+        };
+        // Ordering: Release, before the word's own Release store below (see
+        // `step_overdue`).
+        self.step_until.store(until, Ordering::Release);
         // Ordering: Release pairs with the Acquire load in `ask`. Stores
         // happen under the lock, but probe takes CAS the word without it,
         // so a probe word keeps the slots taken in its own step.

@@ -11,9 +11,20 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use fusebox::{Ask, Cause, FuseConfig, FuseState, Heal};
+use fusebox::{Ask, Cause, FuseConfig, FuseState, Heal, Step as HealStep, Strategy};
 
 pub const NAMES: [&str; 4] = ["a", "b", "c", "zz"];
+
+/// One step of a heal program, as the model sees it. `Gradual` admits
+/// everything (fraction 1.0), so answers stay deterministic; fractions below
+/// 1 are checked statistically in `heal_programs.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MStep {
+    Delay(u64),
+    GradualAll,
+    Probe(u32),
+    Barrier,
+}
 
 /// A config as the model sees it. `Invalid` ones name the field they break.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -30,6 +41,24 @@ pub enum Cfg {
         window_us: u64,
         after_us: u64,
     },
+    /// `standard` with a heal program.
+    Program {
+        max: u32,
+        window_us: u64,
+        steps: Vec<MStep>,
+    },
+    /// `consecutive(n)` with a reset heal.
+    Consecutive {
+        n: u32,
+        after_us: u64,
+    },
+    /// `failure_rate(pct / 100, window, min_calls)` with a reset heal.
+    Rate {
+        pct: u32,
+        window_us: u64,
+        min_calls: u32,
+        after_us: u64,
+    },
     Invalid(Bad),
 }
 
@@ -41,6 +70,26 @@ pub enum Bad {
     RateNan,
     InjectNoBudget,
     ZeroAfter,
+    EmptyProgram,
+    OnlyGradual,
+    ZeroProbe,
+    ZeroConsecutive,
+    ZeroMinCalls,
+}
+
+/// How a fuse decides to blow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Rule {
+    Window {
+        max: u32,
+        window: u64,
+    },
+    Consecutive(u32),
+    Rate {
+        pct: u32,
+        window: u64,
+        min_calls: u32,
+    },
 }
 
 impl Cfg {
@@ -60,6 +109,32 @@ impl Cfg {
             } => {
                 FuseConfig::fault_injection(1.0, max, us(window_us)).heal(Heal::reset(us(after_us)))
             }
+            Cfg::Program {
+                max,
+                window_us,
+                ref steps,
+            } => FuseConfig::standard(max, us(window_us)).heal(Heal::program(steps.iter().map(
+                |st| match *st {
+                    MStep::Delay(d) => HealStep::Delay(us(d)),
+                    MStep::GradualAll => HealStep::Gradual(1.0),
+                    MStep::Probe(n) => HealStep::Probe(n),
+                    MStep::Barrier => HealStep::Barrier,
+                },
+            ))),
+            Cfg::Consecutive { n, after_us } => {
+                FuseConfig::new(Strategy::consecutive(n)).heal(Heal::reset(us(after_us)))
+            }
+            Cfg::Rate {
+                pct,
+                window_us,
+                min_calls,
+                after_us,
+            } => FuseConfig::new(Strategy::failure_rate(
+                f64::from(pct) / 100.0,
+                us(window_us),
+                min_calls,
+            ))
+            .heal(Heal::reset(us(after_us))),
             Cfg::Invalid(b) => match b {
                 Bad::ZeroWindow => FuseConfig::standard(1, Duration::ZERO),
                 Bad::RateZero => FuseConfig::fault_injection(0.0, 1, s),
@@ -67,6 +142,15 @@ impl Cfg {
                 Bad::RateNan => FuseConfig::fault_injection(f64::NAN, 1, s),
                 Bad::InjectNoBudget => FuseConfig::fault_injection(0.5, 0, s),
                 Bad::ZeroAfter => FuseConfig::standard(1, s).heal(Heal::reset(Duration::ZERO)),
+                Bad::EmptyProgram => FuseConfig::standard(1, s).heal(Heal::program([])),
+                Bad::OnlyGradual => {
+                    FuseConfig::standard(1, s).heal(Heal::program([HealStep::Gradual(0.5)]))
+                }
+                Bad::ZeroProbe => {
+                    FuseConfig::standard(1, s).heal(Heal::program([HealStep::Probe(0)]))
+                }
+                Bad::ZeroConsecutive => FuseConfig::new(Strategy::consecutive(0)),
+                Bad::ZeroMinCalls => FuseConfig::new(Strategy::failure_rate(0.5, s, 0)),
             },
         }
     }
@@ -79,25 +163,55 @@ impl Cfg {
                 Bad::RateZero | Bad::RateAboveOne | Bad::RateNan => "strategy.rate",
                 Bad::InjectNoBudget => "strategy.max_melts",
                 Bad::ZeroAfter => "heal.after",
+                Bad::EmptyProgram | Bad::OnlyGradual => "heal.steps",
+                Bad::ZeroProbe => "heal.probe",
+                Bad::ZeroConsecutive => "strategy.failures",
+                Bad::ZeroMinCalls => "strategy.min_calls",
             }),
             _ => None,
         }
     }
 
-    fn params(&self) -> (u32, u64, u64, bool) {
+    fn rule(&self) -> Rule {
         match *self {
-            Cfg::Standard {
+            Cfg::Standard { max, window_us, .. }
+            | Cfg::Inject { max, window_us, .. }
+            | Cfg::Program { max, window_us, .. } => Rule::Window {
                 max,
+                window: window_us * 1000,
+            },
+            Cfg::Consecutive { n, .. } => Rule::Consecutive(n),
+            Cfg::Rate {
+                pct,
                 window_us,
-                after_us,
-            } => (max, window_us * 1000, after_us * 1000, false),
-            Cfg::Inject {
-                max,
-                window_us,
-                after_us,
-            } => (max, window_us * 1000, after_us * 1000, true),
+                min_calls,
+                ..
+            } => Rule::Rate {
+                pct,
+                window: window_us * 1000,
+                min_calls,
+            },
             Cfg::Invalid(_) => unreachable!("invalid configs are never installed"),
         }
+    }
+
+    fn steps(&self) -> Vec<MStep> {
+        match *self {
+            Cfg::Program { ref steps, .. } => steps.clone(),
+            Cfg::Standard { after_us, .. }
+            | Cfg::Inject { after_us, .. }
+            | Cfg::Consecutive { after_us, .. }
+            | Cfg::Rate { after_us, .. } => vec![MStep::Delay(after_us)],
+            Cfg::Invalid(_) => unreachable!("invalid configs are never installed"),
+        }
+    }
+
+    fn injects(&self) -> bool {
+        matches!(self, Cfg::Inject { .. })
+    }
+
+    fn counts_successes(&self) -> bool {
+        matches!(self, Cfg::Consecutive { .. } | Cfg::Rate { .. })
     }
 }
 
@@ -107,6 +221,8 @@ pub enum Outcome {
     Ok,
     Err,
     Panic,
+    /// Returns `Err`, classified as ignored.
+    Ignored,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -115,6 +231,7 @@ pub enum Op {
     Ask(&'static str),
     Melt(&'static str),
     Run(&'static str, Outcome),
+    Success(&'static str),
     Reset(&'static str),
     Remove(&'static str),
     Disable(&'static str),
@@ -142,6 +259,7 @@ pub struct View {
     pub melts_in_window: u64,
     pub next_heal: Option<u64>,
     pub last_blow: Option<u64>,
+    pub heal_step: Option<usize>,
     /// asks_ok, asks_blown, injected, melts, successes, blows, heals
     pub counters: [u64; 7],
 }
@@ -167,13 +285,45 @@ pub struct MEvent {
     pub at: u64,
 }
 
+/// Where a blown fuse is in its heal program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum MAdmit {
+    Nothing,
+    All,
+    Probe(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Prog {
+    step: usize,
+    admit: MAdmit,
+    /// End of a delay step: (deadline, order in which it was scheduled).
+    until: Option<(u64, u64)>,
+    probes_ok: u32,
+    in_use: u32,
+}
+
+/// What admission hands a call: the generation, and the probe step whose
+/// slot it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MTicket {
+    pub gen: u64,
+    pub probe: Option<usize>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct MFuse {
     cfg: Cfg,
     disabled: bool,
+    /// Window rule: every melt still remembered.
     melts: Vec<u64>,
-    /// (heal deadline, order in which the heal was scheduled)
-    blown: Option<(u64, u64)>,
+    /// Consecutive rule: failures since the last success.
+    consecutive: u32,
+    /// Rate rule: every outcome, (time, failed).
+    outcomes: Vec<(u64, bool)>,
+    prog: Option<Prog>,
+    /// Blows and heals so far.
+    gen: u64,
     last_blow: Option<u64>,
     c: [u64; 7],
 }
@@ -186,20 +336,40 @@ const SUCCESSES: usize = 4;
 const BLOWS: usize = 5;
 const HEALS: usize = 6;
 
+/// (calls, failures) of the rate rule at `now`: outcomes counted in 10
+/// buckets of `window / 10`, the current one and the 9 before it.
+fn rate_totals(outcomes: &[(u64, bool)], now: u64, window: u64) -> (u64, u64) {
+    let width = (window / 10).max(1);
+    let current = now / width + 1;
+    outcomes
+        .iter()
+        .filter(|(t, _)| {
+            let b = t / width + 1;
+            b + 10 > current && b <= current
+        })
+        .fold((0, 0), |(c, f), &(_, failed)| {
+            (c + 1, f + u64::from(failed))
+        })
+}
+
 impl MFuse {
     fn state(&self) -> FuseState {
         if self.disabled {
             FuseState::Disabled
-        } else if self.blown.is_some() {
+        } else if self.prog.is_some() {
             FuseState::Blown
         } else {
             FuseState::Ok
         }
     }
 
+    /// Ok, empty history: a new generation.
     fn clear(&mut self) {
-        self.blown = None;
+        self.prog = None;
         self.melts.clear();
+        self.consecutive = 0;
+        self.outcomes.clear();
+        self.gen += 1;
     }
 }
 
@@ -224,18 +394,32 @@ impl Model {
         self.fuses.contains_key(name)
     }
 
-    /// Interesting future instants (ns from now): melts leaving windows and
-    /// heal deadlines, so the generator can land exactly on boundaries.
+    /// The generation of an installed fuse (what a split `run` remembers).
+    pub fn gen(&self, name: &str) -> Option<u64> {
+        self.fuses.get(name).map(|f| f.gen)
+    }
+
+    /// Interesting future instants (ns from now): melts and outcomes leaving
+    /// windows and step deadlines, so the generator can land exactly on
+    /// boundaries.
     pub fn boundaries(&self) -> Vec<u64> {
         let mut out = Vec::new();
         for f in self.fuses.values() {
-            let (_, window, _, _) = f.cfg.params();
-            for &t in &f.melts {
+            let window = match f.cfg.rule() {
+                Rule::Window { window, .. } | Rule::Rate { window, .. } => window,
+                Rule::Consecutive(_) => 0,
+            };
+            let times = f.melts.iter().chain(f.outcomes.iter().map(|(t, _)| t));
+            for &t in times {
                 if t + window > self.now {
                     out.push(t + window - self.now);
                 }
             }
-            if let Some((at, _)) = f.blown {
+            if let Some(Prog {
+                until: Some((at, _)),
+                ..
+            }) = f.prog
+            {
                 if at > self.now {
                     out.push(at - self.now);
                 }
@@ -249,29 +433,46 @@ impl Model {
         match *op {
             Op::Install(name, ref cfg) => self.install(name, cfg, step),
             Op::Ask(name) => self.on(name, step, "R06 ask unknown", |m, f, step| {
-                Ret::Ask(m.ask(f, step))
+                Ret::Ask(match m.admit(f, step) {
+                    Some(_) => Ask::Ok,
+                    None => Ask::Blown,
+                })
             }),
             Op::Melt(name) => self.on(name, step, "R09 melt unknown", |m, f, step| {
-                m.melt(name, f, step);
+                f.c[MELTS] += 1;
+                if f.disabled {
+                    step.tags.push("R22 melt while disabled");
+                } else {
+                    m.failed(name, f, step);
+                }
                 Ret::Done
             }),
             Op::Run(name, outcome) => self.on(name, step, "R15 run unknown", |m, f, step| {
-                if m.ask(f, step) == Ask::Blown {
+                let Some(ticket) = m.admit(f, step) else {
                     step.tags.push("R14 run refused");
                     return Ret::Run(RunRet::Blown);
+                };
+                m.complete(name, f, ticket, outcome, step);
+                Ret::Run(match outcome {
+                    Outcome::Ok => RunRet::Ok,
+                    _ => RunRet::Failed,
+                })
+            }),
+            Op::Success(name) => self.on(name, step, "R36 success unknown", |m, f, step| {
+                step.tags.push("R36 success");
+                f.c[SUCCESSES] += 1;
+                if f.disabled {
+                    return Ret::Done;
                 }
-                match outcome {
-                    Outcome::Ok => {
-                        step.tags.push("R12 run ok");
-                        f.c[SUCCESSES] += 1;
-                        Ret::Run(RunRet::Ok)
+                let probe = match &mut f.prog {
+                    Some(p) if matches!(p.admit, MAdmit::Probe(_)) && p.in_use > 0 => {
+                        p.in_use -= 1;
+                        Some(p.step)
                     }
-                    Outcome::Err | Outcome::Panic => {
-                        step.tags.push("R13 run failure melts");
-                        m.melt(name, f, step);
-                        Ret::Run(RunRet::Failed)
-                    }
-                }
+                    _ => None,
+                };
+                m.succeeded(name, f, probe, step);
+                Ret::Done
             }),
             Op::Reset(name) => self.on(name, step, "R17 reset unknown", |_, f, step| {
                 step.tags.push("R16 reset");
@@ -323,8 +524,15 @@ impl Model {
                 }
                 Ret::Done
             }),
-            Op::Unlock(name) => self.on(name, step, "R28 unlock unknown", |_, _, step| {
+            Op::Unlock(name) => self.on(name, step, "R28 unlock unknown", |m, f, step| {
                 step.tags.push("R28 unlock");
+                if let Some(p) = f.prog {
+                    if !f.disabled && f.cfg.steps()[p.step] == MStep::Barrier {
+                        step.tags.push("R40 unlock releases a barrier");
+                        let now = m.now;
+                        m.enter(name, f, p.step + 1, now, step);
+                    }
+                }
                 Ret::Done
             }),
             Op::State(name) => self.on(name, step, "R29 state unknown", |m, f, step| {
@@ -346,7 +554,9 @@ impl Model {
                     .fuses
                     .iter()
                     .filter(|(_, f)| !f.disabled)
-                    .filter_map(|(n, f)| f.blown.map(|(at, seq)| (at, seq, *n)))
+                    .filter_map(|(n, f)| {
+                        f.prog.and_then(|p| p.until).map(|(at, seq)| (at, seq, *n))
+                    })
                     .filter(|(at, _, _)| *at <= self.now)
                     .collect();
                 due.sort();
@@ -388,7 +598,10 @@ impl Model {
                     cfg: cfg.clone(),
                     disabled: false,
                     melts: Vec::new(),
-                    blown: None,
+                    consecutive: 0,
+                    outcomes: Vec::new(),
+                    prog: None,
+                    gen: 0,
                     last_blow: None,
                     c: [0; 7],
                 },
@@ -398,7 +611,7 @@ impl Model {
         Ret::Install(Ok(()))
     }
 
-    /// Runs `f` on an installed fuse after applying its due heal, or answers
+    /// Runs `f` on an installed fuse after applying its due steps, or answers
     /// not found. Events with time 0 get the current time.
     fn on(
         &mut self,
@@ -411,10 +624,9 @@ impl Model {
             step.tags.push(unknown_tag);
             return Ret::NotFound;
         };
-        // A melt on a disabled fuse returns before catching up, but a
-        // disabled fuse never has a pending heal, so the order is moot.
-        if let Some(healed) = self.heal_if_due(name, &mut fuse) {
-            step.events.push(healed);
+        let before = step.events.len();
+        self.due_steps(name, &mut fuse, step);
+        if step.events.len() > before {
             step.tags.push("R26 lazy heal");
         }
         let first_new = step.events.len();
@@ -430,99 +642,311 @@ impl Model {
         ret
     }
 
-    fn heal_if_due(&self, name: &str, f: &mut MFuse) -> Option<MEvent> {
-        match f.blown {
-            Some((at, _)) if !f.disabled && at <= self.now => {
-                f.clear();
-                f.c[HEALS] += 1;
-                Some(MEvent {
-                    name: name.to_owned(),
-                    from: Some(FuseState::Blown),
-                    to: Some(FuseState::Ok),
-                    cause: Cause::Heal,
-                    at,
-                })
+    /// Ends every delay step whose deadline has passed, in order.
+    fn due_steps(&mut self, name: &str, f: &mut MFuse, step: &mut Step) {
+        while let Some(Prog {
+            step: i,
+            until: Some((at, _)),
+            ..
+        }) = f.prog
+        {
+            if f.disabled || at > self.now {
+                break;
             }
-            _ => None,
+            self.enter(name, f, i + 1, at, step);
         }
     }
 
     fn catch_up(&mut self, name: &'static str, step: &mut Step) {
         let mut f = self.fuses[name].clone();
-        if let Some(e) = self.heal_if_due(name, &mut f) {
-            step.events.push(e);
-        }
+        self.due_steps(name, &mut f, step);
         self.fuses.insert(name, f);
     }
 
-    fn ask(&self, f: &mut MFuse, step: &mut Step) -> Ask {
-        let (_, _, _, inject) = f.cfg.params();
-        if f.disabled || f.blown.is_some() {
+    /// Ask; `Some` if admitted (and which probe slot was taken).
+    fn admit(&self, f: &mut MFuse, step: &mut Step) -> Option<MTicket> {
+        let ticket = |probe| Some(MTicket { gen: f.gen, probe });
+        if f.disabled {
             step.tags.push("R05 ask blown");
             f.c[ASK_BLOWN] += 1;
-            Ask::Blown
-        } else if inject {
-            step.tags.push("R27 fault injection refuses");
-            f.c[INJECTED] += 1;
-            Ask::Blown
-        } else {
-            step.tags.push("R04 ask ok");
-            f.c[ASK_OK] += 1;
-            Ask::Ok
+            return None;
+        }
+        match &mut f.prog {
+            Some(Prog {
+                admit: MAdmit::Nothing,
+                ..
+            }) => {
+                step.tags.push("R05 ask blown");
+                f.c[ASK_BLOWN] += 1;
+                None
+            }
+            Some(Prog {
+                admit: MAdmit::All, ..
+            }) => {
+                step.tags.push("R30 gradual admits");
+                f.c[ASK_OK] += 1;
+                ticket(None)
+            }
+            Some(Prog {
+                admit: MAdmit::Probe(n),
+                in_use,
+                step: at,
+                ..
+            }) => {
+                if *in_use < *n {
+                    *in_use += 1;
+                    let at = *at;
+                    step.tags.push("R31 probe admits");
+                    f.c[ASK_OK] += 1;
+                    ticket(Some(at))
+                } else {
+                    step.tags.push("R32 probes full refuse");
+                    f.c[ASK_BLOWN] += 1;
+                    None
+                }
+            }
+            None if f.cfg.injects() => {
+                step.tags.push("R27 fault injection refuses");
+                f.c[INJECTED] += 1;
+                None
+            }
+            None => {
+                step.tags.push("R04 ask ok");
+                f.c[ASK_OK] += 1;
+                ticket(None)
+            }
         }
     }
 
-    fn melt(&mut self, name: &'static str, f: &mut MFuse, step: &mut Step) {
-        f.c[MELTS] += 1;
-        if f.disabled {
-            step.tags.push("R22 melt while disabled");
+    /// Asks as `run` does, keeping the ticket: `Err` for an unknown name,
+    /// `Ok(None)` if refused.
+    pub fn admit_on(&mut self, name: &'static str, step: &mut Step) -> Result<Option<MTicket>, ()> {
+        let Some(mut f) = self.fuses.get(name).cloned() else {
+            return Err(());
+        };
+        self.due_steps(name, &mut f, step);
+        let t = self.admit(&mut f, step);
+        self.fuses.insert(name, f);
+        Ok(t)
+    }
+
+    /// Reports how an admitted call ended.
+    pub fn complete_on(
+        &mut self,
+        name: &'static str,
+        t: MTicket,
+        outcome: Outcome,
+        step: &mut Step,
+    ) {
+        let Some(mut f) = self.fuses.get(name).cloned() else {
             return;
+        };
+        self.due_steps(name, &mut f, step);
+        self.complete(name, &mut f, t, outcome, step);
+        self.fuses.insert(name, f);
+    }
+
+    fn complete(
+        &mut self,
+        name: &str,
+        f: &mut MFuse,
+        t: MTicket,
+        outcome: Outcome,
+        step: &mut Step,
+    ) {
+        let released = match (&mut f.prog, t.probe) {
+            (Some(p), Some(at))
+                if t.gen == f.gen
+                    && p.step == at
+                    && matches!(p.admit, MAdmit::Probe(_))
+                    && p.in_use > 0 =>
+            {
+                p.in_use -= 1;
+                Some(at)
+            }
+            _ => None,
+        };
+        let current = t.gen == f.gen;
+        match outcome {
+            Outcome::Ok => {
+                step.tags.push("R12 run ok");
+                f.c[SUCCESSES] += 1;
+                if !f.disabled && current {
+                    self.succeeded(name, f, released, step);
+                }
+            }
+            Outcome::Ignored => step.tags.push("R35 ignored outcome counts nowhere"),
+            Outcome::Err | Outcome::Panic => {
+                step.tags.push("R13 run failure melts");
+                f.c[MELTS] += 1;
+                if f.disabled {
+                    return;
+                }
+                if current {
+                    self.failed(name, f, step);
+                } else {
+                    step.tags.push("R41 stale outcome ignored");
+                }
+            }
         }
-        let (max, window, after, _) = f.cfg.params();
+    }
+
+    /// A success of the current generation.
+    fn succeeded(&mut self, name: &str, f: &mut MFuse, probe: Option<usize>, step: &mut Step) {
+        match f.cfg.rule() {
+            Rule::Consecutive(_) => {
+                if f.consecutive > 0 {
+                    step.tags.push("R33 success breaks a run of failures");
+                }
+                f.consecutive = 0;
+            }
+            Rule::Rate { .. } => f.outcomes.push((self.now, false)),
+            Rule::Window { .. } => {}
+        }
+        if let Some(p) = &mut f.prog {
+            if let (MStep::Probe(n), Some(at)) = (f.cfg.steps()[p.step], probe) {
+                if at == p.step {
+                    p.probes_ok += 1;
+                    step.tags.push("R34 probe success");
+                    if p.probes_ok >= n {
+                        let next = p.step + 1;
+                        let now = self.now;
+                        self.enter(name, f, next, now, step);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A failure of the current generation at the model's now.
+    fn failed(&mut self, name: &str, f: &mut MFuse, step: &mut Step) {
         let now = self.now;
-        let before = f.melts.len();
-        if f.melts.iter().any(|&t| now - t == window) {
-            step.tags.push("R25 melt exactly window old is outside");
+        let over = match f.cfg.rule() {
+            Rule::Window { max, window } => {
+                let before = f.melts.len();
+                if f.melts.iter().any(|&t| now - t == window) {
+                    step.tags.push("R25 melt exactly window old is outside");
+                }
+                f.melts.retain(|&t| now - t < window);
+                if f.melts.len() < before {
+                    step.tags.push("R11 melts leave the window");
+                }
+                f.melts.push(now);
+                f.melts.len() > max as usize
+            }
+            Rule::Consecutive(n) => {
+                f.consecutive += 1;
+                f.consecutive >= n
+            }
+            Rule::Rate {
+                pct,
+                window,
+                min_calls,
+            } => {
+                f.outcomes.push((now, true));
+                let (calls, failures) = rate_totals(&f.outcomes, now, window);
+                calls >= u64::from(min_calls) && failures * 100 >= u64::from(pct) * calls
+            }
+        };
+        match f.prog {
+            None if over => {
+                step.tags.push(match f.cfg.rule() {
+                    Rule::Window { .. } => "R08 melt blows",
+                    Rule::Consecutive(_) => "R42 consecutive failures blow",
+                    Rule::Rate { .. } => "R43 failure rate blows",
+                });
+                self.blow(name, f, step);
+            }
+            None => step.tags.push("R07 melt below budget"),
+            Some(Prog { step: 0, .. }) => step.tags.push("R10 melt while blown"),
+            Some(_) => {
+                step.tags.push("R37 failure during the program re-blows");
+                self.blow(name, f, step);
+            }
         }
-        f.melts.retain(|&t| now - t < window);
-        if f.melts.len() < before {
-            step.tags.push("R11 melts leave the window");
-        }
-        f.melts.push(now);
-        if f.blown.is_some() {
-            step.tags.push("R10 melt while blown");
+    }
+
+    fn blow(&mut self, name: &str, f: &mut MFuse, step: &mut Step) {
+        let now = self.now;
+        let from = f.state();
+        f.gen += 1;
+        f.c[BLOWS] += 1;
+        f.last_blow = Some(now);
+        f.prog = Some(Prog {
+            step: 0,
+            admit: MAdmit::Nothing,
+            until: None,
+            probes_ok: 0,
+            in_use: 0,
+        });
+        step.event(name, Some(from), Some(FuseState::Blown), Cause::Melt, now);
+        self.enter(name, f, 0, now, step);
+    }
+
+    /// Enters program step `i` at time `at`; past the end the fuse heals.
+    fn enter(&mut self, name: &str, f: &mut MFuse, mut i: usize, at: u64, step: &mut Step) {
+        let steps = f.cfg.steps();
+        let Some(mut p) = f.prog else { return };
+        loop {
+            let Some(&s) = steps.get(i) else {
+                if steps.len() > 1 {
+                    step.tags.push("R39 program heals");
+                }
+                f.clear();
+                f.c[HEALS] += 1;
+                step.event(
+                    name,
+                    Some(FuseState::Blown),
+                    Some(FuseState::Ok),
+                    Cause::Heal,
+                    at,
+                );
+                return;
+            };
+            if i > 0 {
+                step.tags.push("R38 program step entered");
+            }
+            p.step = i;
+            p.until = None;
+            p.probes_ok = 0;
+            p.in_use = 0;
+            match s {
+                MStep::Delay(us) => {
+                    self.seq += 1;
+                    p.until = Some((at + us * 1000, self.seq));
+                }
+                MStep::GradualAll => {
+                    p.admit = MAdmit::All;
+                    i += 1;
+                    continue;
+                }
+                MStep::Probe(n) => p.admit = MAdmit::Probe(n),
+                MStep::Barrier => p.admit = MAdmit::Nothing,
+            }
+            f.prog = Some(p);
             return;
-        }
-        if f.melts.len() > max as usize {
-            step.tags.push("R08 melt blows");
-            self.seq += 1;
-            f.blown = Some((now + after, self.seq));
-            f.c[BLOWS] += 1;
-            f.last_blow = Some(now);
-            step.event(
-                name,
-                Some(FuseState::Ok),
-                Some(FuseState::Blown),
-                Cause::Melt,
-                now,
-            );
-        } else {
-            step.tags.push("R07 melt below budget");
         }
     }
 
     fn view(&self, f: &MFuse) -> View {
-        let (max, window, _, _) = f.cfg.params();
-        let inside = f.melts.iter().filter(|&&t| self.now - t < window).count() as u64;
+        let melts_in_window = match f.cfg.rule() {
+            Rule::Window { max, window } => {
+                (f.melts.iter().filter(|&&t| self.now - t < window).count() as u64)
+                    .min(max as u64 + 1)
+            }
+            Rule::Consecutive(_) => u64::from(f.consecutive),
+            Rule::Rate { window, .. } => rate_totals(&f.outcomes, self.now, window).1,
+        };
+        let prog = if f.disabled { None } else { f.prog };
         View {
             state: f.state(),
-            melts_in_window: inside.min(max as u64 + 1),
-            next_heal: if f.disabled {
-                None
-            } else {
-                f.blown.map(|(at, _)| at)
-            },
+            melts_in_window,
+            next_heal: prog.and_then(|p| match (p.step, p.until) {
+                (0, Some((at, _))) => Some(at),
+                _ => None,
+            }),
             last_blow: f.last_blow,
+            heal_step: prog.map(|p| p.step),
             counters: f.c,
         }
     }
@@ -562,11 +986,19 @@ pub fn run_real(fb: &fusebox::Fusebox, clock: &fusebox::ManualClock, op: &Op) ->
         Op::Melt(name) => found(fb.melt(name)),
         Op::Run(name, outcome) => {
             let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                fb.run(name, || match outcome {
-                    Outcome::Ok => Ok(()),
-                    Outcome::Err => Err("boom"),
-                    Outcome::Panic => panic!("a panicking call"),
-                })
+                let classify = |r: &Result<(), &str>| match (outcome, r) {
+                    (Outcome::Ignored, _) => fusebox::Outcome::Ignored,
+                    (_, r) => fusebox::Outcome::of_result(r),
+                };
+                fb.run_classified(
+                    name,
+                    || match outcome {
+                        Outcome::Ok => Ok(()),
+                        Outcome::Err | Outcome::Ignored => Err("boom"),
+                        Outcome::Panic => panic!("a panicking call"),
+                    },
+                    classify,
+                )
             }));
             match call {
                 Err(_) => Ret::Run(RunRet::Failed),
@@ -577,6 +1009,7 @@ pub fn run_real(fb: &fusebox::Fusebox, clock: &fusebox::ManualClock, op: &Op) ->
                 Ok(Err(e)) => panic!("unexpected run error {e:?}"),
             }
         }
+        Op::Success(name) => found(fb.success(name)),
         Op::Reset(name) => found(fb.reset(name)),
         Op::Remove(name) => found(fb.remove(name)),
         Op::Disable(name) => found(fb.disable(name)),
@@ -611,6 +1044,7 @@ pub fn view_of(s: &fusebox::FuseSnapshot) -> View {
         melts_in_window: s.melts_in_window,
         next_heal: s.next_heal.map(nanos),
         last_blow: s.last_blow.map(nanos),
+        heal_step: s.heal_step,
         counters: [
             c.asks_ok,
             c.asks_blown,
