@@ -146,7 +146,8 @@ impl Fuse {
     /// assert_eq!(db.snapshot().unwrap().counters.successes, 1);
     /// ```
     pub fn success(&self) {
-        self.core.success();
+        // A removed fuse has nothing to count: a handle is fire-and-forget.
+        let _ = self.core.success();
     }
 
     /// Asks; if blown, refuses without calling `f`; if ok, calls `f` and melts

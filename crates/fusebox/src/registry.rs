@@ -48,13 +48,16 @@ impl Drop for Shared {
 
 impl Fire for Shared {
     /// One alarm look, then the next one is scheduled a period later.
-    fn fire(&self, _ticket: u64, at: u64, now: u64) {
+    fn fire(&self, _ticket: u64, at: u64, _now: u64) {
+        // Look as of the tick the look was due, not as of when the driver got to it: a
+        // ManualClock advance of several periods fires every look in order, and each must see
+        // the fuses (and stamp `since`) at its own time.
         {
             let map = self.map.pin();
             let fuses = map
                 .iter()
-                .map(|(name, core)| (name.clone(), core.refusing_at(now)));
-            self.monitor.look(now, fuses, &self.env.bus);
+                .map(|(name, core)| (name.clone(), core.refusing_at(at)));
+            self.monitor.look(at, fuses, &self.env.bus);
         }
         self.schedule_look(at);
     }
@@ -266,8 +269,7 @@ impl Fusebox {
 
     /// Counts a success reported outside [`run`](Self::run).
     pub fn success(&self, name: &str) -> Result<(), NotFound> {
-        self.shared.get(name)?.success();
-        Ok(())
+        self.by_name(name, FuseCore::success)
     }
 
     /// Asks; if blown, refuses; if ok, calls `f` and melts on `Err` (or panic).

@@ -9,6 +9,16 @@
 //! comparison: they are statistics, read with relaxed loads, and promised
 //! only to be eventually exact.
 //!
+//! Time is part of the state. An operation reads the clock once, somewhere
+//! between its invocation and its effect (a melt reads it under the fuse's
+//! lock, then publishes the blow), so a clock `advance` that overlaps it may
+//! or may not be seen. The checker lets each point take any clock value that
+//! was current at some moment of its operation's interval, with one
+//! constraint the implementation gives: operations on one fuse that always
+//! take its lock read the clock in the order they take effect, and a
+//! lock-free ask or success reads it, if at all, after loading the state
+//! word the last of those published (see `raises_floor`).
+//!
 //! `FUSEBOX_LIN_HISTORIES` sets the number of histories (default 5,000).
 
 mod support;
@@ -224,6 +234,12 @@ fn points(ops: &[Record]) -> Vec<Point<'_>> {
 #[derive(Clone)]
 struct Lin {
     model: Model,
+    /// The clock values in order, each with the real-time interval in which
+    /// it could be read: (value, invocation of the advance that set it,
+    /// return of the advance that replaced it).
+    eras: Vec<(u64, u64, u64)>,
+    /// Per fuse, the clock value its latest operation read.
+    floors: Vec<(&'static str, u64)>,
     removals: Vec<(&'static str, u32)>,
     tickets: Vec<(usize, u32, MTicket)>,
     /// The model's requirement tags along this order (not part of the
@@ -234,6 +250,8 @@ struct Lin {
 impl Hash for Lin {
     fn hash<H: Hasher>(&self, h: &mut H) {
         self.model.hash(h);
+        self.eras.hash(h);
+        self.floors.hash(h);
         self.removals.hash(h);
         self.tickets.hash(h);
     }
@@ -254,14 +272,56 @@ impl Lin {
         }
     }
 
-    /// Applies point `i`; `None` if the model disagrees with what was seen.
-    fn apply(&self, i: usize, p: &Point<'_>) -> Option<Lin> {
+    fn floor(&self, name: Option<&str>) -> u64 {
+        self.floors
+            .iter()
+            .filter(|(n, _)| name.is_none_or(|name| *n == name))
+            .map(|&(_, t)| t)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn set_floor(&mut self, name: &'static str, t: u64) {
+        match self.floors.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, f)) => *f = t,
+            None => self.floors.push((name, t)),
+        }
+    }
+
+    /// The clock values point `p` may have read: current at some moment of
+    /// its operation, and not before what its fuse's last operation read.
+    fn readable(&self, p: &Point<'_>) -> Vec<u64> {
+        let floor = self.floor(fuse_of(&p.rec.op));
+        self.eras
+            .iter()
+            .filter(|&&(v, start, end)| start < p.rec.returned && end > p.rec.invoked && v >= floor)
+            .map(|&(v, _, _)| v)
+            .collect()
+    }
+
+    /// Applies point `i` at each clock value it may have read; the states
+    /// in which the model agrees with what was seen.
+    fn apply(&self, i: usize, p: &Point<'_>) -> Vec<Lin> {
+        if let Op::Advance(_) | Op::AdvanceQuiet(_) = p.rec.op {
+            return self.apply_at(i, p, self.model.now).into_iter().collect();
+        }
+        self.readable(p)
+            .into_iter()
+            .filter_map(|t| self.apply_at(i, p, t))
+            .collect()
+    }
+
+    /// Applies point `i` with the clock reading `t`; `None` if the model
+    /// disagrees with what was seen.
+    fn apply_at(&self, i: usize, p: &Point<'_>, t: u64) -> Option<Lin> {
         let mut next = self.clone();
         let mut step = Step::default();
         let name = match p.rec.op {
             Op::Run(name, _) | Op::Remove(name) => Some(name),
             _ => None,
         };
+        let current = next.model.now;
+        next.model.now = t;
         match p.part {
             Part::Whole => {
                 let ret = next.model.apply(&p.rec.op, &mut step);
@@ -292,8 +352,60 @@ impl Lin {
                 }
             }
         }
+        match p.rec.op {
+            Op::Advance(_) | Op::AdvanceQuiet(_) => {
+                let last = next.eras.last_mut().expect("one era at least");
+                last.2 = p.rec.returned;
+                next.eras.push((next.model.now, p.rec.invoked, u64::MAX));
+                // Fuses the advance's timers changed were stamped at its time.
+                let now = next.model.now;
+                for name in next.model.changed_since(&self.model) {
+                    next.set_floor(name, now);
+                }
+            }
+            ref op => {
+                next.model.now = current;
+                if let (Some(name), true) = (fuse_of(op), raises_floor(op, p.part)) {
+                    next.set_floor(name, t);
+                }
+            }
+        }
         next.reached.extend(step.tags);
         Some(next)
+    }
+}
+
+/// Whether a point always reads the clock under its fuse's lock. An ask
+/// reads it (if at all) after the state word, so not before the floor; but
+/// a locked operation may have read its clock before the ask and publish
+/// after it, so an ask raises no floor. Nor does a success, which on a
+/// healthy fuse is a lock-free counter that reads no clock.
+fn raises_floor(op: &Op, part: Part) -> bool {
+    match (op, part) {
+        (Op::Ask(_) | Op::Success(_), _) => false,
+        (Op::Run(..), Part::RunAsk) => false,
+        (Op::Run(..), Part::RunEnd { outcome, .. }) => {
+            matches!(outcome, Outcome::Err | Outcome::Panic)
+        }
+        _ => true,
+    }
+}
+
+/// The fuse an operation works on, if one.
+fn fuse_of(op: &Op) -> Option<&'static str> {
+    match *op {
+        Op::Install(n, _)
+        | Op::Ask(n)
+        | Op::Melt(n)
+        | Op::Run(n, _)
+        | Op::Success(n)
+        | Op::Reset(n)
+        | Op::Remove(n)
+        | Op::Disable(n)
+        | Op::Enable(n)
+        | Op::Unlock(n)
+        | Op::State(n) => Some(n),
+        Op::Snapshot | Op::Advance(_) | Op::AdvanceQuiet(_) => None,
     }
 }
 
@@ -337,13 +449,12 @@ fn linearization(ops: &[Record], model: &Model) -> Option<BTreeSet<&'static str>
             if blocked {
                 continue;
             }
-            let Some(next) = lin.apply(i, p) else {
-                continue;
-            };
             let now_done = done | (1 << i);
-            if seen.insert(state_key(now_done, &next)) {
-                if let Some(tags) = search(pts, now_done, &next, seen) {
-                    return Some(tags);
+            for next in lin.apply(i, p) {
+                if seen.insert(state_key(now_done, &next)) {
+                    if let Some(tags) = search(pts, now_done, &next, seen) {
+                        return Some(tags);
+                    }
                 }
             }
         }
@@ -353,6 +464,8 @@ fn linearization(ops: &[Record], model: &Model) -> Option<BTreeSet<&'static str>
     assert!(pts.len() <= 64, "the search tracks points in a u64");
     let lin = Lin {
         model: model.clone(),
+        eras: vec![(model.now, 0, u64::MAX)],
+        floors: Vec::new(),
         removals: Vec::new(),
         tickets: Vec::new(),
         reached: BTreeSet::new(),
@@ -456,4 +569,45 @@ fn checker_rejects_a_wrong_history() {
     assert!(linearizable(&[failed_run(0, 3), failed_run(1, 2)], &init));
     // ...but one after the other, the second must have been refused.
     assert!(!linearizable(&[failed_run(0, 1), failed_run(2, 3)], &init));
+}
+
+/// An operation stamps the clock value it read, which an advance racing it
+/// may have replaced before the operation took effect; one that began after
+/// the advance cannot have read the old value.
+#[test]
+fn checker_lets_an_operation_read_the_clock_anywhere_in_its_interval() {
+    let mut init = Model::default();
+    init.apply(
+        &Op::Install(
+            "a",
+            Cfg::Standard {
+                max: 0,
+                window_us: 1_000,
+                after_us: 10_000,
+            },
+        ),
+        &mut Step::default(),
+    );
+    let rec = |op, ret, invoked, returned| Record {
+        op,
+        ret,
+        invoked,
+        returned,
+    };
+    let ask = |ret, invoked| rec(Op::Ask("a"), Ret::Ask(ret), invoked, invoked + 1);
+    let history = |melt_invoked| {
+        vec![
+            rec(Op::Melt("a"), Ret::Done, melt_invoked, 9),
+            rec(Op::Advance(4_000_000), Ret::Done, 1, 2),
+            // Still ok after the advance: the melt took effect after this...
+            ask(fusebox::Ask::Ok, 5),
+            ask(fusebox::Ask::Blown, 10),
+            rec(Op::Advance(6_000_000), Ret::Done, 12, 13),
+            // ...yet healed at 10 ms: it had read the clock at 0.
+            ask(fusebox::Ask::Ok, 14),
+        ]
+    };
+    assert!(linearizable(&history(0), &init));
+    // Begun after the advance, the melt read 4 ms and heals at 14 ms.
+    assert!(!linearizable(&history(3), &init));
 }

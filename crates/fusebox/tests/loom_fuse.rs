@@ -11,7 +11,12 @@
 
 use std::time::Duration;
 
-use fusebox::{Ask, Cause, EventKind, FuseConfig, FuseState, Fusebox, Heal, ManualClock};
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+
+use fusebox::{
+    Ask, Cause, EventKind, FuseConfig, FuseState, Fusebox, Heal, ManualClock, Outcome, Step,
+};
 use loom::thread;
 
 fn fusebox() -> (Fusebox, ManualClock) {
@@ -146,5 +151,101 @@ fn remove_racing_melt_leaves_nothing_behind() {
         assert_eq!(db.ask(), Ask::Blown);
         let c = causes(&events);
         assert_eq!(c.last(), Some(&Cause::Remove), "{c:?}");
+    });
+}
+
+/// A fuse in the `probe(n)` step of `[delay 1 s, probe n]`.
+fn probing(fb: &Fusebox, clock: &ManualClock, n: u32) {
+    let heal = Heal::program([Step::Delay(Duration::from_secs(1)), Step::Probe(n)]);
+    fb.install(
+        "db",
+        FuseConfig::standard(0, Duration::from_secs(10)).heal(heal),
+    )
+    .unwrap();
+    fb.melt("db").unwrap();
+    clock.advance(Duration::from_secs(1));
+}
+
+/// One slot, two racing callers (a `run` whose outcome is ignored, and a
+/// plain ask that gives its slot back with `success`): never both inside at
+/// once, and afterwards the slot is free again and there is still only one.
+///
+/// Loom explores this exhaustively up to three preemptions; unbounded, the
+/// registry and timer code around the probe word takes over ten minutes.
+#[test]
+fn probe_slots_never_exceed_n_and_never_leak() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let (fb, clock) = fusebox();
+        probing(&fb, &clock, 1);
+        let db = fb.fuse("db").unwrap();
+        let inside = Arc::new(AtomicUsize::new(0));
+        let (d1, in1) = (db.clone(), inside.clone());
+        let t1 = thread::spawn(move || {
+            let _ = d1.run_classified(
+                || {
+                    let n = in1.fetch_add(1, Ordering::SeqCst);
+                    assert_eq!(n, 0, "two calls inside probe(1)");
+                    in1.fetch_sub(1, Ordering::SeqCst);
+                    Err::<(), ()>(())
+                },
+                |_| Outcome::Ignored,
+            );
+        });
+        if db.ask() == Ask::Ok {
+            let n = inside.fetch_add(1, Ordering::SeqCst);
+            assert_eq!(n, 0, "two calls inside probe(1)");
+            inside.fetch_sub(1, Ordering::SeqCst);
+            db.success(); // gives the slot back and counts the one probe: healed
+        }
+        t1.join().unwrap();
+        let snap = fb.state("db").unwrap();
+        if snap.state == FuseState::Blown {
+            // Only the ignored run got in: still probing, and the slot is free...
+            assert_eq!(snap.heal_step, Some(1));
+            assert_eq!(db.ask(), Ask::Ok);
+            // ...and there is only one.
+            assert_eq!(db.ask(), Ask::Blown);
+        } else {
+            assert_eq!(snap.state, FuseState::Ok, "the probe success healed it");
+        }
+    });
+}
+
+/// An async probe call dropped while in flight (the caller gave up) frees
+/// its slot even when racing a successful probe.
+#[test]
+fn a_cancelled_probe_frees_its_slot() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let (fb, clock) = fusebox();
+        probing(&fb, &clock, 2);
+        let db = fb.fuse("db").unwrap();
+        let d1 = db.clone();
+        let t1 = thread::spawn(move || {
+            let fut = d1.call(std::future::pending::<Result<(), ()>>());
+            let mut fut = std::pin::pin!(fut);
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let _ = std::future::Future::poll(fut.as_mut(), &mut cx); // admitted, holds a slot
+        }); // dropped here: cancelled
+        let ok = db.run(|| Ok::<(), ()>(()));
+        t1.join().unwrap();
+        assert_eq!(
+            ok,
+            Ok(()),
+            "two slots, at most one taken by the other caller"
+        );
+        // One probe success so far; the cancelled call counted for nothing
+        // and both slots are free again.
+        let snap = fb.state("db").unwrap();
+        assert_eq!((snap.state, snap.heal_step), (FuseState::Blown, Some(1)));
+        assert_eq!(db.run(|| Ok::<(), ()>(())), Ok(()));
+        assert_eq!(
+            fb.state("db").unwrap().state,
+            FuseState::Ok,
+            "two successes heal"
+        );
     });
 }

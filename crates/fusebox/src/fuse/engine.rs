@@ -699,7 +699,9 @@ impl FuseCore {
     /// Reports a success outside `run`: counts it, and during a probe step
     /// gives back a slot a plain `ask` took and counts the probe. Off the
     /// fast path it applies due steps first, as every slow operation does.
-    pub(crate) fn success(&self) {
+    /// `Removed` if the fuse is gone (its word says so, so the fast path
+    /// never answers for a removed fuse).
+    pub(crate) fn success(&self) -> Answer {
         // Ordering: a hint only; the decision is re-made under the lock.
         let w = self.word.load(Ordering::Acquire);
         // An ok fuse has nothing due and nothing to give back: a counter,
@@ -710,12 +712,15 @@ impl FuseCore {
             && self.flags.load(Ordering::Relaxed) & COUNTS_SUCCESSES == 0
         {
             self.hot.add(Hot::Success);
-            return;
+            return Answer::Ok;
         }
         let mut s = lock(&self.slow);
+        if s.removed {
+            return Answer::Removed;
+        }
         self.hot.add(Hot::Success);
-        if s.removed || s.disabled {
-            return;
+        if s.disabled {
+            return Answer::Blown;
         }
         let now = self.env.timebase.now();
         self.catch_up(&mut s, now);
@@ -728,6 +733,7 @@ impl FuseCore {
         if let Some(step) = probe {
             self.give_back_probe(word::gen(w), step);
         }
+        Answer::Ok
     }
 
     /// ask; if ok call `f`, classify its result, report it.

@@ -8,7 +8,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use fusebox::{Ask, Cause, FuseConfig, FuseState, Heal, Step as HealStep, Strategy};
@@ -390,6 +390,22 @@ pub struct Step {
 }
 
 impl Model {
+    /// The fuses whose state differs from `before` (installed, removed or
+    /// changed).
+    #[allow(dead_code)] // used by the linearizability test only
+    pub fn changed_since(&self, before: &Model) -> Vec<&'static str> {
+        let names: BTreeSet<&'static str> = self
+            .fuses
+            .keys()
+            .chain(before.fuses.keys())
+            .copied()
+            .collect();
+        names
+            .into_iter()
+            .filter(|n| self.fuses.get(n) != before.fuses.get(n))
+            .collect()
+    }
+
     pub fn installed(&self, name: &str) -> bool {
         self.fuses.contains_key(name)
     }
