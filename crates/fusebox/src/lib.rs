@@ -62,10 +62,53 @@
 //! * `disable` dominates everything but `remove`; a reinstall keeps a fuse
 //!   disabled; `reset` does not enable it.
 //!
+//! ## Beyond Erlang fuse
+//!
+//! * **Heal programs** ([`Heal::program`]): steps run in order from the
+//!   blow: [`Step::Delay`], [`Step::Gradual`] (let a fraction of asks
+//!   through), [`Step::Probe`] (at most `n` trial calls at once, lock-free,
+//!   a cancelled one frees its slot), [`Step::Barrier`] (wait for
+//!   [`Fusebox::unlock`]); the end of the list heals, and a failure during
+//!   the program re-blows and restarts it. [`Heal::backoff`] and
+//!   [`Heal::jitter`] spread repeated blows.
+//! * **Strategies that hear of successes**: [`Strategy::consecutive`] and
+//!   [`Strategy::failure_rate`] (sliding window in 10 buckets, with
+//!   `min_calls` and [`Strategy::slow_call`]).
+//! * **Outcome classification**: [`Fuse::run_classified`] with your own
+//!   classifier; [`Outcome::Ignored`] counts toward nothing.
+//! * **Async**: [`Fuse::call`] runs a future on any runtime; a future
+//!   dropped before it finishes counts as ignored and frees its probe slot.
+//! * **Generations**: an outcome from a call admitted before the latest blow
+//!   or heal counts toward nothing.
+//!
+//! ```
+//! use std::time::Duration;
+//! use fusebox::{Ask, FuseConfig, FuseState, Fusebox, Heal, ManualClock, Step, Strategy};
+//!
+//! let clock = ManualClock::new();
+//! let fb = Fusebox::builder().clock(clock.clone()).build();
+//! // Three failures in a row blow it; after 30 s, two trial calls; then healed.
+//! let heal = Heal::program([Step::Delay(Duration::from_secs(30)), Step::Probe(2)]);
+//! fb.install("db", FuseConfig::new(Strategy::consecutive(3)).heal(heal))?;
+//! let db = fb.fuse("db").unwrap();
+//! for _ in 0..3 {
+//!     let _ = db.run(|| Err::<(), _>("timeout"));
+//! }
+//! assert_eq!(db.ask(), Ask::Blown);
+//! clock.advance(Duration::from_secs(30));          // probing now
+//! assert_eq!(db.run(|| Ok::<_, ()>(1)), Ok(1));      // one probe succeeded
+//! assert_eq!(fb.state("db")?.state, FuseState::Blown);
+//! assert_eq!(db.run(|| Ok::<_, ()>(2)), Ok(2));      // the second heals it
+//! assert_eq!(fb.state("db")?.state, FuseState::Ok);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## Features
 //!
 //! * `serde` (default): `Serialize` for snapshots and events,
 //!   `Serialize`/`Deserialize` for configs (durations as `"10s"`).
+//! * `tokio`: [`Fuse::call_timeout`], a per-call deadline that counts as a
+//!   failure when it passes.
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -5,7 +5,7 @@
 //! and deadline boundaries on purpose). After every step the real Fusebox's
 //! answer and the events it published must equal the model's.
 //!
-//! Each step tags the requirements it exercised (R01..R29, see
+//! Each step tags the requirements it exercised (R01..R43, see
 //! `support/model.rs`); the test fails if a run never reached one of them.
 //! `FUSEBOX_MODEL_CASES` changes the number of cases (default 10,000).
 

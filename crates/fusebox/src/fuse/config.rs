@@ -272,6 +272,55 @@ fn check_window(window: Duration) -> Result<(), ConfigError> {
 /// heals the fuse. While it runs, the fuse is `blown` and admits what the
 /// last admission step says: nothing at first, a fraction after `gradual`,
 /// a few concurrent calls during `probe`.
+///
+/// # Examples
+///
+/// Each step on a [`ManualClock`](crate::ManualClock), from a fuse that blows
+/// on its first melt:
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox::{Ask, FuseConfig, FuseState, Fusebox, Heal, ManualClock, Step};
+///
+/// let s = Duration::from_secs;
+/// let clock = ManualClock::new();
+/// let fb = Fusebox::builder().clock(clock.clone()).build();
+/// let install = |name, steps: &[Step]| {
+///     let heal = Heal::program(steps.iter().copied());
+///     fb.install(name, FuseConfig::standard(0, s(10)).heal(heal)).unwrap();
+///     fb.melt(name).unwrap();
+/// };
+///
+/// // Delay: wait, then (end of the list) heal. The same as Heal::reset(10 s).
+/// install("delay", &[Step::Delay(s(10))]);
+/// clock.advance(s(9));
+/// assert_eq!(fb.ask("delay").unwrap(), Ask::Blown);
+/// clock.advance(s(1));
+/// assert_eq!(fb.ask("delay").unwrap(), Ask::Ok);
+///
+/// // Gradual: after 10 s a quarter of asks get through, for 10 s.
+/// install("gradual", &[Step::Delay(s(10)), Step::Gradual(0.25), Step::Delay(s(10))]);
+/// clock.advance(s(10));
+/// let through = (0..1000).filter(|_| fb.ask("gradual").unwrap().is_ok()).count();
+/// assert!((150..350).contains(&through), "{through} of 1000");
+/// clock.advance(s(10));
+/// assert_eq!(fb.state("gradual").unwrap().state, FuseState::Ok);
+///
+/// // Probe: after 1 s one trial call at a time; its success heals.
+/// install("probe", &[Step::Delay(s(1)), Step::Probe(1)]);
+/// clock.advance(s(1));
+/// assert_eq!(fb.ask("probe").unwrap(), Ask::Ok);     // takes the one slot
+/// assert_eq!(fb.ask("probe").unwrap(), Ask::Blown);  // no second probe
+/// fb.success("probe").unwrap();                      // gives it back, counts
+/// assert_eq!(fb.state("probe").unwrap().state, FuseState::Ok);
+///
+/// // Barrier: blown until an operator unlocks it, however long that takes.
+/// install("barrier", &[Step::Barrier]);
+/// clock.advance(s(86_400));
+/// assert_eq!(fb.ask("barrier").unwrap(), Ask::Blown);
+/// fb.unlock("barrier").unwrap();
+/// assert_eq!(fb.ask("barrier").unwrap(), Ask::Ok);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -357,13 +406,37 @@ impl Heal {
     /// The n-th consecutive blow waits `min(first delay * factor^(n-1), max)`.
     /// The count returns to 1 once the fuse has stayed healed for a full
     /// window (for a strategy without one, for the base delay).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox::Heal;
+    ///
+    /// let s = Duration::from_secs;
+    /// let h = Heal::reset(s(30)).backoff(2.0, s(100));
+    /// let waits: Vec<_> = (1..=4).map(|n| h.delay_for_attempt(n)).collect();
+    /// assert_eq!(waits, [s(30), s(60), s(100), s(100)]);
+    /// ```
     pub fn backoff(mut self, factor: f64, max: Duration) -> Self {
         self.backoff = Some(Backoff { factor, max });
         self
     }
 
     /// Shortens each first delay by a random share of up to `fraction`, so a
-    /// fleet of services does not retry in step.
+    /// fleet of services does not retry in step: with `jitter(0.2)` a 30 s
+    /// delay becomes one between 24 s and 30 s. `fraction` is in [0, 1).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox::{FuseConfig, Fusebox, Heal, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let fb = Fusebox::builder().clock(clock.clone()).build();
+    /// let heal = Heal::reset(Duration::from_secs(30)).jitter(0.2);
+    /// fb.install("db", FuseConfig::standard(0, Duration::from_secs(10)).heal(heal)).unwrap();
+    /// fb.melt("db").unwrap();
+    /// let heals_at = fb.state("db").unwrap().next_heal.unwrap();
+    /// assert!(heals_at >= Duration::from_secs(24) && heals_at <= Duration::from_secs(30));
+    /// ```
     pub fn jitter(mut self, fraction: f64) -> Self {
         self.jitter = fraction;
         self
