@@ -61,6 +61,12 @@ pub enum EventKind {
         /// The step.
         step: crate::fuse::Step,
     },
+    /// A valve was installed, reconfigured or removed (the event's name is
+    /// the valve's).
+    Valve {
+        /// What happened.
+        change: ValveChange,
+    },
     /// The alarm monitor raised an alarm.
     AlarmSet {
         /// Which alarm.
@@ -71,6 +77,20 @@ pub enum EventKind {
         /// Which alarm.
         alarm: AlarmKind,
     },
+}
+
+/// What happened to a valve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum ValveChange {
+    /// Installed anew.
+    Installed,
+    /// Its config was replaced, live.
+    Reconfigured,
+    /// Removed; its waiters were refused.
+    Removed,
 }
 
 /// Why a fuse changed state.

@@ -124,11 +124,13 @@ mod snapshot;
 mod stats;
 mod sync;
 mod timer;
+mod valve;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use error::{ConfigError, NotFound, RunError};
 pub use event::{
     Alarm, AlarmKind, CallbackSubscriber, Cause, Event, EventKind, RecvError, Subscription,
+    ValveChange,
 };
 pub use fuse::{
     Ask, Backoff, Fuse, FuseConfig, Heal, Outcome, Step, Strategy, DEFAULT_HEAL_AFTER, MAX_PROBES,
@@ -138,3 +140,7 @@ pub use registry::{
     DEFAULT_EVENT_CAPACITY, MAX_NAME_LEN,
 };
 pub use snapshot::{FuseCounters, FuseSnapshot, FuseState, Snapshot};
+pub use valve::{
+    Acquire, Discipline, Permit, Rate, Refusals, Refused, Valve, ValveConfig, ValveSnapshot,
+    DEFAULT_CONCURRENCY, DEFAULT_QUEUE,
+};

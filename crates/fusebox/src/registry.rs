@@ -11,12 +11,14 @@ use std::time::Duration;
 use crate::clock::{duration_nanos, Clock, MonotonicClock, Timebase};
 use crate::error::{ConfigError, NotFound, RunError};
 use crate::event::alarm::Monitor;
-use crate::event::{Alarm, Bus, CallbackSubscriber, Event, RecvError, Subscription};
+use crate::event::{Alarm, Bus, CallbackSubscriber, Event, RecvError, Subscription, ValveChange};
 use crate::fuse::engine::{Answer, Env, FuseCore};
 use crate::fuse::Outcome;
 use crate::fuse::{Ask, Fuse, FuseConfig};
 use crate::snapshot::{FuseSnapshot, Snapshot};
 use crate::timer::{Fire, Timers};
+use crate::valve::engine::ValveCore;
+use crate::valve::{Valve, ValveConfig, ValveSnapshot};
 
 type Map = papaya::HashMap<Arc<str>, Arc<FuseCore>, foldhash::fast::RandomState>;
 
@@ -34,6 +36,7 @@ pub const DEFAULT_ALARM_CLEAR_LOOKS: u32 = 3;
 
 struct Shared {
     map: Map,
+    valves: std::sync::RwLock<std::collections::BTreeMap<Arc<str>, Arc<ValveCore>>>,
     writes: Mutex<()>,
     env: Arc<Env>,
     monitor: Monitor,
@@ -143,6 +146,7 @@ impl FuseboxBuilder {
         });
         let shared = Arc::new_cyclic(|me| Shared {
             map: Map::default(),
+            valves: Default::default(),
             writes: Mutex::new(()),
             env,
             monitor: Monitor::new(self.alarm_period, self.alarm_clear_looks),
@@ -244,6 +248,102 @@ impl Fusebox {
             }
         }
         Ok(())
+    }
+
+    /// Installs a valve, or reconfigures it live if one has that name:
+    /// running tasks finish, waiters are served under the new rules at once.
+    /// A config naming a guard needs that fuse installed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox::{Fusebox, ValveConfig};
+    ///
+    /// let fb = Fusebox::new();
+    /// fb.install_valve("api", ValveConfig::new().concurrency(8).queue(64)
+    ///     .codel(Duration::from_millis(5), Duration::from_millis(100)))?;
+    /// fb.install_valve("api", ValveConfig::new().concurrency(4).queue(64))?; // live
+    /// assert_eq!(fb.valve("api").unwrap().snapshot().concurrency, 4);
+    /// # Ok::<(), fusebox::ConfigError>(())
+    /// ```
+    pub fn install_valve(
+        &self,
+        name: impl AsRef<str>,
+        config: ValveConfig,
+    ) -> Result<(), ConfigError> {
+        let name = name.as_ref();
+        check_name(name)?;
+        config.validate()?;
+        let guard = match &config.guard {
+            Some(fuse) => Some(
+                self.shared
+                    .get(fuse)
+                    .map_err(|_| ConfigError::new("guard", fuse, "names no installed fuse"))?,
+            ),
+            None => None,
+        };
+        let _w = self.shared.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut valves = self
+            .shared
+            .valves
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let now = self.shared.env.timebase.now();
+        match valves.get(name) {
+            Some(core) => {
+                core.configure(config, guard, now);
+                core.emit(ValveChange::Reconfigured);
+            }
+            None => {
+                let name: Arc<str> = name.into();
+                let core = ValveCore::new(name.clone(), config, guard, self.shared.env.clone());
+                valves.insert(name, core.clone());
+                core.emit(ValveChange::Installed);
+            }
+        }
+        Ok(())
+    }
+
+    /// A handle to the valve.
+    pub fn valve(&self, name: &str) -> Option<Valve> {
+        self.valve_core(name).map(Valve::from_core)
+    }
+
+    fn valve_core(&self, name: &str) -> Option<Arc<ValveCore>> {
+        self.shared
+            .valves
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// Removes a valve: its waiters and later tasks are refused with
+    /// `Removed`; running tasks finish and release normally.
+    pub fn remove_valve(&self, name: &str) -> Result<(), NotFound> {
+        let _w = self.shared.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let core = self
+            .shared
+            .valves
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name)
+            .ok_or_else(|| NotFound::new(name))?;
+        core.remove();
+        core.emit(ValveChange::Removed);
+        Ok(())
+    }
+
+    /// Every valve, sorted by name.
+    pub fn valves(&self) -> Vec<ValveSnapshot> {
+        let cores: Vec<Arc<ValveCore>> = self
+            .shared
+            .valves
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        cores.iter().map(|c| ValveSnapshot::of(c)).collect()
     }
 
     /// A cheap handle to the fuse, for hot paths.
@@ -348,6 +448,7 @@ impl Fusebox {
         Snapshot {
             at: self.now(),
             fuses,
+            valves: self.valves(),
             alarms: self.alarms(),
         }
     }

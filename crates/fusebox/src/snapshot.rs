@@ -113,6 +113,8 @@ pub struct Snapshot {
     pub at: Duration,
     /// Every fuse, sorted by name.
     pub fuses: Vec<FuseSnapshot>,
+    /// Every valve, sorted by name.
+    pub valves: Vec<crate::valve::ValveSnapshot>,
     /// Active alarms, sorted by name.
     pub alarms: Vec<Alarm>,
 }

@@ -2,3 +2,4 @@
 //! exported through the `metrics` facade without touching the hot path).
 
 pub(crate) mod counters;
+pub(crate) mod histogram;

@@ -308,6 +308,8 @@ pub(crate) struct FuseCore {
     name: Arc<str>,
     env: Arc<Env>,
     me: Weak<FuseCore>,
+    /// Valves guarded by this fuse, told when it blows.
+    watchers: Mutex<Vec<Weak<dyn Fire>>>,
 }
 
 impl std::fmt::Debug for FuseCore {
@@ -353,6 +355,7 @@ impl FuseCore {
             name,
             env,
             me: me.clone(),
+            watchers: Mutex::new(Vec::new()),
         })
     }
 
@@ -1081,6 +1084,29 @@ impl FuseCore {
             kind: EventKind::Transition { from, to, cause },
             at: Duration::from_nanos(at),
         });
+        // Blown or disabled: either way calls are refused; tell the valves
+        // it guards so their waiters stop waiting.
+        if matches!(to, Some(FuseState::Blown | FuseState::Disabled)) && from != to {
+            self.tell_watchers(at);
+        }
+    }
+
+    /// Registers a valve to be told when this fuse blows. Lock order: a
+    /// fuse's locks before a valve's (a valve never takes a fuse lock).
+    pub(crate) fn watch(&self, w: Weak<dyn Fire>) {
+        let mut ws = lock(&self.watchers);
+        ws.retain(|x| x.strong_count() > 0 && !x.ptr_eq(&w));
+        ws.push(w);
+    }
+
+    fn tell_watchers(&self, at: u64) {
+        let ws: Vec<_> = lock(&self.watchers)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for w in ws {
+            w.fire(crate::valve::engine::GUARD_BLOWN, at, at);
+        }
     }
 
     fn emit_step(&self, index: usize, step: Step, at: u64) {
