@@ -9,7 +9,8 @@ const USAGE: &str = "usage: fusebox-bench [--smoke] [--rounds N] [--filter ID] [
   --smoke      a few iterations of everything (seconds, figures meaningless)
   --rounds N   rounds per row (default 31)
   --filter ID  only rows whose id contains ID (ids: ask_ok run_ok ask_blown refusal
-               melt_100 melt_100000 ask_by_name_10 ... scaling)
+               melt_100 melt_100000 ask_by_name_10 ... valve_acquire valve_acquire_async
+               valve_rate scaling)
   --json PATH  where to write the JSON (default target/fusebox-bench/report.json)";
 
 fn main() -> ExitCode {

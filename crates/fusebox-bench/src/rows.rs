@@ -32,7 +32,101 @@ pub fn breaker_rows() -> Vec<Row> {
     for n in [10, 1_000, 100_000] {
         rows.push(ask_by_name(n));
     }
+    rows.push(valve_acquire());
+    rows.push(valve_acquire_async());
+    rows.push(valve_rate());
     rows
+}
+
+/// A Fusebox with one valve, `"v"`, that never runs out of slots here.
+fn fusebox_valve(config: fusebox::ValveConfig) -> (Fusebox, fusebox::Valve) {
+    let fb = Fusebox::new();
+    fb.install_valve("v", config).expect("a valid valve");
+    let v = fb.valve("v").expect("installed");
+    (fb, v)
+}
+
+fn valve_acquire() -> Row {
+    let (_fb, v) = fusebox_valve(fusebox::ValveConfig::new().concurrency(64).queue(64));
+    let sem = tokio::sync::Semaphore::new(64);
+    Row {
+        id: "valve_acquire",
+        title: "valve: uncontended acquire + release, without waiting".into(),
+        contenders: vec![
+            Contender::new("fusebox", "Valve::try_acquire, drop", move || {
+                let _keep = &_fb;
+                black_box(&v).try_acquire().is_ok()
+            }),
+            Contender::new("tokio", "Semaphore::try_acquire, drop", move || {
+                black_box(&sem).try_acquire().is_ok()
+            }),
+        ],
+        baseline: None,
+    }
+}
+
+fn valve_acquire_async() -> Row {
+    use tower::{Service, ServiceExt};
+    let (_fb, v) = fusebox_valve(fusebox::ValveConfig::new().concurrency(64).queue(64));
+    let sem = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut limited = tower::limit::ConcurrencyLimit::new(
+        tower::service_fn(|x: u64| std::future::ready(op(x))),
+        64,
+    );
+    Row {
+        id: "valve_acquire_async",
+        title: "valve: uncontended async acquire + call + release, polled once".into(),
+        contenders: vec![
+            Contender::new("fusebox", "Valve::acquire().await, drop", move || {
+                let _keep = &_fb;
+                let p = peers::ready(black_box(&v).acquire()).ok();
+                let out = op(black_box(1));
+                drop(p);
+                out
+            }),
+            Contender::new("tokio", "Semaphore::acquire().await, drop", move || {
+                let p = peers::ready(black_box(&sem).acquire()).ok();
+                let out = op(black_box(1));
+                drop(p);
+                out
+            }),
+            Contender::new("tower", "ConcurrencyLimit ready + call", move || {
+                let svc = peers::ready(black_box(&mut limited).ready()).expect("ready");
+                peers::ready(svc.call(black_box(1)))
+            }),
+        ],
+        baseline: None,
+    }
+}
+
+fn valve_rate() -> Row {
+    use std::num::NonZeroU32;
+    // Rates far above what a loop can spend, so every check passes.
+    let (_fb, v) = fusebox_valve(
+        fusebox::ValveConfig::new()
+            .concurrency(64)
+            .rate(1_000_000_000, std::time::Duration::from_secs(1)),
+    );
+    let quota = governor::Quota::per_second(NonZeroU32::new(1_000_000_000).expect("nonzero"));
+    let limiter = governor::RateLimiter::direct(quota);
+    Row {
+        id: "valve_rate",
+        title: "rate check that passes (token bucket)".into(),
+        contenders: vec![
+            Contender::new(
+                "fusebox",
+                "rate-limited Valve::try_acquire, drop",
+                move || {
+                    let _keep = &_fb;
+                    black_box(&v).try_acquire().is_ok()
+                },
+            ),
+            Contender::new("governor", "RateLimiter::check", move || {
+                black_box(&limiter).check().is_ok()
+            }),
+        ],
+        baseline: None,
+    }
 }
 
 fn ask_ok() -> Row {

@@ -1,4 +1,4 @@
-//! Runs the loom tests (`tests/loom_fuse.rs`) as part of a plain `cargo test`.
+//! Runs the loom tests (`tests/loom_fuse.rs`, `tests/loom_valve.rs`) as part of a plain `cargo test`.
 //!
 //! Loom needs the whole crate graph built with `--cfg loom`, which a normal
 //! test build is not, so this test starts a second cargo with that flag and
@@ -29,7 +29,16 @@ fn loom_models_pass() {
         // The outer test run's own flags must not leak into the inner build.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("RUSTC_WRAPPER")
-        .args(["test", "--release", "-p", "fusebox", "--test", "loom_fuse"])
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "fusebox",
+            "--test",
+            "loom_fuse",
+            "--test",
+            "loom_valve",
+        ])
         .output()
         .expect("cargo can be started");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -41,15 +50,15 @@ fn loom_models_pass() {
     );
     // A loom build that silently compiled the tests away would pass with
     // nothing run; demand that the loom tests actually ran.
-    let ran = stdout
+    let ran: u32 = stdout
         .lines()
-        .find_map(|l| l.strip_prefix("test result: ok. "))
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse::<u32>().ok())
-        .unwrap_or(0);
+        .filter_map(|l| l.strip_prefix("test result: ok. "))
+        .filter_map(|rest| rest.split(' ').next())
+        .filter_map(|n| n.parse::<u32>().ok())
+        .sum();
     assert!(
-        ran >= 5,
-        "expected at least 5 loom tests, saw {ran}:\n{stdout}"
+        ran >= 10,
+        "expected at least 10 loom tests (fuse and valve), saw {ran}:\n{stdout}"
     );
     println!("{ran} loom tests passed");
 }

@@ -66,7 +66,6 @@ impl Histogram {
         None
     }
 
-    #[cfg(test)]
     pub(crate) fn count(&self) -> u64 {
         // Ordering: as in `record`.
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()

@@ -87,14 +87,16 @@ impl Waiter {
 
 /// What an attempt to enter the valve led to.
 pub(crate) enum Entry {
-    Admitted,
+    /// Started; the service-time stamp if this task is sampled.
+    Admitted(Option<u64>),
     Refused(Refused),
     Queued(Arc<Waiter>),
 }
 
 /// What the waiter found when it looked.
 pub(crate) enum Looked {
-    Admitted,
+    /// Granted; the service-time stamp if this task is sampled.
+    Admitted(Option<u64>),
     Refused(Refused),
     Waiting,
 }
@@ -115,8 +117,6 @@ struct Slow {
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
     pub(crate) admitted: AtomicU64,
-    /// Admitted at once, without waiting (their sojourn is zero).
-    pub(crate) immediate: AtomicU64,
     pub(crate) refused: [AtomicU64; 6],
     pub(crate) sojourn: Histogram,
     pub(crate) service: Histogram,
@@ -226,9 +226,9 @@ impl ValveCore {
         if limit == 0 || self.queued.load(Ordering::SeqCst) != 0 || !self.take_slot(limit) {
             return false;
         }
-        // Ordering: statistics.
+        // Ordering: a statistic. (Tasks admitted at once are not put in the
+        // sojourn histogram: they are `admitted` minus those it holds.)
         self.stats.admitted.fetch_add(1, Ordering::Relaxed);
-        self.stats.immediate.fetch_add(1, Ordering::Relaxed);
         true
     }
 
@@ -252,7 +252,7 @@ impl ValveCore {
     /// Starts a task now if it may, else queues it (`wait`) or refuses it.
     pub(crate) fn enter(&self, wait: bool) -> Entry {
         if self.try_fast() {
-            return Entry::Admitted;
+            return Entry::Admitted(self.stamp(None));
         }
         let mut s = lock(&self.slow);
         if s.removed {
@@ -264,9 +264,7 @@ impl ValveCore {
         }
         self.dispatch(&mut s, now);
         if s.queue.is_empty() && self.try_start(&mut s, now) {
-            // Ordering: a statistic.
-            self.stats.immediate.fetch_add(1, Ordering::Relaxed);
-            return Entry::Admitted;
+            return Entry::Admitted(self.stamp(Some(now)));
         }
         if !wait {
             return self.refused(Refused::Busy);
@@ -436,7 +434,7 @@ impl ValveCore {
         match &mut *st {
             WaitState::Granted => {
                 *st = WaitState::Done;
-                Looked::Admitted
+                Looked::Admitted(self.stamp(None))
             }
             WaitState::Refused(r) => {
                 let r = *r;
@@ -455,14 +453,16 @@ impl ValveCore {
         }
     }
 
-    /// Blocks the thread until the waiter is granted or refused.
-    pub(crate) fn wait(&self, w: &Waiter) -> Result<(), Refused> {
+    /// Blocks the thread until the waiter is granted (the answer is the
+    /// service-time stamp, if sampled) or refused.
+    pub(crate) fn wait(&self, w: &Waiter) -> Result<Option<u64>, Refused> {
         let mut st = lock(&w.state);
         loop {
             match &*st {
                 WaitState::Granted => {
                     *st = WaitState::Done;
-                    return Ok(());
+                    drop(st);
+                    return Ok(self.stamp(None));
                 }
                 WaitState::Refused(r) => {
                     let r = *r;
@@ -519,14 +519,11 @@ impl ValveCore {
         )
     }
 
-    /// Whether service times are measured (a clock read per task): always,
-    /// except on the fast path, where one task in 64 is sampled.
-    pub(crate) fn stamp(&self, fast: bool) -> Option<u64> {
-        if fast && !sample() {
-            None
-        } else {
-            Some(self.now())
-        }
+    /// The start of a task whose service time is measured: one task in 64
+    /// per thread, so that most tasks read no clock at all (`now` is used
+    /// if the caller already read the clock).
+    pub(crate) fn stamp(&self, now: Option<u64>) -> Option<u64> {
+        sample().then(|| now.unwrap_or_else(|| self.now()))
     }
 
     pub(crate) fn emit(&self, change: ValveChange) {
