@@ -21,6 +21,7 @@
 //! per-operation divan benches are in `crates/fusebox/benches`.
 
 pub mod harness;
+pub mod overload;
 pub mod peers;
 pub mod report;
 pub mod rows;

@@ -11,7 +11,8 @@ const USAGE: &str = "usage: fusebox-bench [--smoke] [--rounds N] [--filter ID] [
   --filter ID  only rows whose id contains ID (ids: ask_ok run_ok ask_blown refusal
                melt_100 melt_100000 ask_by_name_10 ... valve_acquire valve_acquire_async
                valve_rate scaling)
-  --json PATH  where to write the JSON (default target/fusebox-bench/report.json)";
+  --json PATH  where to write the JSON (default target/fusebox-bench/report.json)
+  --overload S instead: the overload benchmark, S seconds per regulator (10 for the report)";
 
 fn main() -> ExitCode {
     let mut settings = Settings::full();
@@ -28,6 +29,25 @@ fn main() -> ExitCode {
             "--filter" => match args.next() {
                 Some(f) => filter = f,
                 None => return usage("--filter needs an id"),
+            },
+            "--overload" => match args.next().and_then(|v| v.parse::<f64>().ok()) {
+                Some(secs) if secs > 0.0 => {
+                    let outcomes = fusebox_bench::overload::run(secs, true);
+                    println!("{}", fusebox_bench::overload::table(&outcomes, secs));
+                    let path = default_json_path().with_file_name("overload.json");
+                    let text = serde_json::to_string_pretty(&outcomes).expect("serializes");
+                    if let Err(e) = path
+                        .parent()
+                        .map_or(Ok(()), std::fs::create_dir_all)
+                        .and_then(|()| std::fs::write(&path, text))
+                    {
+                        eprintln!("error: cannot write {}: {e}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                    println!("JSON: {}", path.display());
+                    return ExitCode::SUCCESS;
+                }
+                _ => return usage("--overload needs a positive number of seconds"),
             },
             "--json" => match args.next() {
                 Some(p) => json = Some(p.into()),
