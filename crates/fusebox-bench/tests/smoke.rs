@@ -20,7 +20,10 @@ fn every_row_runs_and_reports() {
             "melt_100000",
             "ask_by_name_10",
             "ask_by_name_1000",
-            "ask_by_name_100000"
+            "ask_by_name_100000",
+            "valve_acquire",
+            "valve_acquire_async",
+            "valve_rate"
         ]
     );
     for row in &report.rows {
@@ -104,4 +107,23 @@ fn the_binary_writes_json() {
         .output()
         .expect("the bench binary runs");
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// The overload benchmark, a fraction of a second per regulator: every
+/// regulator serves something and accounts for every offered task.
+#[test]
+fn overload_runs_and_accounts_for_every_task() {
+    let outcomes = fusebox_bench::overload::run(0.3, false);
+    let names: Vec<&str> = outcomes.iter().map(|o| o.name).collect();
+    assert_eq!(
+        names,
+        ["fusebox fifo", "fusebox codel", "tower limit+buffer"]
+    );
+    for o in &outcomes {
+        assert!(o.offered > 0 && o.served > 0, "{o:?}");
+        assert_eq!(o.served + o.refused, o.offered, "{o:?}");
+        assert!(o.p50_ms <= o.p99_ms, "{o:?}");
+    }
+    let table = fusebox_bench::overload::table(&outcomes, 0.3);
+    assert!(table.contains("fusebox codel"), "{table}");
 }

@@ -1099,6 +1099,11 @@ impl FuseCore {
         ws.push(w);
     }
 
+    /// Stops telling a valve that no longer has this fuse as its guard.
+    pub(crate) fn unwatch(&self, w: &Weak<dyn Fire>) {
+        lock(&self.watchers).retain(|x| x.strong_count() > 0 && !x.ptr_eq(w));
+    }
+
     fn tell_watchers(&self, at: u64) {
         let ws: Vec<_> = lock(&self.watchers)
             .iter()

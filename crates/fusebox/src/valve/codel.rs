@@ -27,6 +27,10 @@ pub(crate) struct Codel {
     drop_next: u64,
     count: u32,
     last_count: u32,
+    /// A waiter was shed while dropping: `drop_next` moves on by the
+    /// control law only if the next waiter judged is still above target
+    /// (RFC 8289's `dequeue` loop), else dropping ends where it stands.
+    advance_pending: bool,
 }
 
 impl Codel {
@@ -39,6 +43,7 @@ impl Codel {
             drop_next: 0,
             count: 0,
             last_count: 0,
+            advance_pending: false,
         }
     }
 
@@ -74,13 +79,17 @@ impl Codel {
     pub(crate) fn judge(&mut self, sojourn: u64, now: u64) -> Verdict {
         let ok_to_drop = self.ok_to_drop(sojourn, now);
         if self.dropping {
+            let advance = std::mem::take(&mut self.advance_pending);
             if !ok_to_drop {
                 self.dropping = false;
                 return Verdict::Serve;
             }
+            if advance {
+                self.drop_next = self.control_law(self.drop_next);
+            }
             if now >= self.drop_next {
                 self.count = self.count.saturating_add(1);
-                self.drop_next = self.control_law(self.drop_next);
+                self.advance_pending = true;
                 return Verdict::Shed;
             }
             return Verdict::Serve;
@@ -102,6 +111,7 @@ impl Codel {
     pub(crate) fn idle(&mut self) {
         self.first_above = None;
         self.dropping = false;
+        self.advance_pending = false;
     }
 }
 

@@ -195,6 +195,14 @@ impl ValveCore {
             }
             _ => None,
         };
+        // A fuse that guarded this valve and guards it no more must not
+        // refuse its waiters when it blows.
+        if let Some(old) = &s.guard {
+            if guard.as_ref().is_none_or(|g| !Arc::ptr_eq(g, old)) {
+                let me: Weak<dyn Fire> = self.me.clone();
+                old.unwatch(&me);
+            }
+        }
         if let Some(g) = &guard {
             g.watch(self.me.clone());
         }
@@ -319,11 +327,22 @@ impl ValveCore {
 
     /// Hands free slots to waiters, refusing the expired and the shed.
     fn dispatch(&self, s: &mut Slow, now: u64) {
+        // Every expired waiter, wherever it stands: deadlines follow queue
+        // order only while max_wait stays the same, and one left behind a
+        // live waiter would re-arm a timer in the past forever (`arm` takes
+        // the earliest deadline of the whole queue). `now` is the same for
+        // the whole dispatch, so one pass suffices.
+        if s.queue.iter().any(|w| w.deadline <= now) {
+            s.queue.retain(|w| {
+                if w.deadline <= now {
+                    self.refuse(w, Refused::Timeout);
+                    false
+                } else {
+                    true
+                }
+            });
+        }
         loop {
-            while s.queue.front().is_some_and(|w| w.deadline <= now) {
-                let w = s.queue.pop_front().expect("a front");
-                self.refuse(&w, Refused::Timeout);
-            }
             if s.queue.is_empty() {
                 if let Some(c) = &mut s.codel {
                     c.idle();
@@ -492,6 +511,10 @@ impl ValveCore {
             WaitState::Granted => {
                 *st = WaitState::Done;
                 drop(st);
+                // The task never started: it was not admitted after all
+                // (it was cancelled), and its slot goes back.
+                // Ordering: a statistic.
+                self.stats.admitted.fetch_sub(1, Ordering::Relaxed);
                 self.in_flight.fetch_sub(1, Ordering::SeqCst);
                 let now = self.now();
                 self.dispatch(&mut s, now);
