@@ -227,6 +227,8 @@ pub(crate) struct Bus {
 
 impl Bus {
     pub(crate) fn publish(&self, event: Event) {
+        #[cfg(feature = "tracing")]
+        crate::trace::event(&event);
         let subs = self.subs.read().unwrap_or_else(|e| e.into_inner());
         let mut gone = false;
         for q in subs.iter() {

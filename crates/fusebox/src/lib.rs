@@ -109,6 +109,13 @@
 //!   `Serialize`/`Deserialize` for configs (durations as `"10s"`).
 //! * `tokio`: [`Fuse::call_timeout`], a per-call deadline that counts as a
 //!   failure when it passes.
+//! * `metrics`: every counter, gauge and histogram published through the
+//!   [`metrics`](https://docs.rs/metrics) facade on a periodic tick, read
+//!   from the fuses' own counters (nothing is added to the ask path; the
+//!   library never installs a recorder). See [`Fusebox::publish_metrics`].
+//! * `tracing`: [`tracing`](https://docs.rs/tracing) events under the target
+//!   `fusebox`: a blow or disable at `warn`, a heal, reset, enable, heal step
+//!   or alarm change at `info`, a melt at `debug`; nothing per ask.
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -119,11 +126,15 @@ mod duration_serde;
 mod error;
 mod event;
 mod fuse;
+#[cfg(feature = "metrics")]
+mod metrics_export;
 mod registry;
 mod snapshot;
 mod stats;
 mod sync;
 mod timer;
+#[cfg(feature = "tracing")]
+mod trace;
 mod valve;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
@@ -135,6 +146,8 @@ pub use event::{
 pub use fuse::{
     Ask, Backoff, Fuse, FuseConfig, Heal, Outcome, Step, Strategy, DEFAULT_HEAL_AFTER, MAX_PROBES,
 };
+#[cfg(feature = "metrics")]
+pub use metrics_export::DEFAULT_METRICS_INTERVAL;
 pub use registry::{
     Fusebox, FuseboxBuilder, DEFAULT_ALARM_CLEAR_LOOKS, DEFAULT_ALARM_PERIOD,
     DEFAULT_EVENT_CAPACITY, MAX_NAME_LEN,

@@ -35,6 +35,10 @@ pub const DEFAULT_ALARM_PERIOD: Duration = Duration::from_secs(60);
 pub const DEFAULT_ALARM_CLEAR_LOOKS: u32 = 3;
 
 struct Shared {
+    #[cfg(feature = "metrics")]
+    exporter: crate::metrics_export::Exporter,
+    #[cfg(feature = "metrics")]
+    metrics_interval: Duration,
     map: Map,
     valves: std::sync::RwLock<std::collections::BTreeMap<Arc<str>, Arc<ValveCore>>>,
     writes: Mutex<()>,
@@ -49,9 +53,21 @@ impl Drop for Shared {
     }
 }
 
+/// Timer tickets of the registry's own ticks.
+const LOOK: u64 = 0;
+#[cfg(feature = "metrics")]
+const METRICS: u64 = 1;
+
 impl Fire for Shared {
-    /// One alarm look, then the next one is scheduled a period later.
-    fn fire(&self, _ticket: u64, at: u64, _now: u64) {
+    /// One alarm look (or metrics tick), then the next one a period later.
+    fn fire(&self, ticket: u64, at: u64, _now: u64) {
+        #[cfg(feature = "metrics")]
+        if ticket == METRICS {
+            self.publish_metrics();
+            self.schedule_metrics(at);
+            return;
+        }
+        debug_assert_eq!(ticket, LOOK);
         // Look as of the tick the look was due, not as of when the driver got to it: a
         // ManualClock advance of several periods fires every look in order, and each must see
         // the fuses (and stamp `since`) at its own time.
@@ -70,7 +86,29 @@ impl Shared {
     fn schedule_look(&self, from: u64) {
         let next = from.saturating_add(duration_nanos(self.monitor.period));
         let me: Weak<dyn Fire> = self.me.clone();
-        self.env.timers.schedule(next, 0, me);
+        self.env.timers.schedule(next, LOOK, me);
+    }
+
+    #[cfg(feature = "metrics")]
+    fn schedule_metrics(&self, from: u64) {
+        let next = from.saturating_add(duration_nanos(self.metrics_interval));
+        let me: Weak<dyn Fire> = self.me.clone();
+        self.env.timers.schedule(next, METRICS, me);
+    }
+
+    #[cfg(feature = "metrics")]
+    fn publish_metrics(&self) {
+        let cores: Vec<Arc<FuseCore>> = self.map.pin().values().cloned().collect();
+        let fuses: Vec<FuseSnapshot> = cores.iter().filter_map(|c| c.snapshot()).collect();
+        let valves: Vec<Arc<ValveCore>> = self
+            .valves
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        self.exporter
+            .publish(&fuses, &valves, &self.monitor.alarms());
     }
 
     fn get(&self, name: &str) -> Result<Arc<FuseCore>, NotFound> {
@@ -103,6 +141,8 @@ pub struct FuseboxBuilder {
     timebase: Timebase,
     alarm_period: Duration,
     alarm_clear_looks: u32,
+    #[cfg(feature = "metrics")]
+    metrics_interval: Duration,
 }
 
 impl Default for FuseboxBuilder {
@@ -111,6 +151,8 @@ impl Default for FuseboxBuilder {
             timebase: Timebase::Monotonic(MonotonicClock::new()),
             alarm_period: DEFAULT_ALARM_PERIOD,
             alarm_clear_looks: DEFAULT_ALARM_CLEAR_LOOKS,
+            #[cfg(feature = "metrics")]
+            metrics_interval: crate::metrics_export::DEFAULT_METRICS_INTERVAL,
         }
     }
 }
@@ -136,6 +178,15 @@ impl FuseboxBuilder {
         self
     }
 
+    /// How often fuse and valve statistics are published to the `metrics`
+    /// facade (default [`DEFAULT_METRICS_INTERVAL`](crate::DEFAULT_METRICS_INTERVAL),
+    /// at least 1 ms).
+    #[cfg(feature = "metrics")]
+    pub fn metrics_interval(mut self, every: Duration) -> Self {
+        self.metrics_interval = every.max(Duration::from_millis(1));
+        self
+    }
+
     /// The Fusebox.
     pub fn build(self) -> Fusebox {
         let timers = Timers::new(self.timebase.clone());
@@ -145,6 +196,10 @@ impl FuseboxBuilder {
             bus: Bus::default(),
         });
         let shared = Arc::new_cyclic(|me| Shared {
+            #[cfg(feature = "metrics")]
+            exporter: Default::default(),
+            #[cfg(feature = "metrics")]
+            metrics_interval: self.metrics_interval,
             map: Map::default(),
             valves: Default::default(),
             writes: Mutex::new(()),
@@ -153,6 +208,8 @@ impl FuseboxBuilder {
             me: me.clone(),
         });
         shared.schedule_look(shared.env.timebase.now());
+        #[cfg(feature = "metrics")]
+        shared.schedule_metrics(shared.env.timebase.now());
         Fusebox { shared }
     }
 }
@@ -451,6 +508,22 @@ impl Fusebox {
             valves: self.valves(),
             alarms: self.alarms(),
         }
+    }
+
+    /// Publishes every fuse's and valve's statistics to the `metrics`
+    /// facade now (the Fusebox also does so every
+    /// [`metrics_interval`](FuseboxBuilder::metrics_interval)).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use fusebox::{FuseConfig, Fusebox};
+    /// let fb = Fusebox::new();
+    /// fb.install("db", FuseConfig::standard(1, Duration::from_secs(10))).unwrap();
+    /// fb.publish_metrics();   // to whatever recorder the application installed, if any
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn publish_metrics(&self) {
+        self.shared.publish_metrics();
     }
 
     /// The active alarms, sorted by name.

@@ -693,10 +693,13 @@ impl FuseCore {
         }
         self.catch_up(&mut s, now);
         self.failed(&mut s, now);
-        match s.phase {
+        let answer = match s.phase {
             Phase::Ok => Answer::Ok,
             Phase::Healing { .. } => Answer::Blown,
-        }
+        };
+        #[cfg(feature = "tracing")]
+        crate::trace::melt(&self.name, answer == Answer::Blown);
+        answer
     }
 
     /// Reports a success outside `run`: counts it, and during a probe step

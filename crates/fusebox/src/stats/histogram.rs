@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-const BUCKETS: usize = 64;
+pub(crate) const BUCKETS: usize = 64;
 
 /// Counts of durations by power of two of nanoseconds.
 #[derive(Debug)]
@@ -19,6 +19,20 @@ impl Default for Histogram {
         Histogram {
             counts: std::array::from_fn(|_| AtomicU64::new(0)),
         }
+    }
+}
+
+/// The upper bound of bucket `i`, in seconds (what a quantile reports).
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) fn upper_bound_secs(i: usize) -> f64 {
+    upper_bound_ns(i) as f64 / 1e9
+}
+
+fn upper_bound_ns(i: usize) -> u64 {
+    if i == 0 {
+        0
+    } else {
+        (1u64 << i.min(63)) - 1
     }
 }
 
@@ -59,11 +73,17 @@ impl Histogram {
         for (i, c) in counts.iter().enumerate() {
             seen += c;
             if seen >= rank {
-                let upper = if i == 0 { 0 } else { (1u64 << i.min(63)) - 1 };
-                return Some(Duration::from_nanos(upper));
+                return Some(Duration::from_nanos(upper_bound_ns(i)));
             }
         }
         None
+    }
+
+    /// Every bucket's count.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn buckets(&self) -> [u64; BUCKETS] {
+        // Ordering: as in `record`.
+        std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed))
     }
 
     pub(crate) fn count(&self) -> u64 {

@@ -1,0 +1,78 @@
+//! The `tracing` feature: what happens to fuses and valves, as `tracing`
+//! events under the target `fusebox`, at levels an operator would choose:
+//!
+//! | what | level |
+//! |---|---|
+//! | a fuse blows, or is disabled; an alarm is set | `warn` |
+//! | a fuse heals, is reset, enabled, installed or removed; a heal step; an alarm clears; a valve changes | `info` |
+//! | a melt | `debug` |
+//!
+//! Nothing is emitted per ask or per successful call. Every event carries
+//! the fuse (or valve) name as a field; the library installs no subscriber.
+
+use crate::event::{Cause, Event, EventKind};
+use crate::snapshot::FuseState;
+
+/// Emits one Fusebox event.
+pub(crate) fn event(e: &Event) {
+    let name: &str = &e.name;
+    let at = e.at.as_secs_f64();
+    match &e.kind {
+        EventKind::Transition { from, to, cause } => {
+            let (from, to) = (state(*from), state(*to));
+            let cause = cause_str(*cause);
+            match to {
+                "blown" | "disabled" => tracing::warn!(
+                    target: "fusebox", fuse = name, from, to, cause, at,
+                    "fuse {name} is {to} ({cause})"
+                ),
+                _ => tracing::info!(
+                    target: "fusebox", fuse = name, from, to, cause, at,
+                    "fuse {name}: {from} -> {to} ({cause})"
+                ),
+            }
+        }
+        EventKind::HealStep { index, step } => tracing::info!(
+            target: "fusebox", fuse = name, index, step = ?step, at,
+            "fuse {name} entered heal step {index}: {step:?}"
+        ),
+        EventKind::AlarmSet { alarm } => tracing::warn!(
+            target: "fusebox", fuse = name, alarm = alarm.as_str(), at,
+            "alarm {} set for fuse {name}", alarm.as_str()
+        ),
+        EventKind::AlarmCleared { alarm } => tracing::info!(
+            target: "fusebox", fuse = name, alarm = alarm.as_str(), at,
+            "alarm {} cleared for fuse {name}", alarm.as_str()
+        ),
+        EventKind::Valve { change } => tracing::info!(
+            target: "fusebox", valve = name, change = ?change, at,
+            "valve {name}: {change:?}"
+        ),
+    }
+}
+
+/// A melt was reported.
+pub(crate) fn melt(name: &str, blown: bool) {
+    tracing::debug!(target: "fusebox", fuse = name, blown, "melt on fuse {name}");
+}
+
+fn state(s: Option<FuseState>) -> &'static str {
+    match s {
+        None => "absent",
+        Some(FuseState::Ok) => "ok",
+        Some(FuseState::Blown) => "blown",
+        Some(FuseState::Disabled) => "disabled",
+    }
+}
+
+fn cause_str(c: Cause) -> &'static str {
+    match c {
+        Cause::Install => "install",
+        Cause::Melt => "melt",
+        Cause::Heal => "heal",
+        Cause::Reset => "reset",
+        Cause::Disable => "disable",
+        Cause::Enable => "enable",
+        Cause::Remove => "remove",
+    }
+}
