@@ -120,6 +120,12 @@ pub fn run(secs: f64, progress: bool) -> Vec<Outcome> {
             "fusebox codel",
             fusebox::ValveConfig::new().codel(TARGET, INTERVAL),
         ),
+        (
+            "codel+max_wait",
+            fusebox::ValveConfig::new()
+                .codel(TARGET, INTERVAL)
+                .max_wait(TARGET + INTERVAL),
+        ),
     ] {
         if progress {
             eprintln!("overload: {name} for {secs} s ...");
