@@ -117,7 +117,12 @@ fn overload_runs_and_accounts_for_every_task() {
     let names: Vec<&str> = outcomes.iter().map(|o| o.name).collect();
     assert_eq!(
         names,
-        ["fusebox fifo", "fusebox codel", "tower limit+buffer"]
+        [
+            "fusebox fifo",
+            "fusebox codel",
+            "codel+max_wait",
+            "tower limit+buffer"
+        ]
     );
     for o in &outcomes {
         assert!(o.offered > 0 && o.served > 0, "{o:?}");
