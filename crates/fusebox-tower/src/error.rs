@@ -1,0 +1,83 @@
+//! The refusal: why a request never reached the inner service.
+//!
+//! A refusal is its own type, apart from the inner service's errors: the
+//! layers answer with [`BoxError`], as tower's own `load_shed`, `timeout`
+//! and `rate_limit` do, so that a stack of layers has one error type and a
+//! single `HandleErrorLayer` (or a `downcast_ref::<FuseboxError>()`) can tell
+//! "we refused" from "the dependency failed".
+
+use std::fmt;
+use std::sync::Arc;
+
+use fusebox::Refused;
+
+/// The error type of the layers' services: the inner service's error, or a
+/// [`FuseboxError`], boxed (tower's convention).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A request refused by a fuse or a valve; the inner service was not called.
+///
+/// # Example
+///
+/// ```
+/// use fusebox_tower::{BoxError, FuseboxError};
+///
+/// let err: BoxError = FuseboxError::Blown { fuse: "db".into() }.into();
+/// let refusal = err.downcast_ref::<FuseboxError>().expect("a refusal");
+/// assert_eq!(refusal.name(), "db");
+/// assert_eq!(refusal.to_string(), "fuse \"db\" is blown");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FuseboxError {
+    /// The fuse is blown (or disabled, or removed): the dependency is
+    /// presumed down, so the call was not made.
+    Blown {
+        /// The fuse's name.
+        fuse: Arc<str>,
+    },
+    /// The valve refused the request.
+    Refused {
+        /// The valve's name.
+        valve: Arc<str>,
+        /// Why: `Busy` in reject mode; `QueueFull`, `Overload`, `Timeout`,
+        /// `Blown` or `Removed` in wait mode.
+        reason: Refused,
+    },
+}
+
+impl FuseboxError {
+    /// The name of the fuse or valve that refused.
+    pub fn name(&self) -> &str {
+        match self {
+            FuseboxError::Blown { fuse } => fuse,
+            FuseboxError::Refused { valve, .. } => valve,
+        }
+    }
+
+    /// A short machine-readable reason: `blown`, or the valve's reason
+    /// (`busy`, `queue_full`, `overload`, `timeout`, `blown`, `removed`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            FuseboxError::Blown { .. } => "blown",
+            FuseboxError::Refused { reason, .. } => reason.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for FuseboxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FuseboxError::Blown { fuse } => write!(f, "fuse {fuse:?} is blown"),
+            FuseboxError::Refused { valve, reason } => {
+                write!(
+                    f,
+                    "valve {valve:?} refused the request: {}",
+                    reason.as_str()
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for FuseboxError {}
