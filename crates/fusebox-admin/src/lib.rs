@@ -1,0 +1,99 @@
+//! Admin HTTP for [`fusebox`]: look at fuses, valves and alarms, scrape
+//! Prometheus metrics, follow events live, and (with a token) disable,
+//! enable, reset and unlock fuses.
+//!
+//! An [axum] 0.8 [`Router`](axum::Router) over a [`Fusebox`](fusebox::Fusebox),
+//! to mount in an application's own server ([`router`]) or to serve on a
+//! socket of its own ([`serve`], loopback `127.0.0.1:9797` by default).
+//!
+//! # Endpoints
+//!
+//! | method and path | answer |
+//! |---|---|
+//! | `GET /api/fuses` | JSON list of fuse snapshots, sorted by name |
+//! | `GET /api/fuses/{name}` | one fuse's snapshot; 404 if unknown |
+//! | `GET /api/valves` | JSON list of valve snapshots |
+//! | `GET /api/alarms` | JSON list of active alarms |
+//! | `GET /metrics` | Prometheus text format 0.0.4 (names of DESIGN.md section 6) |
+//! | `GET /events` | server-sent events: `ready`, then every event as JSON |
+//! | `POST /api/fuses/{name}/disable` | disable; answers the fuse's snapshot |
+//! | `POST /api/fuses/{name}/enable` | enable |
+//! | `POST /api/fuses/{name}/reset` | reset (heal now) |
+//! | `POST /api/fuses/{name}/unlock` | release a `barrier` heal step |
+//!
+//! # Control and its token
+//!
+//! The `POST` endpoints require `Authorization: Bearer <token>`, compared in
+//! constant time with [`AdminConfig::token`]. **Without a token configured,
+//! control is disabled**: every control request answers 403
+//! `{"error": "control disabled"}`, whatever it carries. A missing or wrong
+//! token answers 401. The token is checked before the fuse is looked up, so
+//! the set of fuse names does not leak to clients without it (it is visible to
+//! anyone who can `GET`, though: protect the read endpoints, if needed, by
+//! where you bind or mount them).
+//!
+//! # Errors
+//!
+//! Every error is JSON, `{"error": "...", "status": N, ...}` with details such
+//! as `name` or `detail`. Bad input gets a 4xx: malformed percent-encoding or
+//! UTF-8 in the path and malformed control bodies 400, unknown paths, names
+//! and actions 404, wrong methods 405, bodies over [`BODY_LIMIT`] (16 KiB) 413.
+//! A control body may be empty or a JSON object (its fields are ignored).
+//! Nothing a client sends yields a 5xx; a panic in a handler, were there one,
+//! would become a JSON 500 rather than a dropped connection. (Requests that
+//! are not HTTP at all, such as a garbled request line or oversized headers,
+//! are refused by hyper before they reach the router, with its own bodiless
+//! 4xx.)
+//!
+//! # Example
+//!
+//! Mount the admin routes under `/admin` of an application's router:
+//!
+//! ```
+//! use std::time::Duration;
+//! use fusebox::{FuseConfig, Fusebox};
+//! use fusebox_admin::AdminConfig;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let fb = Fusebox::new();
+//! fb.install("db", FuseConfig::standard(5, Duration::from_secs(10))).unwrap();
+//!
+//! let admin = fusebox_admin::router(fb.clone(), AdminConfig::new().token("s3cret"));
+//! let app = axum::Router::new()
+//!     .route("/hello", axum::routing::get(|| async { "hello" }))
+//!     .nest("/admin", admin); // GET /admin/api/fuses, /admin/metrics, ...
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+//!
+//! Or serve it alone on `127.0.0.1:9797`:
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let fb = fusebox::Fusebox::new();
+//! fusebox_admin::serve(fb, fusebox_admin::AdminConfig::new().token("s3cret")).await
+//! # }
+//! ```
+//!
+//! # Metrics
+//!
+//! `/metrics` renders the text format itself from
+//! [`Fusebox::snapshot`](fusebox::Fusebox::snapshot), with no exporter: the
+//! counters and gauges of DESIGN.md section 6 under the same names as the
+//! core's `metrics` feature. One difference: a snapshot holds only the p50 and
+//! p99 of a valve's sojourn time, so `fusebox_valve_sojourn_seconds` is a
+//! gauge with a `quantile` label here, not a histogram.
+
+mod auth;
+mod config;
+mod error;
+mod events;
+mod guard;
+mod prometheus;
+mod routes;
+mod server;
+
+pub use config::{AdminConfig, DEFAULT_BIND};
+pub use server::{router, serve, serve_listener, BODY_LIMIT};
