@@ -109,6 +109,10 @@
 //!   `Serialize`/`Deserialize` for configs (durations as `"10s"`).
 //! * `tokio`: [`Fuse::call_timeout`], a per-call deadline that counts as a
 //!   failure when it passes.
+//! * `toml`: [`ConfigFile`], fuses and valves declared in a TOML file and
+//!   loaded with [`Fusebox::load_config`]; every error is reported with its
+//!   line, column and dotted field (`fusebox.toml:12:9:
+//!   fuses.db.strategy.window: must be greater than zero`).
 //! * `metrics`: every counter, gauge and histogram published through the
 //!   [`metrics`](https://docs.rs/metrics) facade on a periodic tick, read
 //!   from the fuses' own counters (nothing is added to the ask path; the
@@ -121,6 +125,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod clock;
+#[cfg(feature = "toml")]
+mod config_file;
 #[cfg(feature = "serde")]
 mod duration_serde;
 mod error;
@@ -138,6 +144,8 @@ mod trace;
 mod valve;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
+#[cfg(feature = "toml")]
+pub use config_file::{ConfigFile, ConfigFileError};
 pub use error::{ConfigError, NotFound, RunError};
 pub use event::{
     Alarm, AlarmKind, CallbackSubscriber, Cause, Event, EventKind, RecvError, Subscription,

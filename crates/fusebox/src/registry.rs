@@ -99,7 +99,9 @@ impl Shared {
     #[cfg(feature = "metrics")]
     fn publish_metrics(&self) {
         let cores: Vec<Arc<FuseCore>> = self.map.pin().values().cloned().collect();
-        let fuses: Vec<FuseSnapshot> = cores.iter().filter_map(|c| c.snapshot()).collect();
+        // `peek`, not `snapshot`: a tick must not apply due heal steps (a
+        // ManualClock runs it late, and the steps' own timers come in order).
+        let fuses: Vec<FuseSnapshot> = cores.iter().filter_map(|c| c.peek()).collect();
         let valves: Vec<Arc<ValveCore>> = self
             .valves
             .read()

@@ -1,0 +1,555 @@
+//! Fuses and valves declared in a TOML file, as Erlang fuse's were declared
+//! in `sys.config`.
+//!
+//! A service's breakers are operations' business as much as code's: how many
+//! melts a dependency may have, how long to wait before trying it again, how
+//! many requests to queue. A [`ConfigFile`] lets those numbers live in a file
+//! that is reviewed and changed without a rebuild, and checks it the way
+//! [`Fusebox::install`] checks a config, once, before anything is installed:
+//! every rule of [`FuseConfig::validate`] and [`ValveConfig::validate`],
+//! no unknown keys, and every valve's `guard` naming a fuse of the same file.
+//! Whatever is wrong is reported with its line, column and dotted field, as a
+//! compiler would: a config that fails at 3 a.m. should say where.
+//!
+//! # The file
+//!
+//! Two tables, `fuses` and `valves`, each holding one table per name. A
+//! fuse has a `strategy` (a table with a `kind`) and a `heal` (a list of
+//! steps, with optional `backoff` and `jitter`); a valve has the fields of
+//! [`ValveConfig`], all optional. Durations are strings with a unit
+//! (`"250ms"`, `"10s"`, `"5m"`, `"1h"`; a bare number is milliseconds).
+//! `examples/fusebox.toml` in the repository declares one of everything.
+//!
+//! ```toml
+//! [fuses.db]
+//! strategy = { kind = "standard", max_melts = 5, window = "10s" }
+//! heal = { steps = [{ delay = "60s" }] }
+//!
+//! [fuses.search.strategy]           # the same, one key a line
+//! kind = "failure_rate"
+//! ratio = 0.5
+//! window = "30s"
+//! min_calls = 20
+//! slow_call = "800ms"
+//!
+//! [fuses.search.heal]
+//! steps = [{ delay = "30s" }, { gradual = 0.1 }, { delay = "10s" }, { probe = 3 }]
+//! backoff = { factor = 2.0, max = "10m" }
+//! jitter = 0.2
+//!
+//! [valves.api]
+//! concurrency = 8
+//! rate = { count = 100, period = "1s" }
+//! burst = 20
+//! queue = 64
+//! discipline = { kind = "codel", target = "5ms", interval = "100ms" }
+//! max_wait = "2s"
+//! guard = "db"
+//! ```
+//!
+//! Strategy kinds: `standard`, `fault_injection` (adds `rate`),
+//! `consecutive` (`failures`), `failure_rate` (`ratio`, `window`,
+//! `min_calls`, optional `slow_call`). Heal steps: `{ delay = "10s" }`,
+//! `{ gradual = 0.25 }`, `{ probe = 2 }`, `"barrier"`. Disciplines:
+//! `{ kind = "fifo" }` (the default), `{ kind = "lifo" }`,
+//! `{ kind = "codel", target, interval }`,
+//! `{ kind = "adaptive_lifo", standing }`.
+//!
+//! # Example
+//!
+//! ```
+//! use fusebox::{ConfigFile, FuseState, Fusebox};
+//!
+//! let text = r#"
+//! [fuses.db]
+//! strategy = { kind = "consecutive", failures = 3 }
+//! heal = { steps = [{ delay = "30s" }, { probe = 1 }] }
+//!
+//! [valves.api]
+//! concurrency = 8
+//! queue = 64
+//! guard = "db"
+//! "#;
+//! let file = ConfigFile::parse(text)?;
+//! let fb = Fusebox::new();
+//! fb.load_config(&file)?;                       // fuses first, then valves
+//! assert_eq!(fb.state("db")?.state, FuseState::Ok);
+//! assert_eq!(fb.valve("api").unwrap().snapshot().concurrency, 8);
+//!
+//! // Every error says where, and which rule.
+//! let bad = text.replace("failures = 3", "failures = 0");
+//! let err = ConfigFile::parse(&bad).unwrap_err().in_file("fusebox.toml");
+//! assert_eq!(err.line(), 3);
+//! assert_eq!(err.field(), "fuses.db.strategy.failures");
+//! assert_eq!(
+//!     err.to_string(),
+//!     "fusebox.toml:3:47: fuses.db.strategy.failures: must be at least 1",
+//! );
+//!
+//! // `check` reports them all, in the order of the file.
+//! let bad = bad.replace("concurrency = 8", "concurrency = 0");
+//! let lines: Vec<_> = ConfigFile::check(&bad).unwrap_err().iter().map(|e| e.line()).collect();
+//! assert_eq!(lines, [3, 7]);                    // one error per fuse or valve
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Errors
+//!
+//! [`ConfigFile::parse`] returns the first error in the file's order;
+//! [`ConfigFile::check`] returns every error it can find: every TOML syntax
+//! error, or, if the text is TOML, the first error of each fuse and valve
+//! and every unknown top-level key. Serde stops at the first error of a
+//! value, and one wrong field often explains the next, so more than one
+//! error per fuse would mostly be noise.
+
+mod error;
+mod locate;
+
+use std::collections::BTreeMap;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
+
+pub use self::error::ConfigFileError;
+use self::error::Kind;
+use self::locate::{line_column, Locator, Path, Seg, Spot};
+use crate::error::ConfigError;
+use crate::fuse::{FuseConfig, Step, MAX_PROBES};
+use crate::registry::{Fusebox, MAX_NAME_LEN};
+use crate::valve::ValveConfig;
+
+/// The fuses and valves of a TOML config file, parsed and validated; install
+/// them with [`Fusebox::load_config`].
+///
+/// See the [module documentation](self) for the file's shape.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox::{ConfigFile, Strategy};
+///
+/// let file = ConfigFile::parse(r#"
+///     [fuses.db]
+///     strategy = { kind = "standard", max_melts = 5, window = "10s" }
+///     heal = { steps = [{ delay = "1m" }] }
+/// "#)?;
+/// let db = &file.fuses()["db"];
+/// assert_eq!(db.strategy, Strategy::Standard { max_melts: 5, window: Duration::from_secs(10) });
+/// assert!(file.valves().is_empty());
+/// # Ok::<(), fusebox::ConfigFileError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFile {
+    fuses: BTreeMap<String, FuseConfig>,
+    valves: BTreeMap<String, ValveConfig>,
+    /// Where each fuse and valve is declared, for errors found at install.
+    fuse_places: BTreeMap<String, (usize, usize)>,
+    valve_places: BTreeMap<String, (usize, usize)>,
+    file: Option<Arc<str>>,
+}
+
+impl ConfigFile {
+    /// Parses and validates a config; the error is the first in the file.
+    ///
+    /// ```
+    /// use fusebox::ConfigFile;
+    ///
+    /// let err = ConfigFile::parse("[fuses.db]\nstrategy = { kind = \"standrad\" }\n").unwrap_err();
+    /// assert_eq!((err.line(), err.field()), (2, "fuses.db.strategy.kind"));
+    /// assert!(err.message().starts_with("unknown variant `standrad`"));
+    /// ```
+    pub fn parse(text: &str) -> Result<ConfigFile, ConfigFileError> {
+        Self::check(text).map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// Parses and validates a config, reporting every error found, in the
+    /// order of the file (never an empty list). See the
+    /// [module documentation](self#errors) for what "every" covers.
+    ///
+    /// ```
+    /// use fusebox::ConfigFile;
+    ///
+    /// let text = "[valves.a]\nconcurrency = 0\n[valves.b]\nqueue = -1\n[valvs]\n";
+    /// let errors = ConfigFile::check(text).unwrap_err();
+    /// let found: Vec<_> = errors.iter().map(|e| (e.line(), e.field())).collect();
+    /// assert_eq!(found, [(2, "valves.a.concurrency"), (4, "valves.b.queue"), (5, "valvs")]);
+    /// ```
+    pub fn check(text: &str) -> Result<ConfigFile, Vec<ConfigFileError>> {
+        let (root, syntax) = DeTable::parse_recoverable(text);
+        let root = Spanned::new(root.span(), DeValue::Table(root.into_inner()));
+        let whole = Locator {
+            path: Path::default(),
+            key_span: 0..0,
+            value: &root,
+        };
+        let mut errors: Vec<ConfigFileError> = Vec::new();
+        if !syntax.is_empty() {
+            // What follows a syntax error is guesswork; report only these.
+            for e in syntax {
+                let span = e.span().unwrap_or(0..0);
+                errors.push(ConfigFileError::new(
+                    line_column(text, span.start),
+                    whole.near(text, span.clone(), e.message()).to_string(),
+                    e.message(),
+                    Kind::Syntax,
+                ));
+            }
+            return Err(sorted(errors));
+        }
+
+        let mut file = ConfigFile::default();
+        let mut fuse_entries = Vec::new();
+        let mut valve_entries = Vec::new();
+        let top = match root.get_ref() {
+            DeValue::Table(top) => top.iter().collect(),
+            _ => Vec::new(), // a document is always a table
+        };
+        for (key, value) in top {
+            let name = key.get_ref().as_ref();
+            let entries = match name {
+                "fuses" => &mut fuse_entries,
+                "valves" => &mut valve_entries,
+                _ => {
+                    errors.push(ConfigFileError::new(
+                        line_column(text, key.span().start),
+                        Path::default().key(name).to_string(),
+                        format!("unknown field `{name}`, expected `fuses` or `valves`"),
+                        Kind::Shape,
+                    ));
+                    continue;
+                }
+            };
+            let DeValue::Table(table) = value.get_ref() else {
+                errors.push(ConfigFileError::new(
+                    line_column(text, value.span().start),
+                    name.to_owned(),
+                    format!(
+                        "invalid type: {}, expected a table of {name}",
+                        value.get_ref().type_str()
+                    ),
+                    Kind::Shape,
+                ));
+                continue;
+            };
+            for (k, v) in table.iter() {
+                entries.push(Locator {
+                    path: Path::default().key(name).key(k.get_ref()),
+                    key_span: k.span(),
+                    value: v,
+                });
+            }
+        }
+
+        for entry in &fuse_entries {
+            match read_fuse(text, entry) {
+                Ok(cfg) => {
+                    let name = entry_name(entry);
+                    file.fuse_places
+                        .insert(name.clone(), line_column(text, entry.value.span().start));
+                    file.fuses.insert(name, cfg);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        let declared: Vec<String> = fuse_entries.iter().map(entry_name).collect();
+        for entry in &valve_entries {
+            match read_valve(text, entry, &declared) {
+                Ok(cfg) => {
+                    let name = entry_name(entry);
+                    file.valve_places
+                        .insert(name.clone(), line_column(text, entry.value.span().start));
+                    file.valves.insert(name, cfg);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(file)
+        } else {
+            Err(sorted(errors))
+        }
+    }
+
+    /// Reads and parses the file at `path`; errors name it.
+    ///
+    /// ```no_run
+    /// use fusebox::{ConfigFile, Fusebox};
+    ///
+    /// let fb = Fusebox::new();
+    /// match ConfigFile::read("/etc/myservice/fusebox.toml") {
+    ///     Ok(file) => fb.load_config(&file).unwrap(),
+    ///     Err(e) => eprintln!("{e}"),   // /etc/myservice/fusebox.toml:12:9: ...
+    /// }
+    /// ```
+    pub fn read(path: impl AsRef<FsPath>) -> Result<ConfigFile, ConfigFileError> {
+        let path = path.as_ref();
+        let name: Arc<str> = path.display().to_string().into();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError::io(&name, e))?;
+        let mut file = Self::parse(&text).map_err(|e| e.in_file(name.clone()))?;
+        file.file = Some(name);
+        Ok(file)
+    }
+
+    /// The fuses, by name.
+    pub fn fuses(&self) -> &BTreeMap<String, FuseConfig> {
+        &self.fuses
+    }
+
+    /// The valves, by name.
+    pub fn valves(&self) -> &BTreeMap<String, ValveConfig> {
+        &self.valves
+    }
+
+    /// An error found when installing a fuse or valve of this file, placed
+    /// at its declaration.
+    fn install_error(&self, section: &str, name: &str, err: ConfigError) -> ConfigFileError {
+        let places = match section {
+            "fuses" => &self.fuse_places,
+            _ => &self.valve_places,
+        };
+        let mut path = Path::default().key(section).key(name);
+        if err.field() != "name" {
+            path = path.join_dotted(err.field());
+        }
+        let e = ConfigFileError::new(
+            places.get(name).copied().unwrap_or((1, 1)),
+            path.to_string(),
+            err.rule(),
+            Kind::Rule(Some(err)),
+        );
+        match &self.file {
+            Some(f) => e.in_file(f.clone()),
+            None => e,
+        }
+    }
+}
+
+impl Fusebox {
+    /// Installs every fuse of `config`, then every valve (a valve's guard
+    /// must be installed first), each as [`install`](Self::install) and
+    /// [`install_valve`](Self::install_valve) would: a fuse already
+    /// installed under a name is reconfigured and reset (and stays
+    /// disabled if it was), a valve is reconfigured live. Fuses and valves
+    /// the file does not name are left alone.
+    ///
+    /// The config was validated when parsed, so this fails only if the
+    /// registry refuses what the file checks could not foresee; what was
+    /// installed before the failure stays installed.
+    ///
+    /// ```
+    /// use fusebox::{ConfigFile, Fusebox};
+    ///
+    /// let file = ConfigFile::parse(r#"
+    ///     [fuses.db]
+    ///     strategy = { kind = "standard", max_melts = 0, window = "1s" }
+    ///     heal = { steps = ["barrier"] }
+    /// "#)?;
+    /// let fb = Fusebox::new();
+    /// fb.load_config(&file)?;
+    /// fb.melt("db")?;
+    /// assert!(!fb.ask("db")?.is_ok());    // blown until an operator unlocks it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load_config(&self, config: &ConfigFile) -> Result<(), ConfigFileError> {
+        for (name, cfg) in &config.fuses {
+            self.install(name, cfg.clone())
+                .map_err(|e| config.install_error("fuses", name, e))?;
+        }
+        for (name, cfg) in &config.valves {
+            self.install_valve(name, cfg.clone())
+                .map_err(|e| config.install_error("valves", name, e))?;
+        }
+        Ok(())
+    }
+
+    /// Parses `text` as a [`ConfigFile`] and [loads](Self::load_config) it;
+    /// nothing is installed if the text has an error.
+    ///
+    /// ```
+    /// use fusebox::Fusebox;
+    ///
+    /// let fb = Fusebox::new();
+    /// fb.load_config_str("[valves.api]\nconcurrency = 4\nqueue = 16\n")?;
+    /// assert_eq!(fb.valves()[0].queue, 16);
+    /// # Ok::<(), fusebox::ConfigFileError>(())
+    /// ```
+    pub fn load_config_str(&self, text: &str) -> Result<(), ConfigFileError> {
+        self.load_config(&ConfigFile::parse(text)?)
+    }
+
+    /// A new Fusebox (on the monotonic clock) with the fuses and valves of
+    /// the file at `path`. For another clock or alarm settings, build the
+    /// Fusebox with [`Fusebox::builder`] and call
+    /// [`load_config`](Self::load_config).
+    ///
+    /// ```no_run
+    /// let fb = fusebox::Fusebox::from_config_file("fusebox.toml")?;
+    /// # Ok::<(), fusebox::ConfigFileError>(())
+    /// ```
+    pub fn from_config_file(path: impl AsRef<FsPath>) -> Result<Fusebox, ConfigFileError> {
+        let file = ConfigFile::read(path)?;
+        let fb = Fusebox::new();
+        fb.load_config(&file)?;
+        Ok(fb)
+    }
+}
+
+fn sorted(mut errors: Vec<ConfigFileError>) -> Vec<ConfigFileError> {
+    errors.sort_by_key(ConfigFileError::position);
+    errors
+}
+
+fn entry_name(entry: &Locator<'_, '_>) -> String {
+    match entry.path.0.last() {
+        Some(Seg::Key(k)) => k.clone(),
+        _ => String::new(),
+    }
+}
+
+fn read_fuse(text: &str, entry: &Locator<'_, '_>) -> Result<FuseConfig, ConfigFileError> {
+    check_name(text, entry)?;
+    let cfg = deserialize::<FuseConfig>(text, entry)?;
+    cfg.validate().map_err(|e| {
+        let field = fuse_field(&cfg, e.field());
+        rule_error(text, entry, &field, e)
+    })?;
+    Ok(cfg)
+}
+
+fn read_valve(
+    text: &str,
+    entry: &Locator<'_, '_>,
+    fuses: &[String],
+) -> Result<ValveConfig, ConfigFileError> {
+    check_name(text, entry)?;
+    let cfg = deserialize::<ValveConfig>(text, entry)?;
+    cfg.validate().map_err(|e| {
+        let field = valve_field(e.field());
+        rule_error(text, entry, &field, e)
+    })?;
+    if let Some(guard) = &cfg.guard {
+        if !fuses.contains(guard) {
+            let spot = entry.follow(&[Seg::Key("guard".into())]);
+            return Err(ConfigFileError::new(
+                line_column(text, spot.span.start),
+                entry.path.clone().key("guard").to_string(),
+                format!("names no fuse declared in this file ({guard:?})"),
+                Kind::Rule(None),
+            ));
+        }
+    }
+    Ok(cfg)
+}
+
+/// Deserializes one fuse or valve from its subtree, so that an error in one
+/// does not hide the errors of the others.
+fn deserialize<'de, T: Deserialize<'de>>(
+    text: &str,
+    entry: &Locator<'_, 'de>,
+) -> Result<T, ConfigFileError> {
+    T::deserialize(ValueDeserializer::from(entry.value.clone())).map_err(|e| {
+        let spot = match e.span() {
+            Some(span) => entry.at_span(span, e.message()),
+            None => entry.entry(),
+        };
+        error_at(text, spot, e.message(), Kind::Shape)
+    })
+}
+
+fn error_at(text: &str, spot: Spot, message: &str, kind: Kind) -> ConfigFileError {
+    ConfigFileError::new(
+        line_column(text, spot.span.start),
+        spot.path.to_string(),
+        message,
+        kind,
+    )
+}
+
+/// A rule broken: the field is the one the rule names (whether or not the
+/// file spells it out), the position that of the closest key that exists.
+fn rule_error(
+    text: &str,
+    entry: &Locator<'_, '_>,
+    field: &[Seg],
+    err: ConfigError,
+) -> ConfigFileError {
+    let spot = entry.follow(field);
+    let mut path = entry.path.clone();
+    path.0.extend(field.iter().cloned());
+    ConfigFileError::new(
+        line_column(text, spot.span.start),
+        path.to_string(),
+        err.rule(),
+        Kind::Rule(Some(err)),
+    )
+}
+
+/// The keys under a fuse that a [`FuseConfig::validate`] field designates.
+///
+/// Most fields are spelt as in the file; a step's rule names the step kind
+/// (`heal.after`, `heal.gradual`, `heal.probe`), so the first step breaking
+/// it is looked up again (the same rules, in the same order).
+fn fuse_field(cfg: &FuseConfig, field: &str) -> Vec<Seg> {
+    let steps = cfg.heal.steps();
+    let first = |kind: &str, bad: &dyn Fn(&Step) -> bool| match steps.iter().position(bad) {
+        Some(i) => vec![
+            Seg::Key("heal".into()),
+            Seg::Key("steps".into()),
+            Seg::Index(i),
+            Seg::Key(kind.into()),
+        ],
+        None => vec![Seg::Key("heal".into()), Seg::Key("steps".into())],
+    };
+    match field {
+        "heal.after" => first("delay", &|s| matches!(s, Step::Delay(d) if d.is_zero())),
+        "heal.gradual" => first(
+            "gradual",
+            &|s| matches!(s, Step::Gradual(f) if !(*f > 0.0 && *f <= 1.0)),
+        ),
+        "heal.probe" => first(
+            "probe",
+            &|s| matches!(s, Step::Probe(n) if *n == 0 || *n > MAX_PROBES),
+        ),
+        other => dotted(other),
+    }
+}
+
+/// The keys under a valve that a [`ValveConfig::validate`] field designates.
+fn valve_field(field: &str) -> Vec<Seg> {
+    match field {
+        "rate" => dotted("rate.count"),
+        "codel.target" => dotted("discipline.target"),
+        "codel.interval" => dotted("discipline.interval"),
+        "adaptive_lifo.standing" => dotted("discipline.standing"),
+        other => dotted(other),
+    }
+}
+
+fn dotted(field: &str) -> Vec<Seg> {
+    Path::default().join_dotted(field).0
+}
+
+/// The registry's name rules ([`Fusebox::install`] checks them again), so
+/// that a bad name is reported with its line like everything else.
+fn check_name(text: &str, entry: &Locator<'_, '_>) -> Result<(), ConfigFileError> {
+    let name = entry_name(entry);
+    let problem = if name.is_empty() {
+        "a name must not be empty".to_owned()
+    } else if name.len() > MAX_NAME_LEN {
+        format!("a name must be at most {MAX_NAME_LEN} bytes")
+    } else if name.chars().any(char::is_control) {
+        "a name must not contain control characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(ConfigFileError::new(
+        line_column(text, entry.key_span.start),
+        entry.path.to_string(),
+        problem,
+        Kind::Rule(None),
+    ))
+}
