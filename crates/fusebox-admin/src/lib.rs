@@ -10,6 +10,8 @@
 //!
 //! | method and path | answer |
 //! |---|---|
+//! | `GET /` | the dashboard: a live HTML page of fuses, valves and alarms |
+//! | `GET /api/snapshot` | everything at one instant: `{"at", "fuses", "valves", "alarms"}` |
 //! | `GET /api/fuses` | JSON list of fuse snapshots, sorted by name |
 //! | `GET /api/fuses/{name}` | one fuse's snapshot; 404 if unknown |
 //! | `GET /api/valves` | JSON list of valve snapshots |
@@ -20,6 +22,17 @@
 //! | `POST /api/fuses/{name}/enable` | enable |
 //! | `POST /api/fuses/{name}/reset` | reset (heal now) |
 //! | `POST /api/fuses/{name}/unlock` | release a `barrier` heal step |
+//!
+//! # Dashboard
+//!
+//! `GET /` serves a live page for operators: a tile per fuse (state as a big
+//! coloured word, ask rates ok and blown per second with a two-minute
+//! sparkline, melts, time to heal, heal step), a tile per valve (in flight,
+//! queued, refusals by reason, sojourn p99) and the active alarms. It follows
+//! `/events` and refreshes from `/api/snapshot`, survives a dropped stream
+//! (showing "reconnecting"), loads nothing from the network, and works nested
+//! under a prefix. Each fuse tile carries `data-fuse="<name>"` and
+//! `data-state="ok|blown|disabled"` for scripts and tests.
 //!
 //! # Control and its token
 //!
@@ -88,6 +101,7 @@
 
 mod auth;
 mod config;
+mod dashboard;
 mod error;
 mod events;
 mod guard;

@@ -20,7 +20,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use fusebox::{Alarm, FuseSnapshot, Fusebox, ValveSnapshot};
+use fusebox::{Alarm, FuseSnapshot, Fusebox, Snapshot, ValveSnapshot};
 
 use crate::auth;
 use crate::error::ApiError;
@@ -51,6 +51,12 @@ fn check_name(name: &str) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+/// Everything at one instant, with the time of the snapshot (`at`, on the
+/// Fusebox's clock) that `next_heal` and `since` are measured against.
+pub(crate) async fn snapshot(State(st): State<AppState>) -> Json<Snapshot> {
+    Json(st.fb.snapshot())
 }
 
 pub(crate) async fn fuses(State(st): State<AppState>) -> Json<Vec<FuseSnapshot>> {

@@ -11,7 +11,7 @@ use fusebox::Fusebox;
 use tokio::net::TcpListener;
 
 use crate::routes::{self, AppState};
-use crate::{events, guard, AdminConfig};
+use crate::{dashboard, events, guard, AdminConfig};
 
 /// The largest request body accepted, in bytes; larger ones get 413.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -40,6 +40,8 @@ pub fn router(fb: Fusebox, config: AdminConfig) -> Router {
         token: config.token.map(Arc::from),
     };
     Router::new()
+        .route("/", get(dashboard::page))
+        .route("/api/snapshot", get(routes::snapshot))
         .route("/api/fuses", get(routes::fuses))
         .route("/api/fuses/{name}", get(routes::fuse))
         .route(

@@ -83,7 +83,7 @@ async fn malformed_paths_are_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_and_methods() {
     let s = start(fusebox()).await;
-    s.get("/").await.error(StatusCode::NOT_FOUND);
+    s.get("/nope").await.error(StatusCode::NOT_FOUND);
     s.get("/api").await.error(StatusCode::NOT_FOUND);
     s.get("/api/fuses/db/state/extra")
         .await
@@ -387,4 +387,38 @@ async fn mounted_under_a_prefix() {
         s.control("/admin/api/fuses/db/disable").await.json()["state"],
         "disabled"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_page() {
+    let s = start(fusebox()).await;
+    let r = s.get("/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let ct = r.headers["content-type"].to_str().unwrap();
+    assert!(ct.starts_with("text/html"), "{ct}");
+    let csp = r.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    let page = r.text();
+    assert!(page.contains("EventSource"), "the page follows /events");
+    assert!(page.contains("api/snapshot"), "the page fetches snapshots");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_has_everything_and_its_time() {
+    let s = start(fusebox()).await;
+    s.fb.melt("db").unwrap();
+    let v = s.get("/api/snapshot").await.json();
+    assert!(v["at"].as_str().is_some_and(|t| t.ends_with('s')), "{v}");
+    assert!(
+        v["fuses"].is_array() && v["valves"].is_array() && v["alarms"].is_array(),
+        "{v}"
+    );
+    let db = v["fuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "db")
+        .expect("db listed");
+    assert_eq!(db["counters"]["melts"], 1);
 }
