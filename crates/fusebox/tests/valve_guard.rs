@@ -171,3 +171,33 @@ fn a_former_guard_blowing_leaves_the_waiters_alone() {
     drop(running);
     assert_eq!(poll(&mut a), Got::Ok);
 }
+
+/// A guarding fuse in a `probe` step admits its probes itself; the valve
+/// must not refuse them, or the fuse could never heal.
+#[test]
+fn a_guard_in_a_probe_step_lets_the_probes_through() {
+    use fusebox::Step;
+    let clock = fusebox::ManualClock::new();
+    let fb = fusebox::Fusebox::builder().clock(clock.clone()).build();
+    let heal = fusebox::Heal::program([Step::Delay(Duration::from_secs(1)), Step::Probe(1)]);
+    fb.install(
+        "db",
+        fusebox::FuseConfig::standard(0, Duration::from_secs(10)).heal(heal),
+    )
+    .unwrap();
+    fb.install_valve(
+        "api",
+        ValveConfig::new().concurrency(2).queue(4).guard("db"),
+    )
+    .unwrap();
+    let (db, api) = (fb.fuse("db").unwrap(), fb.valve("api").unwrap());
+    db.melt();
+    assert_eq!(api.try_acquire().unwrap_err(), Refused::Blown);
+    clock.advance(Duration::from_secs(1)); // probing now
+    let permit = api
+        .try_acquire()
+        .expect("the valve lets the probe's task start");
+    assert_eq!(db.run(|| Ok::<_, ()>(())), Ok(()));
+    drop(permit);
+    assert_eq!(fb.state("db").unwrap().state, fusebox::FuseState::Ok);
+}

@@ -858,6 +858,18 @@ impl FuseCore {
 
     /// True if the fuse refuses some asks at `now` (blown, healing or
     /// disabled), without changing it. What the alarm monitor looks at.
+    /// Whether every call is refused at `now` (blown before its deadline,
+    /// or disabled), as opposed to a heal step that admits some.
+    pub(crate) fn refuses_all_at(&self, now: u64) -> bool {
+        // Ordering: Acquire pairs with the Release store in `publish`.
+        let w = self.word.load(Ordering::Acquire);
+        match word::kind(w) {
+            word::KIND_BLOWN => now < word::deadline_ns(w),
+            word::KIND_DISABLED => true,
+            _ => false,
+        }
+    }
+
     pub(crate) fn refusing_at(&self, now: u64) -> bool {
         // Ordering: a monitor look needs no ordering with other memory.
         let w = self.word.load(Ordering::Acquire);

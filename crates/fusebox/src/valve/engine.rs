@@ -559,8 +559,12 @@ impl ValveCore {
     }
 }
 
+/// Whether the guarding fuse refuses every call now: blown before its
+/// deadline, or disabled. A fuse in a `gradual` or `probe` step admits some
+/// calls, and decides which itself; refusing them here would refuse the
+/// fuse's own probes and keep it from ever healing.
 fn guard_refuses(s: &Slow, now: u64) -> bool {
-    s.guard.as_ref().is_some_and(|g| g.refusing_at(now))
+    s.guard.as_ref().is_some_and(|g| g.refuses_all_at(now))
 }
 
 /// One in 64 calls on this thread.

@@ -1,0 +1,244 @@
+//! A small HTTP/1 client for the admin API, on hyper's legacy client (which
+//! the workspace builds already for the admin's tests, so the command costs
+//! no new HTTP stack).
+//!
+//! Plain `http://` only: the admin server binds loopback by default and has
+//! no TLS of its own; reach a remote one through a tunnel.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{ACCEPT, AUTHORIZATION};
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as Hyper;
+use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
+
+use crate::Failure;
+
+/// How long a request may take, headers and body (not a stream's body).
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The admin server at one base URL.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    base: String,
+    http: Hyper<HttpConnector, Full<Bytes>>,
+}
+
+/// An answer: its status and whole body.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Bytes,
+}
+
+impl Answer {
+    /// The `error` and `detail` of the admin's JSON error body, as one line.
+    pub(crate) fn error_text(&self) -> String {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        let error = v["error"].as_str().map(str::to_owned).unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&self.body);
+            let text = text.trim();
+            if text.is_empty() {
+                self.status.canonical_reason().unwrap_or("error").to_owned()
+            } else {
+                text.chars().take(200).collect()
+            }
+        });
+        match v["detail"].as_str() {
+            Some(detail) => format!("{error} ({detail})"),
+            None => error,
+        }
+    }
+}
+
+impl Client {
+    /// A client for the admin server at `url`, such as
+    /// `http://127.0.0.1:9797` or `http://host:8080/admin`.
+    pub(crate) fn new(url: &str) -> Result<Self, Failure> {
+        let base = url.trim().trim_end_matches('/').to_owned();
+        let uri: Uri = base
+            .parse()
+            .map_err(|e| Failure(format!("bad --url {url:?}: {e}")))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(Failure(format!(
+                    "bad --url {url:?}: https is not supported; the admin server speaks plain http (use a tunnel)"
+                )))
+            }
+            _ => {
+                return Err(Failure(format!(
+                    "bad --url {url:?}: expected http://host:port"
+                )))
+            }
+        }
+        if uri.query().is_some() {
+            return Err(Failure(format!(
+                "bad --url {url:?}: no query string, please"
+            )));
+        }
+        let http = Hyper::builder(TokioExecutor::new()).build_http();
+        Ok(Client { base, http })
+    }
+
+    /// The base URL, for messages.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<Request<Full<Bytes>>, Failure> {
+        let url = format!("{}{path}", self.base);
+        let mut req = Request::builder().method(method).uri(&url);
+        if let Some(token) = token {
+            req = req.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        req.body(Full::new(Bytes::new()))
+            .map_err(|e| Failure(format!("cannot build a request for {url}: {e}")))
+    }
+
+    async fn send(&self, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, Failure> {
+        let url = req.uri().to_string();
+        match tokio::time::timeout(TIMEOUT, self.http.request(req)).await {
+            Ok(Ok(res)) => Ok(res),
+            Ok(Err(e)) => Err(Failure(format!("cannot reach {url}: {}", chain(&e)))),
+            Err(_) => Err(Failure(format!(
+                "{url}: no answer within {}s",
+                TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    async fn whole(&self, req: Request<Full<Bytes>>) -> Result<Answer, Failure> {
+        let url = req.uri().to_string();
+        let fetch = async {
+            let res = self.send(req).await?;
+            let status = res.status();
+            let body = res
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| Failure(format!("{url}: reading the body: {}", chain(&e))))?
+                .to_bytes();
+            Ok(Answer { status, body })
+        };
+        tokio::time::timeout(TIMEOUT, fetch)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure(format!(
+                    "{url}: no answer within {}s",
+                    TIMEOUT.as_secs()
+                )))
+            })
+    }
+
+    /// `GET path` as JSON; any status but 200 is a failure.
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
+        let answer = self.whole(self.request(Method::GET, path, None)?).await?;
+        let url = format!("{}{path}", self.base);
+        if answer.status != StatusCode::OK {
+            return Err(Failure(format!(
+                "{url}: HTTP {}: {}",
+                answer.status.as_u16(),
+                answer.error_text()
+            )));
+        }
+        serde_json::from_slice(&answer.body).map_err(|e| {
+            Failure(format!(
+                "{url}: unexpected JSON ({e}); is this a fusebox admin server?"
+            ))
+        })
+    }
+
+    /// `POST path` with an empty body and the bearer token, if any; the
+    /// answer whatever its status.
+    pub(crate) async fn post(&self, path: &str, token: Option<&str>) -> Result<Answer, Failure> {
+        self.whole(self.request(Method::POST, path, token)?).await
+    }
+
+    /// `GET path` as a stream of server-sent events.
+    pub(crate) async fn events(&self, path: &str) -> Result<crate::cmd::trace::Sse, Failure> {
+        let mut req = self.request(Method::GET, path, None)?;
+        req.headers_mut().insert(
+            ACCEPT,
+            hyper::header::HeaderValue::from_static("text/event-stream"),
+        );
+        let url = req.uri().to_string();
+        let res = self.send(req).await?;
+        if res.status() != StatusCode::OK {
+            let status = res.status();
+            let body = res
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let answer = Answer { status, body };
+            return Err(Failure(format!(
+                "{url}: HTTP {}: {}",
+                status.as_u16(),
+                answer.error_text()
+            )));
+        }
+        Ok(crate::cmd::trace::Sse::new(res.into_body()))
+    }
+}
+
+/// An error and its sources, `a: b: c` (hyper's own Display says only
+/// "client error (Connect)").
+pub(crate) fn chain(e: &dyn StdError) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// Percent-encodes one path segment (a fuse's name may hold anything but
+/// control characters).
+pub(crate) fn segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(segment("db"), "db");
+        assert_eq!(segment("a b/c"), "a%20b%2Fc");
+        assert_eq!(segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(Client::new("http://127.0.0.1:9797").is_ok());
+        assert!(Client::new("http://127.0.0.1:9797/admin/").is_ok());
+        assert!(Client::new("https://x").is_err());
+        assert!(Client::new("127.0.0.1:9797").is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub(crate) mod check;
+pub(crate) mod control;
+pub(crate) mod demo;
+pub(crate) mod status;
+pub(crate) mod trace;
+pub(crate) mod watch;

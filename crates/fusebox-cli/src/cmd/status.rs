@@ -1,0 +1,148 @@
+//! `fusebox status`: fuses, valves and alarms, once.
+//!
+//! The three lists are read with three requests, concurrently; they are not
+//! one atomic snapshot, which for a glance at a service does not matter.
+//!
+//! "next heal" is the heal deadline on the Fusebox's own clock (time since
+//! the Fusebox was created): the admin API reports deadlines, not the
+//! server's present time, so a countdown cannot be computed on this side.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::dto::{Status, Valve};
+use crate::{duration, table, Failure};
+
+pub(crate) async fn run(url: &str, json: bool) -> Result<ExitCode, Failure> {
+    let client = Client::new(url)?;
+    let raw = fetch_raw(&client).await?;
+    if json {
+        // The server's own JSON, untouched (every field, durations as it
+        // writes them).
+        println!("{}", serde_json::to_string_pretty(&raw)?);
+    } else {
+        print!("{}", render(&parse(raw)?, None));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the three lists.
+pub(crate) async fn fetch(client: &Client) -> Result<Status, Failure> {
+    parse(fetch_raw(client).await?)
+}
+
+/// The three lists as the server wrote them:
+/// `{"fuses": [...], "valves": [...], "alarms": [...]}`.
+async fn fetch_raw(client: &Client) -> Result<Value, Failure> {
+    let (fuses, valves, alarms) = tokio::join!(
+        client.get_json::<Value>("/api/fuses"),
+        client.get_json::<Value>("/api/valves"),
+        client.get_json::<Value>("/api/alarms"),
+    );
+    Ok(serde_json::json!({ "fuses": fuses?, "valves": valves?, "alarms": alarms? }))
+}
+
+fn parse(raw: Value) -> Result<Status, Failure> {
+    serde_json::from_value(raw).map_err(|e| {
+        Failure(format!(
+            "unexpected JSON ({e}); is this a fusebox admin server?"
+        ))
+    })
+}
+
+/// The tables; with `before` (the previous status and the time since),
+/// per-second rates from the counters' deltas too.
+pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> String {
+    let secs = before.map(|(_, dt)| dt.as_secs_f64().max(1e-3));
+    // The rate of a counter, "-" for a new row or a counter that went back
+    // (a reinstall keeps counters, a restart of the service does not).
+    let rate = |now: u64, then: Option<u64>| match (then, secs) {
+        (Some(then), Some(secs)) if now >= then => format!("{:.1}", (now - then) as f64 / secs),
+        _ => "-".to_owned(),
+    };
+    let mut out = String::new();
+
+    let _ = writeln!(out, "FUSES ({})", now.fuses.len());
+    let mut header = vec!["name", "state", "melts in window", "asks ok", "asks blown"];
+    if before.is_some() {
+        header.extend(["ok/s", "blown/s", "melts/s"]);
+    }
+    header.extend(["heal step", "next heal"]);
+    let rows: Vec<Vec<String>> = now
+        .fuses
+        .iter()
+        .map(|f| {
+            let old = before.and_then(|(b, _)| b.fuses.iter().find(|o| o.name == f.name));
+            let mut row = vec![
+                f.name.clone(),
+                f.state.clone(),
+                f.melts_in_window.to_string(),
+                f.counters.asks_ok.to_string(),
+                f.counters.asks_blown.to_string(),
+            ];
+            if before.is_some() {
+                let c = old.map(|o| o.counters);
+                row.push(rate(f.counters.asks_ok, c.map(|c| c.asks_ok)));
+                row.push(rate(f.counters.asks_blown, c.map(|c| c.asks_blown)));
+                row.push(rate(f.counters.melts, c.map(|c| c.melts)));
+            }
+            row.push(
+                f.heal_step
+                    .map_or_else(|| "-".to_owned(), |s| s.to_string()),
+            );
+            row.push(
+                f.next_heal
+                    .map_or_else(|| "-".to_owned(), |t| format!("at {}", duration::format(t))),
+            );
+            row
+        })
+        .collect();
+    out.push_str(&table::render(&header, &rows));
+
+    let _ = writeln!(out, "\nVALVES ({})", now.valves.len());
+    let mut header = vec!["name", "in flight", "queued", "admitted", "refused"];
+    if before.is_some() {
+        header.extend(["admitted/s", "refused/s"]);
+    }
+    let rows: Vec<Vec<String>> = now
+        .valves
+        .iter()
+        .map(|v| {
+            let old: Option<&Valve> =
+                before.and_then(|(b, _)| b.valves.iter().find(|o| o.name == v.name));
+            let mut row = vec![
+                v.name.clone(),
+                format!("{}/{}", v.in_flight, v.concurrency),
+                format!("{}/{}", v.queued, v.queue),
+                v.admitted.to_string(),
+                v.refused.total().to_string(),
+            ];
+            if before.is_some() {
+                row.push(rate(v.admitted, old.map(|o| o.admitted)));
+                row.push(rate(v.refused.total(), old.map(|o| o.refused.total())));
+            }
+            row
+        })
+        .collect();
+    out.push_str(&table::render(&header, &rows));
+
+    let _ = writeln!(out, "\nALARMS ({})", now.alarms.len());
+    let rows: Vec<Vec<String>> = now
+        .alarms
+        .iter()
+        .map(|a| {
+            vec![
+                a.name.clone(),
+                a.kind.clone(),
+                a.since
+                    .map_or_else(|| "-".to_owned(), |t| format!("at {}", duration::format(t))),
+            ]
+        })
+        .collect();
+    out.push_str(&table::render(&["name", "kind", "since"], &rows));
+    out
+}

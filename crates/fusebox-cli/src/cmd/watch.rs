@@ -1,0 +1,57 @@
+//! `fusebox watch`: the status table, refreshed every `--interval`, with
+//! per-second rates from the counters' deltas, until Ctrl-C or `--count`.
+//!
+//! On a terminal each refresh clears the screen (ANSI `ESC[H ESC[2J`), as
+//! `top` does; piped, the tables follow one another, separated by a blank
+//! line, so the output can be logged.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crate::client::Client;
+use crate::cmd::status;
+use crate::Failure;
+
+pub(crate) async fn run(
+    url: &str,
+    interval: Duration,
+    count: Option<u64>,
+) -> Result<ExitCode, Failure> {
+    let client = Client::new(url)?;
+    let terminal = std::io::stdout().is_terminal();
+    let mut before: Option<(crate::dto::Status, Instant)> = None;
+    let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shown = 0u64;
+    while count.is_none_or(|n| shown < n) {
+        ticks.tick().await;
+        let now = status::fetch(&client).await?;
+        let at = Instant::now();
+        let tables = status::render(&now, before.as_ref().map(|(s, t)| (s, at - *t)));
+        let mut out = String::new();
+        if terminal {
+            out.push_str("\x1b[H\x1b[2J");
+        } else if shown > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "fusebox watch  {}  every {}  (Ctrl-C to quit)\n\n",
+            client.base(),
+            crate::duration::format(interval)
+        ));
+        out.push_str(&tables);
+        let mut stdout = std::io::stdout().lock();
+        // A closed pipe (`| head`) ends the watch quietly.
+        if stdout
+            .write_all(out.as_bytes())
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            break;
+        }
+        before = Some((now, at));
+        shown += 1;
+    }
+    Ok(ExitCode::SUCCESS)
+}

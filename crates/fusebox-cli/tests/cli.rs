@@ -1,0 +1,451 @@
+//! The `fusebox` binary against a live admin server on 127.0.0.1, port 0,
+//! over a real Fusebox.
+//!
+//! Nothing waits on a fixed sleep: the server's listener is bound before the
+//! binary starts, and every run of the binary has a generous deadline after
+//! which it is killed and the test fails.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fusebox::{FuseConfig, Fusebox, ValveConfig};
+use fusebox_admin::AdminConfig;
+
+/// How long one run of the binary may take before the test gives up.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+const TOKEN: &str = "s3cret";
+
+/// An admin server over a Fusebox with fuse `db` (blows at the first melt),
+/// fuse `other`, and valve `api`; it stops when dropped.
+struct Server {
+    url: String,
+    fb: Fusebox,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn server() -> Server {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let fb = Fusebox::new();
+    fb.install("db", FuseConfig::standard(0, Duration::from_secs(60)))
+        .unwrap();
+    fb.install("other", FuseConfig::standard(0, Duration::from_secs(60)))
+        .unwrap();
+    fb.install_valve("api", ValveConfig::new().concurrency(4).queue(16))
+        .unwrap();
+    rt.spawn(fusebox_admin::serve_listener(
+        listener,
+        fb.clone(),
+        AdminConfig::new().token(TOKEN),
+    ));
+    Server { url, fb, _rt: rt }
+}
+
+/// What a run of the binary left.
+#[derive(Debug)]
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+impl Run {
+    fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+}
+
+/// Runs `fusebox args...` with no FUSEBOX_* variables, killing it after
+/// [`DEADLINE`].
+fn fusebox(args: &[&str]) -> Run {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fusebox"))
+        .args(args)
+        .env_remove("FUSEBOX_URL")
+        .env_remove("FUSEBOX_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "fusebox {args:?} still running after {DEADLINE:?}\nstdout:\n{}\nstderr:\n{}",
+                out.join().unwrap(),
+                err.join().unwrap()
+            );
+        }
+        // Polling the child's exit, not waiting for an event of the test.
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let run = Run {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        took: start.elapsed(),
+    };
+    eprintln!("fusebox {args:?} -> {run:?}");
+    run
+}
+
+/// Melts and resets `names` in turn, forever, until dropped: a steady
+/// stream of transitions (`ok -> blown`, `blown -> ok`).
+struct Churn {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn churn(fb: &Fusebox, names: &'static [&'static str]) -> Churn {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (fb, flag) = (fb.clone(), stop.clone());
+    let thread = std::thread::spawn(move || {
+        while !flag.load(Ordering::Relaxed) {
+            for name in names {
+                fb.melt(name).unwrap();
+                fb.reset(name).unwrap();
+            }
+            // Pacing, not synchronisation: a few hundred events a second.
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    Churn {
+        stop,
+        thread: Some(thread),
+    }
+}
+
+impl Drop for Churn {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn status_lists_fuses_valves_and_alarms() {
+    let s = server();
+    s.fb.melt("other").unwrap();
+    let run = fusebox(&["status", "--url", &s.url]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    let line = |name: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row for {name}: {}", run.stdout))
+            .to_owned()
+    };
+    assert!(run.stdout.contains("FUSES (2)"), "{}", run.stdout);
+    assert!(run.stdout.contains("VALVES (1)"), "{}", run.stdout);
+    assert!(run.stdout.contains("ALARMS"), "{}", run.stdout);
+    assert_eq!(line("db").split_whitespace().nth(1), Some("ok"));
+    let other = line("other");
+    assert_eq!(other.split_whitespace().nth(1), Some("blown"));
+    assert!(other.contains("at 1m"), "the heal deadline: {other}");
+    assert!(line("api").contains("0/4"), "in flight of concurrency");
+
+    let run = fusebox(&["status", "--url", &s.url, "--json"]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["fuses"][0]["name"], "db");
+    assert_eq!(v["fuses"][1]["state"], "blown");
+    assert_eq!(v["valves"][0]["name"], "api");
+}
+
+#[test]
+fn disable_needs_the_token_and_shows_in_status() {
+    let s = server();
+    let run = fusebox(&["disable", "db", "--url", &s.url]);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(run.stderr.contains("unauthorized"), "{}", run.stderr);
+    assert!(run.stderr.contains("FUSEBOX_TOKEN"), "{}", run.stderr);
+
+    let run = fusebox(&["disable", "db", "--url", &s.url, "--token", "wrong"]);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(run.stderr.contains("refused the token"), "{}", run.stderr);
+    assert_eq!(s.fb.state("db").unwrap().state.as_str(), "ok");
+
+    let run = fusebox(&["disable", "nosuch", "--url", &s.url, "--token", TOKEN]);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("no fuse named \"nosuch\""),
+        "{}",
+        run.stderr
+    );
+
+    let run = fusebox(&["disable", "db", "--url", &s.url, "--token", TOKEN]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert_eq!(run.stdout.trim(), "db: disabled");
+
+    let run = fusebox(&["status", "--url", &s.url]);
+    let row = run.stdout.lines().find(|l| l.starts_with("db ")).unwrap();
+    assert_eq!(row.split_whitespace().nth(1), Some("disabled"), "{row}");
+
+    let run = fusebox(&["enable", "db", "--url", &s.url, "--token", TOKEN]);
+    assert_eq!((run.code(), run.stdout.trim()), (Some(0), "db: ok"));
+    s.fb.melt("db").unwrap();
+    let run = fusebox(&["reset", "db", "--url", &s.url, "--token", TOKEN]);
+    assert_eq!((run.code(), run.stdout.trim()), (Some(0), "db: ok"));
+}
+
+#[test]
+fn control_is_forbidden_without_a_server_token() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let fb = Fusebox::new();
+    fb.install("db", FuseConfig::standard(1, Duration::from_secs(1)))
+        .unwrap();
+    rt.spawn(fusebox_admin::serve_listener(
+        listener,
+        fb,
+        AdminConfig::new(),
+    ));
+    let run = fusebox(&["reset", "db", "--url", &url, "--token", "t"]);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(run.stderr.contains("control is disabled"), "{}", run.stderr);
+}
+
+#[test]
+fn unreachable_server_fails_cleanly() {
+    // A port that was free a moment ago: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let run = fusebox(&["status", "--url", &url]);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(run.stderr.contains("cannot reach"), "{}", run.stderr);
+}
+
+#[test]
+fn trace_stops_by_itself_after_max_events() {
+    let s = server();
+    let _churn = churn(&s.fb, &["db", "other"]);
+    let run = fusebox(&["trace", "db", "--max", "5", "--url", &s.url]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", run.stdout);
+    for l in &lines {
+        assert_eq!(
+            l.split_whitespace().nth(1),
+            Some("db"),
+            "only db's events: {l}"
+        );
+        assert!(l.contains("->"), "{l}");
+    }
+    assert!(run.stderr.contains("5 events printed"), "{}", run.stderr);
+}
+
+#[test]
+fn trace_caps_the_rate_and_counts_drops() {
+    let s = server();
+    let _churn = churn(&s.fb, &["db", "other"]);
+    // Four events at two a second take at least one window change.
+    let run = fusebox(&["trace", "*", "--max", "4", "--rate", "2", "--url", &s.url]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert_eq!(run.stdout.lines().count(), 4, "{}", run.stdout);
+    assert!(run.took >= Duration::from_secs(1), "{:?}", run.took);
+    assert!(run.stderr.contains("dropped"), "{}", run.stderr);
+}
+
+#[test]
+fn watch_count_prints_that_many_tables() {
+    let s = server();
+    let _churn = churn(&s.fb, &["db"]);
+    let run = fusebox(&[
+        "watch",
+        "--count",
+        "2",
+        "--interval",
+        "100ms",
+        "--url",
+        &s.url,
+    ]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert_eq!(run.stdout.matches("FUSES (2)").count(), 2, "{}", run.stdout);
+    assert_eq!(run.stdout.matches("fusebox watch").count(), 2);
+    // The second table has rates.
+    assert!(run.stdout.contains("melts/s"), "{}", run.stdout);
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Writes `text` to a file of its own under the temp dir.
+fn temp_config(text: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "fusebox-cli-{}-{}.toml",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const VALID: &str = r#"
+[fuses.db]
+strategy = { kind = "standard", max_melts = 5, window = "10s" }
+heal = { steps = [{ delay = "60s" }] }
+
+[valves.api]
+concurrency = 8
+queue = 64
+guard = "db"
+"#;
+
+#[test]
+fn check_accepts_a_valid_config() {
+    let example = workspace_root().join("examples/fusebox.toml");
+    let path = if example.exists() {
+        example
+    } else {
+        temp_config(VALID)
+    };
+    let run = fusebox(&["check", path.to_str().unwrap()]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert!(run.stdout.contains(": ok: "), "{}", run.stdout);
+
+    let path = temp_config(VALID);
+    let run = fusebox(&["check", path.to_str().unwrap()]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert!(
+        run.stdout.ends_with(": ok: 1 fuse, 1 valve\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn check_reports_every_error_with_its_line() {
+    // (config, lines that must be reported)
+    let cases: [(String, &[usize]); 5] = [
+        // TOML syntax: an unterminated string.
+        (VALID.replace("\"10s\" }", "\"10s }"), &[3]),
+        // A rule: failures must be at least 1.
+        (
+            VALID.replace(
+                "{ kind = \"standard\", max_melts = 5, window = \"10s\" }",
+                "{ kind = \"consecutive\", failures = 0 }",
+            ),
+            &[3],
+        ),
+        // An unknown key in a valve.
+        (VALID.replace("queue = 64", "queue = 64\nqeueu = 3"), &[9]),
+        // A guard naming no fuse of the file.
+        (VALID.replace("guard = \"db\"", "guard = \"nope\""), &[9]),
+        // Two errors, one per table: both reported.
+        (
+            VALID
+                .replace("window = \"10s\"", "window = \"0s\"")
+                .replace("concurrency = 8", "concurrency = 0"),
+            &[3, 7],
+        ),
+    ];
+    for (text, lines) in cases {
+        let path = temp_config(&text);
+        let shown = path.to_str().unwrap();
+        let run = fusebox(&["check", shown]);
+        assert_eq!(run.code(), Some(1), "{text}\n{run:?}");
+        for line in lines {
+            assert!(
+                run.stderr.contains(&format!("{shown}:{line}:")),
+                "line {line} of\n{text}\nnot in\n{}",
+                run.stderr
+            );
+        }
+        // (A syntax error may cascade into more: TOML's parser goes on.)
+        let errors = run
+            .stderr
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(&format!("{shown}:"))
+                    .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+            })
+            .count();
+        assert!(errors >= lines.len(), "one line per error:\n{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{shown}: {errors} error")),
+            "and a total:\n{}",
+            run.stderr
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+
+    let run = fusebox(&["check", "/nonexistent/fusebox.toml"]);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(fusebox(&["status", "--bogus"]).code(), Some(2));
+    assert_eq!(fusebox(&["trace"]).code(), Some(2));
+    assert_eq!(fusebox(&["trace", "db", "--max", "0"]).code(), Some(2));
+    assert_eq!(fusebox(&["watch", "--interval", "1parsec"]).code(), Some(2));
+    assert_eq!(fusebox(&["--help"]).code(), Some(0));
+}
+
+#[test]
+fn demo_runs_and_prints_the_table_and_report_path() {
+    let report = std::env::temp_dir().join(format!("fusebox-cli-demo-{}.html", std::process::id()));
+    let run = fusebox(&[
+        "demo",
+        "--duration",
+        "2s",
+        "--no-dashboard",
+        "--quiet",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert!(run.stdout.contains("unprotected"), "{}", run.stdout);
+    assert!(run.stdout.contains("protected"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("report: {}", report.display())),
+        "{}",
+        run.stdout
+    );
+    assert!(report.exists());
+    let _ = std::fs::remove_file(&report);
+}

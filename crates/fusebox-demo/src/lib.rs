@@ -1,0 +1,308 @@
+//! The fusebox demo: a flaky database under steady load, with and without
+//! fusebox, compared side by side. `fusebox demo` runs it.
+//!
+//! # The scenario
+//!
+//! An in-process service answers requests by calling a simulated database.
+//! An open-loop load generator sends it 200 requests a second, whatever the
+//! service's latency (a late tick fires at once: clients do not wait for each
+//! other, as on the internet). The database has 16 connections and a FIFO
+//! queue in front of them; a healthy query takes 2 to 17 ms. During a run it
+//! goes through one script of episodes (times for a 30 s run; everything
+//! scales with the run's length, see [`Scenario`]):
+//!
+//! ```text
+//! 0 s        6 s           12 s          18 s                          30 s
+//! | healthy  |   errors    |    slow     |  recovered                   |
+//!              90% of queries  every query
+//!              fail in 1 ms    takes 800 ms
+//! ```
+//!
+//! Two things make the slow episode dangerous, as with a real database:
+//! at 800 ms a query, 16 connections serve 20 queries a second against 200
+//! arriving, so queries pile up in the queue; and a client that gives up does
+//! not take its query back: the database still runs it when its turn comes.
+//! With many queries waiting the database also thrashes (each query's healthy
+//! cost is multiplied by `1 + waiting / 128`), so a pile-up outlives the
+//! episode that caused it.
+//!
+//! The demo runs this script twice, each run half of
+//! [`DemoOptions::duration`], with the same seed:
+//!
+//! * **unprotected**: the service calls the database directly, each call with
+//!   a client-side timeout of 1 s, as a real service would;
+//! * **protected**: each call goes through a fuse
+//!   (`failure_rate(0.5, 1 s, min 20)` with `slow_call(250 ms)`, healing by
+//!   `[delay(1 s), probe(1), probe(1), probe(1)]`) and then a valve
+//!   (concurrency 16, queue 64, `max_wait(50 ms)`), with
+//!   the same 1 s timeout. A blown fuse answers at once; the valve never lets
+//!   more queries at the database than it has connections, and turns a queue
+//!   into a fast refusal.
+//!
+//! At the end it compares what the clients saw ([`DemoReport::table`]):
+//! latency p50 and p99, errors, *wasted calls* (database calls made during
+//! the episodes that failed or timed out: work spent on a dependency that was
+//! down), and *time to recover* (from the end of the slow episode until the
+//! clients' success rate stays at 99% or more for a second). It writes an
+//! HTML report with inline SVG charts of p99 latency and error rate over time
+//! for both runs, the episodes shaded.
+//!
+//! What to expect: both runs fail most requests during the episodes (the
+//! database is down; a fuse does not make it work). Unprotected, the slow
+//! episode costs every client the full 1 s timeout, thousands of calls pile
+//! onto the database for nothing, and the backlog keeps it slow after the
+//! episode ends. Protected, clients get a fast refusal instead of a 1 s wait,
+//! the database sees a handful of probes instead of thousands of calls, and
+//! traffic returns once three probes in a row succeed.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use fusebox_demo::DemoOptions;
+//!
+//! let report = fusebox_demo::run(DemoOptions {
+//!     duration: Duration::from_secs(10),
+//!     dashboard: None,
+//!     ..DemoOptions::default()
+//! })
+//! .await?;
+//! println!("{}", report.table());
+//! assert!(report.protected.p99 < report.unprotected.p99);
+//! # Ok(()) }
+//! ```
+//!
+//! The demo uses the real clock (tokio's timer): it is meant to be watched.
+//! [`run`] needs a multi-thread tokio runtime.
+
+mod database;
+mod report;
+mod run;
+mod scenario;
+mod summary;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fusebox::Fusebox;
+use fusebox_admin::AdminConfig;
+
+pub use scenario::{Phase, Scenario, REFERENCE_RUN};
+pub use summary::{Bucket, RunSummary};
+
+/// What [`run`] is asked to do.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_demo::DemoOptions;
+///
+/// let opts = DemoOptions { duration: Duration::from_secs(6), quiet: true, ..DemoOptions::default() };
+/// assert_eq!(opts.dashboard.unwrap().ip().to_string(), "127.0.0.1");
+/// assert!(opts.report.ends_with("fusebox-demo/report.html"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoOptions {
+    /// Total length of both runs (each gets half). Default 60 s.
+    pub duration: Duration,
+    /// Where to serve the admin router and dashboard while the demo runs
+    /// (its URL is printed); `None` for no server. Default `127.0.0.1:0`
+    /// (a free port).
+    pub dashboard: Option<SocketAddr>,
+    /// Where to write the HTML report (its directory is created). Default
+    /// `target/fusebox-demo/report.html`.
+    pub report: PathBuf,
+    /// No progress lines and no dashboard URL.
+    pub quiet: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            duration: Duration::from_secs(60),
+            dashboard: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+            report: PathBuf::from("target/fusebox-demo/report.html"),
+            quiet: false,
+        }
+    }
+}
+
+/// What the demo measured.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DemoReport {
+    /// The run without fusebox.
+    pub unprotected: RunSummary,
+    /// The run with the fuse and the valve.
+    pub protected: RunSummary,
+    /// Where the HTML report was written.
+    pub report_path: PathBuf,
+    /// The parameters both runs used.
+    pub scenario: Scenario,
+    /// The dashboard's URL, if one was served.
+    pub dashboard_url: Option<String>,
+}
+
+impl DemoReport {
+    /// The comparison table, as printed at the end of the demo.
+    ///
+    /// ```text
+    ///                              unprotected       protected
+    /// requests                            6000            6000
+    /// p50 latency                       5.3 ms          4.8 ms
+    /// ...
+    /// ```
+    pub fn table(&self) -> String {
+        let mut out = format!("{:<26}{:>16}{:>16}\n", "", "unprotected", "protected");
+        for (name, u, p) in rows(&self.unprotected, &self.protected) {
+            out.push_str(&format!("{name:<26}{u:>16}{p:>16}\n"));
+        }
+        out
+    }
+}
+
+fn rows(u: &RunSummary, p: &RunSummary) -> Vec<(&'static str, String, String)> {
+    let errors = |r: &RunSummary| {
+        let pct = if r.requests == 0 {
+            0.0
+        } else {
+            100.0 * r.client_errors as f64 / r.requests as f64
+        };
+        format!("{} ({pct:.1}%)", r.client_errors)
+    };
+    let ttr = |r: &RunSummary| match r.time_to_recover {
+        Some(d) => fmt_duration(d),
+        None => "not in the run".to_string(),
+    };
+    vec![
+        ("requests", u.requests.to_string(), p.requests.to_string()),
+        ("p50 latency", fmt_duration(u.p50), fmt_duration(p.p50)),
+        ("p99 latency", fmt_duration(u.p99), fmt_duration(p.p99)),
+        ("max latency", fmt_duration(u.max), fmt_duration(p.max)),
+        ("client errors", errors(u), errors(p)),
+        (
+            "  of which timeouts",
+            u.timeouts.to_string(),
+            p.timeouts.to_string(),
+        ),
+        (
+            "  of which fast refusals",
+            u.refused.to_string(),
+            p.refused.to_string(),
+        ),
+        (
+            "database calls",
+            u.db_calls.to_string(),
+            p.db_calls.to_string(),
+        ),
+        (
+            "wasted database calls",
+            u.wasted_calls.to_string(),
+            p.wasted_calls.to_string(),
+        ),
+        ("time to recover", ttr(u), ttr(p)),
+    ]
+}
+
+/// `0.42 ms`, `12.3 ms`, `123 ms`, `1.23 s`.
+pub(crate) fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 100.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+/// Runs the demo: the unprotected run, then the protected one, each half of
+/// `opts.duration`; serves the dashboard meanwhile if asked; writes the HTML
+/// report. Prints the dashboard URL and one progress line a second unless
+/// `opts.quiet`; the caller prints [`DemoReport::table`].
+///
+/// Needs a multi-thread tokio runtime with time and I/O enabled.
+///
+/// # Errors
+///
+/// Binding the dashboard's address, or writing the report.
+///
+/// # Cancel safety
+///
+/// Dropping the future stops the demo; database queries already sent finish
+/// on their own tasks, the dashboard stops with the runtime.
+pub async fn run(opts: DemoOptions) -> std::io::Result<DemoReport> {
+    let scenario = Scenario::for_run(opts.duration / 2);
+    let fb = Fusebox::new();
+    let mut dashboard_url = None;
+    let server = match opts.dashboard {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let url = format!("http://{}/", listener.local_addr()?);
+            if !opts.quiet {
+                println!(
+                    "dashboard: {url}  (the fuse and valve `db` appear with the protected run)"
+                );
+            }
+            dashboard_url = Some(url);
+            Some(tokio::spawn(fusebox_admin::serve_listener(
+                listener,
+                fb.clone(),
+                AdminConfig::new(),
+            )))
+        }
+        None => None,
+    };
+    struct AbortOnDrop(Option<tokio::task::JoinHandle<std::io::Result<()>>>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            if let Some(h) = &self.0 {
+                h.abort();
+            }
+        }
+    }
+    let _server = AbortOnDrop(server);
+
+    if !opts.quiet {
+        println!(
+            "two runs of {} each at {} requests/s; episodes: errors {}–{}, slow {}–{}",
+            fmt_duration(scenario.run),
+            scenario.rate,
+            fmt_duration(scenario.errors_start),
+            fmt_duration(scenario.slow_start),
+            fmt_duration(scenario.slow_start),
+            fmt_duration(scenario.slow_end),
+        );
+        println!(
+            "-- run 1: unprotected (database called directly, timeout {})",
+            fmt_duration(scenario.timeout)
+        );
+    }
+    let unprotected = run::run(&scenario, run::Mode::Unprotected, &fb, opts.quiet).await;
+    let mode = run::install(&fb, &scenario)?;
+    if !opts.quiet {
+        println!("-- run 2: protected (fuse + valve `db`, same timeout)");
+    }
+    let protected = run::run(&scenario, mode, &fb, opts.quiet).await;
+
+    let report = DemoReport {
+        unprotected,
+        protected,
+        report_path: opts.report.clone(),
+        scenario,
+        dashboard_url,
+    };
+    if let Some(dir) = opts.report.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&opts.report, report::html(&report))?;
+    if !opts.quiet {
+        println!("report: {}", opts.report.display());
+    }
+    Ok(report)
+}
