@@ -115,9 +115,10 @@ pub enum Cause {
     Remove,
 }
 
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
+impl Cause {
+    /// The lower-case name used in JSON, logs and metrics (`melt`, `heal`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
             Cause::Install => "install",
             Cause::Melt => "melt",
             Cause::Heal => "heal",
@@ -125,8 +126,13 @@ impl fmt::Display for Cause {
             Cause::Disable => "disable",
             Cause::Enable => "enable",
             Cause::Remove => "remove",
-        };
-        f.write_str(s)
+        }
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -98,19 +98,26 @@ impl Shared {
 
     #[cfg(feature = "metrics")]
     fn publish_metrics(&self) {
-        let cores: Vec<Arc<FuseCore>> = self.map.pin().values().cloned().collect();
         // `peek`, not `snapshot`: a tick must not apply due heal steps (a
         // ManualClock runs it late, and the steps' own timers come in order).
-        let fuses: Vec<FuseSnapshot> = cores.iter().filter_map(|c| c.peek()).collect();
-        let valves: Vec<Arc<ValveCore>> = self
-            .valves
+        let fuses: Vec<FuseSnapshot> = self.fuse_cores().iter().filter_map(|c| c.peek()).collect();
+        self.exporter
+            .publish(&fuses, &self.valve_cores(), &self.monitor.alarms());
+    }
+
+    /// Every fuse, taken out of the map so no guard is held while they are read.
+    fn fuse_cores(&self) -> Vec<Arc<FuseCore>> {
+        self.map.pin().values().cloned().collect()
+    }
+
+    /// Every valve, sorted by name, taken out of the lock likewise.
+    fn valve_cores(&self) -> Vec<Arc<ValveCore>> {
+        self.valves
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .values()
             .cloned()
-            .collect();
-        self.exporter
-            .publish(&fuses, &valves, &self.monitor.alarms());
+            .collect()
     }
 
     fn get(&self, name: &str) -> Result<Arc<FuseCore>, NotFound> {
@@ -394,15 +401,11 @@ impl Fusebox {
 
     /// Every valve, sorted by name.
     pub fn valves(&self) -> Vec<ValveSnapshot> {
-        let cores: Vec<Arc<ValveCore>> = self
-            .shared
-            .valves
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        cores.iter().map(|c| ValveSnapshot::of(c)).collect()
+        self.shared
+            .valve_cores()
+            .iter()
+            .map(|c| ValveSnapshot::of(c))
+            .collect()
     }
 
     /// A cheap handle to the fuse, for hot paths.
@@ -501,8 +504,12 @@ impl Fusebox {
 
     /// Every fuse (sorted by name) and every active alarm.
     pub fn snapshot(&self) -> Snapshot {
-        let cores: Vec<Arc<FuseCore>> = self.shared.map.pin().values().cloned().collect();
-        let mut fuses: Vec<FuseSnapshot> = cores.iter().filter_map(|c| c.snapshot()).collect();
+        let mut fuses: Vec<FuseSnapshot> = self
+            .shared
+            .fuse_cores()
+            .iter()
+            .filter_map(|c| c.snapshot())
+            .collect();
         fuses.sort_by(|a, b| a.name.cmp(&b.name));
         Snapshot {
             at: self.now(),

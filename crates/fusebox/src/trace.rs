@@ -10,7 +10,7 @@
 //! Nothing is emitted per ask or per successful call. Every event carries
 //! the fuse (or valve) name as a field; the library installs no subscriber.
 
-use crate::event::{Cause, Event, EventKind};
+use crate::event::{Event, EventKind};
 use crate::snapshot::FuseState;
 
 /// Emits one Fusebox event.
@@ -20,7 +20,7 @@ pub(crate) fn event(e: &Event) {
     match &e.kind {
         EventKind::Transition { from, to, cause } => {
             let (from, to) = (state(*from), state(*to));
-            let cause = cause_str(*cause);
+            let cause = cause.as_str();
             match to {
                 "blown" | "disabled" => tracing::warn!(
                     target: "fusebox", fuse = name, from, to, cause, at,
@@ -57,22 +57,5 @@ pub(crate) fn melt(name: &str, blown: bool) {
 }
 
 fn state(s: Option<FuseState>) -> &'static str {
-    match s {
-        None => "absent",
-        Some(FuseState::Ok) => "ok",
-        Some(FuseState::Blown) => "blown",
-        Some(FuseState::Disabled) => "disabled",
-    }
-}
-
-fn cause_str(c: Cause) -> &'static str {
-    match c {
-        Cause::Install => "install",
-        Cause::Melt => "melt",
-        Cause::Heal => "heal",
-        Cause::Reset => "reset",
-        Cause::Disable => "disable",
-        Cause::Enable => "enable",
-        Cause::Remove => "remove",
-    }
+    s.map_or("absent", FuseState::as_str)
 }

@@ -387,12 +387,10 @@ pub struct ValveSnapshot {
 impl ValveSnapshot {
     pub(crate) fn of(core: &ValveCore) -> Self {
         use std::sync::atomic::Ordering::Relaxed;
-        let (config, tokens, _) = core.view();
+        let (config, tokens) = core.view();
         let st = &core.stats;
         // Ordering: statistics.
-        let count = |r: Refused| {
-            st.refused[REASONS.iter().position(|&x| x == r).unwrap_or(0)].load(Relaxed)
-        };
+        let count = |r: Refused| st.refused[engine::reason_index(r)].load(Relaxed);
         let admitted = st.admitted.load(Relaxed);
         // Tasks that never waited are not in the sojourn histogram.
         let immediate = admitted.saturating_sub(st.sojourn.count());

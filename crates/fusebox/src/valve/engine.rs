@@ -45,7 +45,7 @@ pub(crate) const REASONS: [Refused; 6] = [
     Refused::Removed,
 ];
 
-fn reason_index(r: Refused) -> usize {
+pub(crate) fn reason_index(r: Refused) -> usize {
     REASONS.iter().position(|&x| x == r).unwrap_or(0)
 }
 
@@ -531,15 +531,11 @@ impl ValveCore {
         self.queued.load(Ordering::SeqCst)
     }
 
-    /// The config, the tokens now (if rate-limited), whether removed.
-    pub(crate) fn view(&self) -> (ValveConfig, Option<u64>, bool) {
+    /// The config, and the tokens now (if rate-limited).
+    pub(crate) fn view(&self) -> (ValveConfig, Option<u64>) {
         let s = lock(&self.slow);
         let now = self.now();
-        (
-            s.config.clone(),
-            s.bucket.as_ref().map(|b| b.tokens(now)),
-            s.removed,
-        )
+        (s.config.clone(), s.bucket.as_ref().map(|b| b.tokens(now)))
     }
 
     /// The start of a task whose service time is measured: one task in 64
