@@ -1,8 +1,8 @@
 //! `GET /events`: the Fusebox's events as server-sent events.
 //!
-//! Each connection takes a [`Subscription`](fusebox::Subscription) of its
+//! Each connection takes a [`Subscription`](fusebox::event::Subscription) of its
 //! own, made before the response starts, and reads it with
-//! [`poll_recv`](fusebox::Subscription::poll_recv): the core wakes the
+//! [`poll_recv`](fusebox::event::Subscription::poll_recv): the core wakes the
 //! connection's task when it publishes, so an event reaches the socket as soon
 //! as the runtime polls, with no thread and no polling interval in between.
 //! The subscription's buffer is bounded, as every subscriber's is: a client
@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use fusebox::RecvError;
+use fusebox::event::RecvError;
 use futures_util::stream::{self, Stream, StreamExt};
 
 use crate::routes::AppState;

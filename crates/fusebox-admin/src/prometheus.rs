@@ -27,7 +27,10 @@
 
 use std::fmt::Write;
 
-use fusebox::{FuseCounters, FuseState, Snapshot};
+use fusebox::{
+    fuse::{FuseCounters, FuseState},
+    Snapshot,
+};
 
 /// A per-fuse counter: its name, its help text, and how to read it.
 type CounterFamily = (&'static str, &'static str, fn(&FuseCounters) -> u64);

@@ -20,7 +20,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use fusebox::{Alarm, FuseSnapshot, Fusebox, Snapshot, ValveSnapshot};
+use fusebox::{event::Alarm, fuse::FuseSnapshot, valve::ValveSnapshot, Fusebox, Snapshot};
 
 use crate::auth;
 use crate::error::ApiError;

@@ -333,7 +333,10 @@ async fn dashboard_follows_a_blow_and_a_heal_live() {
     for _ in 0..3 {
         fb.melt("db").unwrap();
     }
-    assert_eq!(fb.state("db").unwrap().state, fusebox::FuseState::Blown);
+    assert_eq!(
+        fb.state("db").unwrap().state,
+        fusebox::fuse::FuseState::Blown
+    );
     wd.wait_for("db shown blown", FUSE_STATE, json!("blown"))
         .await;
     assert_eq!(wd.js(LOAD_ID).await, load_id, "the page reloaded");

@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use fusebox::{EventKind, FuseConfig, Fusebox, Heal, Step, ValveConfig};
+use fusebox::{event::EventKind, FuseConfig, Fusebox, Heal, Step, ValveConfig};
 use fusebox_admin::AdminConfig;
 use hyper::body::Bytes;
 use hyper::StatusCode;

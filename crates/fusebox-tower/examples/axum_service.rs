@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use fusebox::{EventKind, FuseConfig, Fusebox, Heal, Step, ValveConfig};
+use fusebox::{event::EventKind, FuseConfig, Fusebox, Heal, Step, ValveConfig};
 use fusebox_tower::{FuseLayer, FuseboxError, ValveLayer};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;

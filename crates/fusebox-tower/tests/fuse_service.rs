@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use fusebox::{Ask, FuseConfig, FuseState, Fusebox, Heal, ManualClock, Outcome, Step};
+use fusebox::{fuse::FuseState, Ask, FuseConfig, Fusebox, Heal, ManualClock, Outcome, Step};
 use fusebox_tower::{BoxError, FuseLayer, FuseService, FuseboxError};
 use support::poll_once;
 use tower::{service_fn, Layer, Service, ServiceExt};

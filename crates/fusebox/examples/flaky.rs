@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fusebox::{EventKind, FuseConfig, Fusebox, Heal, RunError};
+use fusebox::{event::EventKind, FuseConfig, Fusebox, Heal, RunError};
 
 /// The dependency: up, then down between `down_from` and `down_until`.
 struct FlakyDb {
@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _events = fb.subscribe_fn(move |event| {
         if let Ok(e) = event {
             if let EventKind::Transition { from, to, cause } = e.kind {
-                let show = |s: Option<fusebox::FuseState>| s.map_or("-", |s| s.as_str());
+                let show = |s: Option<fusebox::fuse::FuseState>| s.map_or("-", |s| s.as_str());
                 println!(
                     "{:>7.3}s  event   fuse {:?}: {} -> {} ({cause})",
                     start.elapsed().as_secs_f64(),

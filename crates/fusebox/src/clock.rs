@@ -20,14 +20,15 @@
 //!
 //! Times are [`Duration`]s since the clock's own epoch (its creation for the
 //! monotonic clock, zero for the manual clock).
+//!
+//! This module depends on nothing else in the crate: a clock is a clock. The
+//! Fusebox's timer attaches itself to a manual clock through [`Advanced`],
+//! an interface the clock owns, so that advancing time can run what fell due.
 
-use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-
-use crate::timer::Timers;
 
 /// A source of monotonic time for a [`Fusebox`](crate::Fusebox).
 ///
@@ -60,6 +61,31 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn now_coarse(&self) -> Duration {
         self.now()
     }
+
+    /// Which built-in clock this is, if any, so a Fusebox can read the two
+    /// built-in clocks without a virtual call. Leave the default.
+    #[doc(hidden)]
+    fn builtin(&self) -> Option<Builtin<'_>> {
+        None
+    }
+}
+
+/// The built-in clocks, as [`Clock::builtin`] names them. Not part of the
+/// public API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub enum Builtin<'a> {
+    /// The operating system's clock.
+    Monotonic(&'a MonotonicClock),
+    /// A clock that moves by hand.
+    Manual(&'a ManualClock),
+}
+
+/// Told by a [`ManualClock`] after it moved, so whatever fell due can run:
+/// the Fusebox's timer registers itself this way. The clock holds it weakly.
+pub(crate) trait Advanced: Send + Sync {
+    /// Time now reads `now` nanoseconds.
+    fn advanced(&self, now: u64);
 }
 
 /// The operating system's monotonic clock, counted from the moment this value
@@ -68,7 +94,7 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 /// # Example
 ///
 /// ```
-/// use fusebox::{Clock, MonotonicClock};
+/// use fusebox::{Clock, clock::MonotonicClock};
 ///
 /// let clock = MonotonicClock::new();
 /// let a = clock.now();
@@ -110,6 +136,9 @@ impl Clock for MonotonicClock {
     }
     fn now_coarse(&self) -> Duration {
         Duration::from_nanos(self.nanos_coarse())
+    }
+    fn builtin(&self) -> Option<Builtin<'_>> {
+        Some(Builtin::Monotonic(self))
     }
 }
 
@@ -200,7 +229,7 @@ pub struct ManualClock {
 #[derive(Default)]
 struct ManualInner {
     nanos: AtomicU64,
-    listeners: Mutex<Vec<Weak<Timers>>>,
+    watchers: Mutex<Vec<Weak<dyn Advanced>>>,
 }
 
 impl fmt::Debug for ManualClock {
@@ -242,18 +271,18 @@ impl ManualClock {
     /// Runs the timers that are due at the current time (what
     /// [`advance`](ManualClock::advance) does after moving time).
     pub fn run_due(&self) {
-        let listeners: Vec<Arc<Timers>> = {
+        let watchers: Vec<Arc<dyn Advanced>> = {
             let mut l = self
                 .inner
-                .listeners
+                .watchers
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             l.retain(|w| w.strong_count() > 0);
             l.iter().filter_map(Weak::upgrade).collect()
         };
         let now = self.nanos();
-        for timers in listeners {
-            timers.fire_due(now);
+        for w in watchers {
+            w.advanced(now);
         }
     }
 
@@ -261,18 +290,22 @@ impl ManualClock {
         self.inner.nanos.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn attach(&self, timers: &Arc<Timers>) {
+    /// Tells `w` after every advance, for as long as it lives.
+    pub(crate) fn watch(&self, w: Weak<dyn Advanced>) {
         self.inner
-            .listeners
+            .watchers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::downgrade(timers));
+            .push(w);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Duration {
         Duration::from_nanos(self.nanos())
+    }
+    fn builtin(&self) -> Option<Builtin<'_>> {
+        Some(Builtin::Manual(self))
     }
 }
 
@@ -287,13 +320,10 @@ pub(crate) enum Timebase {
 
 impl Timebase {
     pub(crate) fn from_clock<C: Clock>(clock: C) -> Self {
-        let any: &dyn Any = &clock;
-        if let Some(m) = any.downcast_ref::<ManualClock>() {
-            Timebase::Manual(m.clone())
-        } else if let Some(m) = any.downcast_ref::<MonotonicClock>() {
-            Timebase::Monotonic(*m)
-        } else {
-            Timebase::Custom(Arc::new(clock))
+        match clock.builtin() {
+            Some(Builtin::Manual(m)) => Timebase::Manual(m.clone()),
+            Some(Builtin::Monotonic(m)) => Timebase::Monotonic(*m),
+            None => Timebase::Custom(Arc::new(clock)),
         }
     }
 
@@ -317,8 +347,12 @@ impl Timebase {
         }
     }
 
-    pub(crate) fn is_manual(&self) -> bool {
-        matches!(self, Timebase::Manual(_))
+    /// The manual clock, if time moves by hand.
+    pub(crate) fn manual(&self) -> Option<&ManualClock> {
+        match self {
+            Timebase::Manual(c) => Some(c),
+            _ => None,
+        }
     }
 }
 
@@ -351,7 +385,7 @@ mod tests {
 
     #[test]
     fn timebase_recognises_builtin_clocks() {
-        assert!(Timebase::from_clock(ManualClock::new()).is_manual());
+        assert!(Timebase::from_clock(ManualClock::new()).manual().is_some());
         assert!(matches!(
             Timebase::from_clock(MonotonicClock::new()),
             Timebase::Monotonic(_)

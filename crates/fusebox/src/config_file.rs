@@ -58,7 +58,7 @@
 //! # Example
 //!
 //! ```
-//! use fusebox::{ConfigFile, FuseState, Fusebox};
+//! use fusebox::{ConfigFile, Fusebox, fuse::FuseState};
 //!
 //! let text = r#"
 //! [fuses.db]
@@ -116,9 +116,9 @@ use toml::Spanned;
 pub use self::error::ConfigFileError;
 use self::error::Kind;
 use self::locate::{line_column, Locator, Path, Seg, Spot};
-use crate::error::ConfigError;
-use crate::fuse::{FuseConfig, Step, MAX_PROBES};
-use crate::registry::{Fusebox, MAX_NAME_LEN};
+use crate::error::{ConfigError, PathSegment};
+use crate::fuse::FuseConfig;
+use crate::registry::Fusebox;
 use crate::valve::ValveConfig;
 
 /// The fuses and valves of a TOML config file, parsed and validated; install
@@ -140,7 +140,7 @@ use crate::valve::ValveConfig;
 /// let db = &file.fuses()["db"];
 /// assert_eq!(db.strategy, Strategy::Standard { max_melts: 5, window: Duration::from_secs(10) });
 /// assert!(file.valves().is_empty());
-/// # Ok::<(), fusebox::ConfigFileError>(())
+/// # Ok::<(), fusebox::config_file::ConfigFileError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ConfigFile {
@@ -313,7 +313,7 @@ impl ConfigFile {
         };
         let mut path = Path::default().key(section).key(name);
         if err.field() != "name" {
-            path = path.join_dotted(err.field());
+            path.0.extend(segments(&err));
         }
         let e = ConfigFileError::new(
             places.get(name).copied().unwrap_or((1, 1)),
@@ -375,7 +375,7 @@ impl Fusebox {
     /// let fb = Fusebox::new();
     /// fb.load_config_str("[valves.api]\nconcurrency = 4\nqueue = 16\n")?;
     /// assert_eq!(fb.valves()[0].queue, 16);
-    /// # Ok::<(), fusebox::ConfigFileError>(())
+    /// # Ok::<(), fusebox::config_file::ConfigFileError>(())
     /// ```
     pub fn load_config_str(&self, text: &str) -> Result<(), ConfigFileError> {
         self.load_config(&ConfigFile::parse(text)?)
@@ -388,7 +388,7 @@ impl Fusebox {
     ///
     /// ```no_run
     /// let fb = fusebox::Fusebox::from_config_file("fusebox.toml")?;
-    /// # Ok::<(), fusebox::ConfigFileError>(())
+    /// # Ok::<(), fusebox::config_file::ConfigFileError>(())
     /// ```
     pub fn from_config_file(path: impl AsRef<FsPath>) -> Result<Fusebox, ConfigFileError> {
         let file = ConfigFile::read(path)?;
@@ -414,7 +414,7 @@ fn read_fuse(text: &str, entry: &Locator<'_, '_>) -> Result<FuseConfig, ConfigFi
     check_name(text, entry)?;
     let cfg = deserialize::<FuseConfig>(text, entry)?;
     cfg.validate().map_err(|e| {
-        let field = fuse_field(&cfg, e.field());
+        let field = segments(&e);
         rule_error(text, entry, &field, e)
     })?;
     Ok(cfg)
@@ -428,7 +428,7 @@ fn read_valve(
     check_name(text, entry)?;
     let cfg = deserialize::<ValveConfig>(text, entry)?;
     cfg.validate().map_err(|e| {
-        let field = valve_field(e.field());
+        let field = segments(&e);
         rule_error(text, entry, &field, e)
     })?;
     if let Some(guard) = &cfg.guard {
@@ -488,64 +488,25 @@ fn rule_error(
     )
 }
 
-/// The keys under a fuse that a [`FuseConfig::validate`] field designates.
-///
-/// Most fields are spelt as in the file; a step's rule names the step kind
-/// (`heal.after`, `heal.gradual`, `heal.probe`), so the first step breaking
-/// it is looked up again (the same rules, in the same order).
-fn fuse_field(cfg: &FuseConfig, field: &str) -> Vec<Seg> {
-    let steps = cfg.heal.steps();
-    let first = |kind: &str, bad: &dyn Fn(&Step) -> bool| match steps.iter().position(bad) {
-        Some(i) => vec![
-            Seg::Key("heal".into()),
-            Seg::Key("steps".into()),
-            Seg::Index(i),
-            Seg::Key(kind.into()),
-        ],
-        None => vec![Seg::Key("heal".into()), Seg::Key("steps".into())],
-    };
-    match field {
-        "heal.after" => first("delay", &|s| matches!(s, Step::Delay(d) if d.is_zero())),
-        "heal.gradual" => first(
-            "gradual",
-            &|s| matches!(s, Step::Gradual(f) if !(*f > 0.0 && *f <= 1.0)),
-        ),
-        "heal.probe" => first(
-            "probe",
-            &|s| matches!(s, Step::Probe(n) if *n == 0 || *n > MAX_PROBES),
-        ),
-        other => dotted(other),
-    }
-}
-
-/// The keys under a valve that a [`ValveConfig::validate`] field designates.
-fn valve_field(field: &str) -> Vec<Seg> {
-    match field {
-        "rate" => dotted("rate.count"),
-        "codel.target" => dotted("discipline.target"),
-        "codel.interval" => dotted("discipline.interval"),
-        "adaptive_lifo.standing" => dotted("discipline.standing"),
-        other => dotted(other),
-    }
-}
-
-fn dotted(field: &str) -> Vec<Seg> {
-    Path::default().join_dotted(field).0
+/// The keys a [`ConfigError`]'s path designates: the validators name the
+/// fields as the file spells them, so this is a plain conversion.
+fn segments(err: &ConfigError) -> Vec<Seg> {
+    err.path()
+        .iter()
+        .map(|seg| match *seg {
+            PathSegment::Key(k) => Seg::Key(k.into()),
+            PathSegment::Index(i) => Seg::Index(i),
+        })
+        .collect()
 }
 
 /// The registry's name rules ([`Fusebox::install`] checks them again), so
 /// that a bad name is reported with its line like everything else.
 fn check_name(text: &str, entry: &Locator<'_, '_>) -> Result<(), ConfigFileError> {
-    let name = entry_name(entry);
-    let problem = if name.is_empty() {
-        "a name must not be empty".to_owned()
-    } else if name.len() > MAX_NAME_LEN {
-        format!("a name must be at most {MAX_NAME_LEN} bytes")
-    } else if name.chars().any(char::is_control) {
-        "a name must not contain control characters".to_owned()
-    } else {
+    let Err(err) = crate::registry::check_name(&entry_name(entry)) else {
         return Ok(());
     };
+    let problem = format!("a name {}", err.rule());
     Err(ConfigFileError::new(
         line_column(text, entry.key_span.start),
         entry.path.to_string(),

@@ -1,8 +1,37 @@
-//! Errors: small, typed, and each saying what is wrong.
+//! Errors: small, typed, and each saying what is wrong and what it is
+//! about (a fuse or a valve).
 
 use std::fmt;
 
-/// No fuse is installed under the given name.
+/// What an error is about: fuses and valves share a registry, so a name or
+/// a config can be either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Subject {
+    /// A fuse (a circuit breaker).
+    Fuse,
+    /// A valve (a load regulator).
+    Valve,
+}
+
+impl Subject {
+    /// `"fuse"` or `"valve"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Fuse => "fuse",
+            Subject::Valve => "valve",
+        }
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Nothing is installed under the given name: no fuse, or no valve, as
+/// [`subject`](NotFound::subject) says.
 ///
 /// # Example
 ///
@@ -13,26 +42,44 @@ use std::fmt;
 /// let err = fb.ask("nope").unwrap_err();
 /// assert_eq!(err.name(), "nope");
 /// assert_eq!(err.to_string(), "no fuse named \"nope\"");
+/// let err = fb.remove_valve("api").unwrap_err();
+/// assert_eq!(err.to_string(), "no valve named \"api\"");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotFound {
+    subject: Subject,
     name: Box<str>,
 }
 
 impl NotFound {
-    pub(crate) fn new(name: &str) -> Self {
-        NotFound { name: name.into() }
+    pub(crate) fn fuse(name: &str) -> Self {
+        NotFound {
+            subject: Subject::Fuse,
+            name: name.into(),
+        }
+    }
+
+    pub(crate) fn valve(name: &str) -> Self {
+        NotFound {
+            subject: Subject::Valve,
+            name: name.into(),
+        }
     }
 
     /// The name that was looked up.
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Whether a fuse or a valve was looked up.
+    pub fn subject(&self) -> Subject {
+        self.subject
+    }
 }
 
 impl fmt::Display for NotFound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no fuse named {:?}", self.name)
+        write!(f, "no {} named {:?}", self.subject, self.name)
     }
 }
 
@@ -50,27 +97,96 @@ impl std::error::Error for NotFound {}
 /// let fb = Fusebox::new();
 /// let err = fb.install("db", FuseConfig::standard(3, Duration::ZERO)).unwrap_err();
 /// assert_eq!(err.field(), "strategy.window");
+/// use fusebox::error::PathSegment::Key;
+/// assert_eq!(err.path(), [Key("strategy"), Key("window")]);
 /// assert!(err.to_string().contains("must be greater than zero"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    field: &'static str,
+    subject: Subject,
+    path: Vec<PathSegment>,
     value: String,
     rule: &'static str,
 }
 
+/// One step of a [`ConfigError`]'s path: a key, or a position in a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PathSegment {
+    /// A field (`strategy`, `window`).
+    Key(&'static str),
+    /// An element of a list (`heal.steps[2]`).
+    Index(usize),
+}
+
 impl ConfigError {
+    /// A fuse config broke `rule` at `field` (a dotted path of keys).
     pub(crate) fn new(field: &'static str, value: impl fmt::Debug, rule: &'static str) -> Self {
         ConfigError {
-            field,
+            subject: Subject::Fuse,
+            path: field.split('.').map(PathSegment::Key).collect(),
             value: format!("{value:?}"),
             rule,
         }
     }
 
-    /// The offending field, as a dotted path (`strategy.rate`, `heal.after`, ...).
-    pub fn field(&self) -> &'static str {
-        self.field
+    /// A valve config broke `rule` at `field`.
+    pub(crate) fn valve(field: &'static str, value: impl fmt::Debug, rule: &'static str) -> Self {
+        Self::new(field, value, rule).for_valve()
+    }
+
+    /// Step `index` of a heal program broke `rule` in its `kind` field
+    /// (`heal.steps[index].kind`).
+    pub(crate) fn step(
+        index: usize,
+        kind: &'static str,
+        value: impl fmt::Debug,
+        rule: &'static str,
+    ) -> Self {
+        let mut e = Self::new("heal.steps", value, rule);
+        e.path.push(PathSegment::Index(index));
+        e.path.push(PathSegment::Key(kind));
+        e
+    }
+
+    /// The same error, about a valve's config.
+    pub(crate) fn for_valve(self) -> Self {
+        ConfigError {
+            subject: Subject::Valve,
+            ..self
+        }
+    }
+
+    /// Whether a fuse's or a valve's config was refused.
+    pub fn subject(&self) -> Subject {
+        self.subject
+    }
+
+    /// The offending field as a path, outermost first: what a tool needs
+    /// to find it in a file (`[Key("heal"), Key("steps"), Index(2), Key("delay")]`).
+    pub fn path(&self) -> &[PathSegment] {
+        &self.path
+    }
+
+    /// The offending field, written as a path (`strategy.rate`,
+    /// `heal.steps[2].delay`, ...), as the config's serde form spells it.
+    pub fn field(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.path {
+            match seg {
+                PathSegment::Key(k) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+                PathSegment::Index(i) => {
+                    use fmt::Write;
+                    let _ = write!(out, "[{i}]");
+                }
+            }
+        }
+        out
     }
 
     /// The rule the value broke, in words.
@@ -88,8 +204,11 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "invalid fuse config: `{}` = {}: {}",
-            self.field, self.value, self.rule
+            "invalid {} config: `{}` = {}: {}",
+            self.subject,
+            self.field(),
+            self.value,
+            self.rule
         )
     }
 }

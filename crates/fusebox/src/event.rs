@@ -19,13 +19,14 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::snapshot::FuseState;
+pub use crate::fuse::Cause;
+use crate::fuse::{FuseState, Notify, Step};
 
 pub use alarm::{Alarm, AlarmKind};
 
 /// One thing that happened to a fuse.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Event {
     /// The fuse's name.
@@ -39,7 +40,7 @@ pub struct Event {
 
 /// What an [`Event`] reports.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum EventKind {
@@ -59,7 +60,7 @@ pub enum EventKind {
         /// The step's position in the program, from 0.
         index: usize,
         /// The step.
-        step: crate::fuse::Step,
+        step: Step,
     },
     /// A valve was installed, reconfigured or removed (the event's name is
     /// the valve's).
@@ -81,7 +82,7 @@ pub enum EventKind {
 
 /// What happened to a valve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum ValveChange {
@@ -91,49 +92,6 @@ pub enum ValveChange {
     Reconfigured,
     /// Removed; its waiters were refused.
     Removed,
-}
-
-/// Why a fuse changed state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-#[non_exhaustive]
-pub enum Cause {
-    /// `install`, new or replacing a config.
-    Install,
-    /// A melt (or a failed `run`) blew the fuse.
-    Melt,
-    /// The heal deadline passed.
-    Heal,
-    /// An operator's `reset`.
-    Reset,
-    /// An operator's `disable`.
-    Disable,
-    /// An operator's `enable`.
-    Enable,
-    /// `remove`.
-    Remove,
-}
-
-impl Cause {
-    /// The lower-case name used in JSON, logs and metrics (`melt`, `heal`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cause::Install => "install",
-            Cause::Melt => "melt",
-            Cause::Heal => "heal",
-            Cause::Reset => "reset",
-            Cause::Disable => "disable",
-            Cause::Enable => "enable",
-            Cause::Remove => "remove",
-        }
-    }
-}
-
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Why a receive returned no event.
@@ -231,6 +189,39 @@ pub(crate) struct Bus {
     subs: RwLock<Vec<Arc<Queue>>>,
 }
 
+/// The fuses report to the bus: each transition becomes an [`Event`].
+impl Notify for Bus {
+    fn transition(
+        &self,
+        name: &Arc<str>,
+        from: Option<FuseState>,
+        to: Option<FuseState>,
+        cause: Cause,
+        at: u64,
+    ) {
+        self.publish(Event {
+            name: name.clone(),
+            kind: EventKind::Transition { from, to, cause },
+            at: Duration::from_nanos(at),
+        });
+    }
+
+    fn heal_step(&self, name: &Arc<str>, index: usize, step: Step, at: u64) {
+        self.publish(Event {
+            name: name.clone(),
+            kind: EventKind::HealStep { index, step },
+            at: Duration::from_nanos(at),
+        });
+    }
+
+    fn melted(&self, name: &Arc<str>, blown: bool) {
+        #[cfg(feature = "tracing")]
+        crate::trace::melt(name, blown);
+        #[cfg(not(feature = "tracing"))]
+        let _ = (name, blown);
+    }
+}
+
 impl Bus {
     pub(crate) fn publish(&self, event: Event) {
         #[cfg(feature = "tracing")]
@@ -291,7 +282,7 @@ impl Drop for Bus {
 ///
 /// ```
 /// use std::time::Duration;
-/// use fusebox::{Cause, EventKind, FuseConfig, FuseState, Fusebox};
+/// use fusebox::{FuseConfig, Fusebox, event::{Cause, EventKind}, fuse::FuseState};
 ///
 /// let fb = Fusebox::new();
 /// let events = fb.subscribe();

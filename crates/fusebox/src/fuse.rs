@@ -17,20 +17,38 @@
 //! [`Fusebox`](crate::Fusebox); keep one where calls are hot and skip the
 //! by-name lookup.
 
-pub(crate) mod config;
+mod config;
 pub(crate) mod engine;
-pub(crate) mod rate;
-pub(crate) mod window;
-pub(crate) mod word;
+pub(crate) mod env;
+mod heal;
+mod operate;
+mod outcome;
+mod program;
+mod rate;
+mod report;
+mod slow;
+mod snapshot;
+mod state;
+mod strategy;
+mod ticket;
+mod view;
+mod watch;
+mod window;
+mod word;
 
 use std::sync::Arc;
 
-pub use config::{Backoff, FuseConfig, Heal, Step, Strategy, DEFAULT_HEAL_AFTER, MAX_PROBES};
-pub use engine::Outcome;
-use engine::{Answer, FuseCore};
+pub use config::{FuseConfig, DEFAULT_HEAL_AFTER};
+pub(crate) use engine::{Answer, FuseCore};
+pub(crate) use env::{Env, Notify};
+pub use heal::{Backoff, Heal, Step, MAX_PROBES};
+pub use outcome::Outcome;
+pub use snapshot::{FuseCounters, FuseSnapshot};
+pub use state::{Cause, FuseState};
+pub use strategy::Strategy;
+pub(crate) use watch::Watcher;
 
-use crate::error::RunError;
-use crate::snapshot::FuseSnapshot;
+pub use crate::error::RunError;
 
 /// The answer to [`ask`](Fuse::ask).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -314,7 +332,7 @@ impl Fuse {
 /// drop is part of a panic's unwinding.
 struct Pending<'a> {
     core: &'a FuseCore,
-    ticket: Option<engine::Ticket>,
+    ticket: Option<ticket::Ticket>,
     start: Option<u64>,
 }
 

@@ -83,7 +83,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use fusebox::{Ask, FuseConfig, FuseState, Fusebox, Heal, ManualClock, Step, Strategy};
+//! use fusebox::{Ask, FuseConfig, Fusebox, Heal, ManualClock, Step, Strategy, fuse::FuseState};
 //!
 //! let clock = ManualClock::new();
 //! let fb = Fusebox::builder().clock(clock.clone()).build();
@@ -123,45 +123,33 @@
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod clock;
+pub mod clock;
 #[cfg(feature = "toml")]
-mod config_file;
+#[cfg_attr(docsrs, doc(cfg(feature = "toml")))]
+pub mod config_file;
 #[cfg(feature = "serde")]
 mod duration_serde;
-mod error;
-mod event;
-mod fuse;
+pub mod error;
+pub mod event;
+pub mod fuse;
 #[cfg(feature = "metrics")]
 mod metrics_export;
-mod registry;
-mod snapshot;
+pub mod registry;
+mod rng;
 mod stats;
 mod sync;
 mod timer;
 #[cfg(feature = "tracing")]
 mod trace;
-mod valve;
+pub mod valve;
 
-pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use clock::{Clock, ManualClock};
 #[cfg(feature = "toml")]
-pub use config_file::{ConfigFile, ConfigFileError};
-pub use error::{ConfigError, NotFound, RunError};
-pub use event::{
-    Alarm, AlarmKind, CallbackSubscriber, Cause, Event, EventKind, RecvError, Subscription,
-    ValveChange,
-};
-pub use fuse::{
-    Ask, Backoff, Fuse, FuseConfig, Heal, Outcome, Step, Strategy, DEFAULT_HEAL_AFTER, MAX_PROBES,
-};
-#[cfg(feature = "metrics")]
-pub use metrics_export::DEFAULT_METRICS_INTERVAL;
-pub use registry::{
-    Fusebox, FuseboxBuilder, DEFAULT_ALARM_CLEAR_LOOKS, DEFAULT_ALARM_PERIOD,
-    DEFAULT_EVENT_CAPACITY, MAX_NAME_LEN,
-};
-pub use snapshot::{FuseCounters, FuseSnapshot, FuseState, Snapshot};
-pub use valve::{
-    Acquire, Discipline, Permit, Rate, Refusals, Refused, Valve, ValveConfig, ValveSnapshot,
-    DEFAULT_CONCURRENCY, DEFAULT_QUEUE,
-};
+pub use config_file::ConfigFile;
+pub use error::{ConfigError, NotFound};
+pub use event::Event;
+pub use fuse::{Ask, Fuse, FuseConfig, Heal, Outcome, RunError, Step, Strategy};
+pub use registry::{Fusebox, Snapshot};
+pub use valve::{Permit, Refused, Valve, ValveConfig};

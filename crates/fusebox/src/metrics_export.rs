@@ -32,7 +32,7 @@ use metrics::{
 };
 
 use crate::event::Alarm;
-use crate::snapshot::{FuseSnapshot, FuseState};
+use crate::fuse::{FuseSnapshot, FuseState};
 use crate::stats::histogram::{upper_bound_secs, BUCKETS};
 use crate::valve::engine::{ValveCore, REASONS};
 

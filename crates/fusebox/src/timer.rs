@@ -8,9 +8,12 @@
 //!
 //! Correctness never rests on this timer alone: a fuse whose deadline has
 //! passed answers as healed even if the timer is late (see `fuse/engine.rs`).
-//! Each entry carries the *ticket* of the state it was scheduled for; when a
-//! reset, reinstall or new blow has moved the fuse on, the ticket no longer
-//! matches and the firing is ignored, as fuse ignored stale timer messages.
+//! An entry is a [`Task`]: a closure that holds its target weakly and carries
+//! its own typed message (a fuse's ticket, a tick's kind), so the timer knows
+//! nothing of what it fires. A fuse's task carries the ticket of the state it
+//! was scheduled for; when a reset, reinstall or new blow has moved the fuse
+//! on, the ticket no longer matches and the firing does nothing, as fuse
+//! ignored stale timer messages.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -18,19 +21,23 @@ use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use crate::clock::Timebase;
+use crate::clock::{Advanced, Timebase};
 
-/// Something a timer entry fires.
-pub(crate) trait Fire: Send + Sync {
-    /// Called once the clock reads `now >= at`, outside the timer's lock.
-    fn fire(&self, ticket: u64, at: u64, now: u64);
+/// When a task fires: the deadline it was scheduled for and the clock's
+/// reading when it ran (`now >= at`), both in nanoseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Due {
+    pub(crate) at: u64,
+    pub(crate) now: u64,
 }
+
+/// What a timer entry runs, once, outside the timer's lock.
+pub(crate) type Task = Box<dyn FnOnce(Due) + Send>;
 
 struct Entry {
     at: u64,
     seq: u64,
-    ticket: u64,
-    target: Weak<dyn Fire>,
+    task: Task,
 }
 
 impl PartialEq for Entry {
@@ -80,8 +87,9 @@ impl Timers {
             wake: Condvar::new(),
             timebase: timebase.clone(),
         });
-        if let Timebase::Manual(clock) = &timebase {
-            clock.attach(&timers);
+        if let Some(clock) = timebase.manual() {
+            let me: Weak<dyn Advanced> = Arc::downgrade(&timers) as Weak<dyn Advanced>;
+            clock.watch(me);
         }
         timers
     }
@@ -90,8 +98,12 @@ impl Timers {
         self.heap.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Fires `target` with `ticket` once the clock reaches `at` (ns).
-    pub(crate) fn schedule(self: &Arc<Self>, at: u64, ticket: u64, target: Weak<dyn Fire>) {
+    /// Runs `task` once the clock reaches `at` (ns).
+    pub(crate) fn schedule(self: &Arc<Self>, at: u64, task: impl FnOnce(Due) + Send + 'static) {
+        self.schedule_boxed(at, Box::new(task));
+    }
+
+    fn schedule_boxed(self: &Arc<Self>, at: u64, task: Task) {
         let mut heap = self.lock();
         if heap.shutdown {
             return;
@@ -99,13 +111,8 @@ impl Timers {
         heap.seq += 1;
         let seq = heap.seq;
         let earliest = heap.entries.peek().is_none_or(|Reverse(e)| at < e.at);
-        heap.entries.push(Reverse(Entry {
-            at,
-            seq,
-            ticket,
-            target,
-        }));
-        if !self.timebase.is_manual() && !heap.thread_started {
+        heap.entries.push(Reverse(Entry { at, seq, task }));
+        if self.timebase.manual().is_none() && !heap.thread_started {
             heap.thread_started = true;
             let me = self.clone();
             // If the thread cannot start, fuses still heal lazily on their
@@ -131,9 +138,7 @@ impl Timers {
                 }
             };
             let Some(e) = entry else { return };
-            if let Some(target) = e.target.upgrade() {
-                target.fire(e.ticket, e.at, now);
-            }
+            (e.task)(Due { at: e.at, now });
         }
     }
 
@@ -183,6 +188,12 @@ impl Timers {
     }
 }
 
+impl Advanced for Timers {
+    fn advanced(&self, now: u64) {
+        self.fire_due(now);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,11 +202,17 @@ mod tests {
 
     #[derive(Default)]
     struct Log(Mutex<Vec<(u64, u64, u64)>>, AtomicU64);
-    impl Fire for Log {
-        fn fire(&self, ticket: u64, at: u64, now: u64) {
-            self.0.lock().unwrap().push((ticket, at, now));
+    impl Log {
+        fn fire(&self, ticket: u64, due: Due) {
+            self.0.lock().unwrap().push((ticket, due.at, due.now));
             self.1.fetch_add(1, AtOrd::SeqCst);
         }
+    }
+
+    /// A task that logs `ticket` into `log`.
+    fn logs(log: &Arc<Log>, ticket: u64) -> impl FnOnce(Due) + Send + 'static {
+        let log = log.clone();
+        move |due| log.fire(ticket, due)
     }
 
     #[test]
@@ -203,10 +220,9 @@ mod tests {
         let clock = ManualClock::new();
         let timers = Timers::new(Timebase::from_clock(clock.clone()));
         let log = Arc::new(Log::default());
-        let weak: Weak<dyn Fire> = Arc::downgrade(&(log.clone() as Arc<dyn Fire>));
-        timers.schedule(30, 3, weak.clone());
-        timers.schedule(10, 1, weak.clone());
-        timers.schedule(20, 2, weak);
+        timers.schedule(30, logs(&log, 3));
+        timers.schedule(10, logs(&log, 1));
+        timers.schedule(20, logs(&log, 2));
         clock.advance(Duration::from_nanos(25));
         assert_eq!(*log.0.lock().unwrap(), vec![(1, 10, 25), (2, 20, 25)]);
         clock.advance(Duration::from_nanos(5));
@@ -219,9 +235,8 @@ mod tests {
         let tb = Timebase::from_clock(crate::clock::MonotonicClock::new());
         let timers = Timers::new(tb.clone());
         let log = Arc::new(Log::default());
-        let weak: Weak<dyn Fire> = Arc::downgrade(&(log.clone() as Arc<dyn Fire>));
         let at = tb.now() + 20_000_000;
-        timers.schedule(at, 7, weak);
+        timers.schedule(at, logs(&log, 7));
         let start = std::time::Instant::now();
         while log.1.load(AtOrd::SeqCst) == 0 {
             assert!(

@@ -11,7 +11,7 @@
 //! the fuse (or valve) name as a field; the library installs no subscriber.
 
 use crate::event::{Event, EventKind};
-use crate::snapshot::FuseState;
+use crate::fuse::FuseState;
 
 /// Emits one Fusebox event.
 pub(crate) fn event(e: &Event) {

@@ -11,9 +11,10 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fusebox::{
-    AlarmKind, Ask, Cause, Event, EventKind, FuseConfig, FuseState, Fusebox, Heal, ManualClock,
-    RecvError, RunError, Subscription, DEFAULT_ALARM_CLEAR_LOOKS, DEFAULT_ALARM_PERIOD,
-    DEFAULT_EVENT_CAPACITY,
+    event::{AlarmKind, Cause, EventKind, RecvError, Subscription},
+    fuse::FuseState,
+    registry::{DEFAULT_ALARM_CLEAR_LOOKS, DEFAULT_ALARM_PERIOD, DEFAULT_EVENT_CAPACITY},
+    Ask, Event, FuseConfig, Fusebox, Heal, ManualClock, RunError,
 };
 
 const MS: Duration = Duration::from_millis(1);

@@ -15,8 +15,10 @@
 use std::time::Duration;
 
 use fusebox::{
-    ConfigFile, ConfigFileError, Discipline, FuseConfig, FuseState, Fusebox, Heal, ManualClock,
-    Rate, Step, Strategy, ValveConfig,
+    config_file::ConfigFileError,
+    fuse::FuseState,
+    valve::{Discipline, Rate},
+    ConfigFile, FuseConfig, Fusebox, Heal, ManualClock, Step, Strategy, ValveConfig,
 };
 use proptest::prelude::*;
 use proptest::strategy::Strategy as _;

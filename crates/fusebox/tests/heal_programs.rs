@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fusebox::{
-    Ask, Cause, Event, EventKind, FuseConfig, FuseState, Fusebox, Heal, ManualClock, Outcome,
-    RunError, Step, Strategy, Subscription,
+    event::{Cause, EventKind, Subscription},
+    fuse::FuseState,
+    Ask, Event, FuseConfig, Fusebox, Heal, ManualClock, Outcome, RunError, Step, Strategy,
 };
 
 const SEC: Duration = Duration::from_secs(1);
@@ -459,15 +460,18 @@ fn invalid_programs_are_refused_with_their_field() {
         (Heal::program([Step::Gradual(0.5)]), "heal.steps"),
         (
             Heal::program([Step::Gradual(0.0), Step::Delay(SEC)]),
-            "heal.gradual",
+            "heal.steps[0].gradual",
         ),
         (
-            Heal::program([Step::Gradual(1.5), Step::Delay(SEC)]),
-            "heal.gradual",
+            Heal::program([Step::Delay(SEC), Step::Gradual(1.5), Step::Delay(SEC)]),
+            "heal.steps[1].gradual",
         ),
-        (Heal::program([Step::Probe(0)]), "heal.probe"),
-        (Heal::program([Step::Probe(5_000)]), "heal.probe"),
-        (Heal::program([Step::Delay(Duration::ZERO)]), "heal.after"),
+        (Heal::program([Step::Probe(0)]), "heal.steps[0].probe"),
+        (Heal::program([Step::Probe(5_000)]), "heal.steps[0].probe"),
+        (
+            Heal::program([Step::Delay(Duration::ZERO)]),
+            "heal.steps[0].delay",
+        ),
         (Heal::reset(SEC).backoff(0.5, SEC), "heal.backoff.factor"),
         (
             Heal::reset(SEC).backoff(2.0, Duration::ZERO),

@@ -15,7 +15,9 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 
 use fusebox::{
-    Ask, Cause, EventKind, FuseConfig, FuseState, Fusebox, Heal, ManualClock, Outcome, Step,
+    event::{Cause, EventKind},
+    fuse::FuseState,
+    Ask, FuseConfig, Fusebox, Heal, ManualClock, Outcome, Step,
 };
 use loom::thread;
 
@@ -43,7 +45,7 @@ fn agree(fb: &Fusebox, name: &str) {
     );
 }
 
-fn causes(events: &fusebox::Subscription) -> Vec<Cause> {
+fn causes(events: &fusebox::event::Subscription) -> Vec<Cause> {
     let mut out = Vec::new();
     while let Ok(e) = events.try_recv() {
         if let EventKind::Transition { cause, .. } = e.kind {

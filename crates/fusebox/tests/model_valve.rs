@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use fusebox::{Acquire, Fusebox, ManualClock, Permit, Refused, Valve, ValveConfig};
+use fusebox::{valve::Acquire, Fusebox, ManualClock, Permit, Refused, Valve, ValveConfig};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestRunner};

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use fusebox::{Acquire, FuseConfig, Fusebox, Heal, ManualClock, Refused, ValveConfig};
+use fusebox::{valve::Acquire, FuseConfig, Fusebox, Heal, ManualClock, Refused, ValveConfig};
 
 const SEC: Duration = Duration::from_secs(1);
 
@@ -199,5 +199,5 @@ fn a_guard_in_a_probe_step_lets_the_probes_through() {
         .expect("the valve lets the probe's task start");
     assert_eq!(db.run(|| Ok::<_, ()>(())), Ok(()));
     drop(permit);
-    assert_eq!(fb.state("db").unwrap().state, fusebox::FuseState::Ok);
+    assert_eq!(fb.state("db").unwrap().state, fusebox::fuse::FuseState::Ok);
 }

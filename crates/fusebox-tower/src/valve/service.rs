@@ -3,7 +3,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use fusebox::{Acquire, Permit, Valve};
+use fusebox::{valve::Acquire, Permit, Valve};
 use tower_service::Service;
 
 use super::{Mode, ResponseFuture};

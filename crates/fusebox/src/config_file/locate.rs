@@ -37,18 +37,6 @@ impl Path {
         self
     }
 
-    /// `relative` is a dotted path as [`ConfigError::field`](crate::ConfigError::field)
-    /// writes them (`strategy.window`), keys only.
-    pub(crate) fn join_dotted(mut self, relative: &str) -> Path {
-        self.0.extend(
-            relative
-                .split('.')
-                .filter(|k| !k.is_empty())
-                .map(|k| Seg::Key(k.to_owned())),
-        );
-        self
-    }
-
     #[cfg(test)]
     fn index(mut self, i: usize) -> Path {
         self.0.push(Seg::Index(i));
@@ -375,7 +363,8 @@ mod tests {
         let p = Path::default()
             .key("fuses")
             .key("db.primary")
-            .join_dotted("heal.steps")
+            .key("heal")
+            .key("steps")
             .index(2)
             .key("delay");
         assert_eq!(p.to_string(), r#"fuses."db.primary".heal.steps[2].delay"#);

@@ -192,14 +192,14 @@ impl ValveConfig {
     /// Checks every rule; the error names the first field that breaks one.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.concurrency == 0 {
-            return Err(ConfigError::new("concurrency", 0, "must be at least 1"));
+            return Err(ConfigError::valve("concurrency", 0, "must be at least 1"));
         }
         if let Some(Rate { count, period }) = self.rate {
             if count == 0 {
-                return Err(ConfigError::new("rate", 0, "must be at least 1"));
+                return Err(ConfigError::valve("rate.count", 0, "must be at least 1"));
             }
             if period.is_zero() {
-                return Err(ConfigError::new(
+                return Err(ConfigError::valve(
                     "rate.period",
                     period,
                     "must be greater than zero",
@@ -207,10 +207,10 @@ impl ValveConfig {
             }
         }
         if self.burst == Some(0) {
-            return Err(ConfigError::new("burst", 0, "must be at least 1"));
+            return Err(ConfigError::valve("burst", 0, "must be at least 1"));
         }
         if self.burst.is_some() && self.rate.is_none() {
-            return Err(ConfigError::new(
+            return Err(ConfigError::valve(
                 "burst",
                 self.burst.unwrap_or_default(),
                 "needs a rate",
@@ -219,23 +219,23 @@ impl ValveConfig {
         match self.discipline {
             Discipline::Codel { target, interval } => {
                 if target.is_zero() {
-                    return Err(ConfigError::new(
-                        "codel.target",
+                    return Err(ConfigError::valve(
+                        "discipline.target",
                         target,
                         "must be greater than zero",
                     ));
                 }
                 if interval.is_zero() {
-                    return Err(ConfigError::new(
-                        "codel.interval",
+                    return Err(ConfigError::valve(
+                        "discipline.interval",
                         interval,
                         "must be greater than zero",
                     ));
                 }
             }
             Discipline::AdaptiveLifo { standing } if standing.is_zero() => {
-                return Err(ConfigError::new(
-                    "adaptive_lifo.standing",
+                return Err(ConfigError::valve(
+                    "discipline.standing",
                     standing,
                     "must be greater than zero",
                 ));
@@ -244,11 +244,15 @@ impl ValveConfig {
         }
         if let Some(d) = self.max_wait {
             if d.is_zero() {
-                return Err(ConfigError::new("max_wait", d, "must be greater than zero"));
+                return Err(ConfigError::valve(
+                    "max_wait",
+                    d,
+                    "must be greater than zero",
+                ));
             }
         }
         if self.guard.as_deref() == Some("") {
-            return Err(ConfigError::new("guard", "", "must name a fuse"));
+            return Err(ConfigError::valve("guard", "", "must name a fuse"));
         }
         Ok(())
     }
@@ -263,15 +267,18 @@ mod tests {
         let ms = Duration::from_millis;
         let cases = [
             (ValveConfig::new().concurrency(0), "concurrency"),
-            (ValveConfig::new().rate(0, ms(1)), "rate"),
+            (ValveConfig::new().rate(0, ms(1)), "rate.count"),
             (ValveConfig::new().rate(1, ms(0)), "rate.period"),
             (ValveConfig::new().rate(1, ms(1)).burst(0), "burst"),
             (ValveConfig::new().burst(3), "burst"),
-            (ValveConfig::new().codel(ms(0), ms(1)), "codel.target"),
-            (ValveConfig::new().codel(ms(1), ms(0)), "codel.interval"),
+            (ValveConfig::new().codel(ms(0), ms(1)), "discipline.target"),
+            (
+                ValveConfig::new().codel(ms(1), ms(0)),
+                "discipline.interval",
+            ),
             (
                 ValveConfig::new().adaptive_lifo(ms(0)),
-                "adaptive_lifo.standing",
+                "discipline.standing",
             ),
             (ValveConfig::new().max_wait(ms(0)), "max_wait"),
             (ValveConfig::new().guard(""), "guard"),

@@ -14,26 +14,27 @@
 //! `queued`; the waiter publishes `queued` and then reads `in_flight`, both
 //! `SeqCst`, so at least one of them sees the other.
 
+//!
+//! The engine is one type, [`ValveCore`], written across files by concept:
+//! admission and slots here, the waiting task in `waiter.rs`, the queue and
+//! its disciplines in `queue.rs`.
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::task::Waker;
 use std::time::Duration;
 
 use super::bucket::Bucket;
-use super::codel::{Codel, Verdict};
+use super::codel::Codel;
 use super::config::{Discipline, ValveConfig};
+use super::waiter::{Entry, WaitState, Waiter};
 use super::Refused;
 use crate::clock::duration_nanos;
-use crate::event::{Event, EventKind, ValveChange};
-use crate::fuse::engine::{Env, FuseCore};
+use crate::event::{Bus, Event, EventKind, ValveChange};
+use crate::fuse::{Env, FuseCore, Watcher};
 use crate::stats::histogram::Histogram;
 use crate::sync::{lock, AtomicUsize, Condvar, Mutex};
-use crate::timer::Fire;
-
-/// The ticket of a guard's "the fuse blew" call, apart from timer tickets.
-pub(crate) const GUARD_BLOWN: u64 = u64::MAX;
-const TIMER: u64 = 0;
+use crate::timer::Due;
 
 /// Refusal reasons, in the order of the counters.
 pub(crate) const REASONS: [Refused; 6] = [
@@ -49,68 +50,16 @@ pub(crate) fn reason_index(r: Refused) -> usize {
     REASONS.iter().position(|&x| x == r).unwrap_or(0)
 }
 
-/// One task waiting for a slot.
 #[derive(Debug)]
-pub(crate) struct Waiter {
-    since: u64,
-    deadline: u64,
-    state: Mutex<WaitState>,
-    cv: Condvar,
-}
-
-#[derive(Debug)]
-enum WaitState {
-    Waiting(Option<Waker>),
-    /// A slot was taken for this waiter; it becomes a permit when the
-    /// waiter looks, or is given back if the waiter is gone.
-    Granted,
-    Refused(Refused),
-    /// The waiter took its permit or its refusal.
-    Done,
-}
-
-impl Waiter {
-    fn settle(&self, to: WaitState) -> bool {
-        let mut st = lock(&self.state);
-        let WaitState::Waiting(waker) = std::mem::replace(&mut *st, to) else {
-            // Only a waiting waiter is in the queue; keep what it has.
-            return false;
-        };
-        drop(st);
-        self.cv.notify_all();
-        if let Some(w) = waker {
-            w.wake();
-        }
-        true
-    }
-}
-
-/// What an attempt to enter the valve led to.
-pub(crate) enum Entry {
-    /// Started; the service-time stamp if this task is sampled.
-    Admitted(Option<u64>),
-    Refused(Refused),
-    Queued(Arc<Waiter>),
-}
-
-/// What the waiter found when it looked.
-pub(crate) enum Looked {
-    /// Granted; the service-time stamp if this task is sampled.
-    Admitted(Option<u64>),
-    Refused(Refused),
-    Waiting,
-}
-
-#[derive(Debug)]
-struct Slow {
-    config: ValveConfig,
-    queue: VecDeque<Arc<Waiter>>,
-    bucket: Option<Bucket>,
-    codel: Option<Codel>,
-    guard: Option<Arc<FuseCore>>,
+pub(super) struct Slow {
+    pub(super) config: ValveConfig,
+    pub(super) queue: VecDeque<Arc<Waiter>>,
+    pub(super) bucket: Option<Bucket>,
+    pub(super) codel: Option<Codel>,
+    pub(super) guard: Option<Arc<FuseCore>>,
     /// The earliest timer armed, `u64::MAX` for none.
-    timer_at: u64,
-    removed: bool,
+    pub(super) timer_at: u64,
+    pub(super) removed: bool,
 }
 
 /// The counters and histograms of a valve.
@@ -126,15 +75,16 @@ pub(crate) struct Stats {
 #[derive(Debug)]
 pub(crate) struct ValveCore {
     pub(crate) name: Arc<str>,
-    env: Arc<Env>,
-    in_flight: AtomicUsize,
-    queued: AtomicUsize,
+    pub(super) env: Arc<Env>,
+    bus: Arc<Bus>,
+    pub(super) in_flight: AtomicUsize,
+    pub(super) queued: AtomicUsize,
     /// The concurrency limit when the fast path is open, 0 when every
     /// acquire must take the lock (rate limit, guard, removed).
-    fast_limit: AtomicUsize,
-    slow: Mutex<Slow>,
+    pub(super) fast_limit: AtomicUsize,
+    pub(super) slow: Mutex<Slow>,
     pub(crate) stats: Stats,
-    me: Weak<ValveCore>,
+    pub(super) me: Weak<ValveCore>,
 }
 
 impl ValveCore {
@@ -143,11 +93,13 @@ impl ValveCore {
         config: ValveConfig,
         guard: Option<Arc<FuseCore>>,
         env: Arc<Env>,
+        bus: Arc<Bus>,
     ) -> Arc<Self> {
         let now = env.timebase.now();
         let core = Arc::new_cyclic(|me| ValveCore {
             name,
             env,
+            bus,
             in_flight: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
             fast_limit: AtomicUsize::new(0),
@@ -167,7 +119,7 @@ impl ValveCore {
         core
     }
 
-    fn now(&self) -> u64 {
+    pub(super) fn now(&self) -> u64 {
         self.env.timebase.now()
     }
 
@@ -199,7 +151,7 @@ impl ValveCore {
         // refuse its waiters when it blows.
         if let Some(old) = &s.guard {
             if guard.as_ref().is_none_or(|g| !Arc::ptr_eq(g, old)) {
-                let me: Weak<dyn Fire> = self.me.clone();
+                let me: Weak<dyn Watcher> = self.me.clone();
                 old.unwatch(&me);
             }
         }
@@ -243,7 +195,7 @@ impl ValveCore {
     /// Takes a slot if fewer than `limit` are taken: the only way
     /// `in_flight` grows, so it never exceeds the limit, even for an
     /// instant, whoever races.
-    fn take_slot(&self, limit: usize) -> bool {
+    pub(super) fn take_slot(&self, limit: usize) -> bool {
         let mut n = self.in_flight.load(Ordering::SeqCst);
         while n < limit {
             match self
@@ -298,14 +250,14 @@ impl ValveCore {
         Entry::Queued(waiter)
     }
 
-    fn refused(&self, r: Refused) -> Entry {
+    pub(super) fn refused(&self, r: Refused) -> Entry {
         // Ordering: a statistic.
         self.stats.refused[reason_index(r)].fetch_add(1, Ordering::Relaxed);
         Entry::Refused(r)
     }
 
     /// Takes a slot and a token if both are free (under the lock).
-    fn try_start(&self, s: &mut Slow, now: u64) -> bool {
+    pub(super) fn try_start(&self, s: &mut Slow, now: u64) -> bool {
         if s.bucket.as_ref().is_some_and(|b| !b.ready(now)) || !self.take_slot(s.config.concurrency)
         {
             return false;
@@ -320,118 +272,9 @@ impl ValveCore {
 
     /// Whether a slot and a token are free now (a hint for `dispatch`; the
     /// slot is taken by `try_start`).
-    fn can_start(&self, s: &Slow, now: u64) -> bool {
+    pub(super) fn can_start(&self, s: &Slow, now: u64) -> bool {
         self.in_flight.load(Ordering::SeqCst) < s.config.concurrency
             && s.bucket.as_ref().is_none_or(|b| b.ready(now))
-    }
-
-    /// Hands free slots to waiters, refusing the expired and the shed.
-    fn dispatch(&self, s: &mut Slow, now: u64) {
-        // Every expired waiter, wherever it stands: deadlines follow queue
-        // order only while max_wait stays the same, and one left behind a
-        // live waiter would re-arm a timer in the past forever (`arm` takes
-        // the earliest deadline of the whole queue). `now` is the same for
-        // the whole dispatch, so one pass suffices.
-        if s.queue.iter().any(|w| w.deadline <= now) {
-            s.queue.retain(|w| {
-                if w.deadline <= now {
-                    self.refuse(w, Refused::Timeout);
-                    false
-                } else {
-                    true
-                }
-            });
-        }
-        loop {
-            if s.queue.is_empty() {
-                if let Some(c) = &mut s.codel {
-                    c.idle();
-                }
-                break;
-            }
-            if guard_refuses(s, now) {
-                self.refuse_all(s, Refused::Blown);
-                break;
-            }
-            if !self.can_start(s, now) {
-                break;
-            }
-            let back = match s.config.discipline {
-                Discipline::Lifo => true,
-                Discipline::AdaptiveLifo { standing } => s
-                    .queue
-                    .front()
-                    .is_some_and(|w| now.saturating_sub(w.since) > duration_nanos(standing)),
-                Discipline::Fifo | Discipline::Codel { .. } => false,
-            };
-            let w = if back {
-                s.queue.pop_back()
-            } else {
-                s.queue.pop_front()
-            }
-            .expect("not empty");
-            let sojourn = now.saturating_sub(w.since);
-            if let Some(c) = &mut s.codel {
-                if c.judge(sojourn, now) == Verdict::Shed {
-                    self.refuse(&w, Refused::Overload);
-                    continue;
-                }
-            }
-            // Take the slot before the waiter can see it is granted.
-            if !self.try_start(s, now) {
-                // The fast path took the slot meanwhile: back in line.
-                if back {
-                    s.queue.push_back(w);
-                } else {
-                    s.queue.push_front(w);
-                }
-                break;
-            }
-            if w.settle(WaitState::Granted) {
-                self.stats.sojourn.record(sojourn);
-            } else {
-                // Not waiting any more (cannot happen: a cancelled waiter
-                // leaves the queue under this lock); give the slot back.
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        self.queued.store(s.queue.len(), Ordering::SeqCst);
-        self.arm(s, now);
-    }
-
-    fn refuse(&self, w: &Waiter, r: Refused) {
-        if w.settle(WaitState::Refused(r)) {
-            // Ordering: a statistic.
-            self.stats.refused[reason_index(r)].fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    fn refuse_all(&self, s: &mut Slow, r: Refused) {
-        for w in std::mem::take(&mut s.queue) {
-            self.refuse(&w, r);
-        }
-        self.queued.store(0, Ordering::SeqCst);
-    }
-
-    /// Arms a timer for the next moment the queue can move by itself: the
-    /// oldest waiter's deadline, or the next token.
-    fn arm(&self, s: &mut Slow, now: u64) {
-        if s.queue.is_empty() {
-            return;
-        }
-        let deadline = s.queue.iter().map(|w| w.deadline).min().unwrap_or(u64::MAX);
-        let token = match &s.bucket {
-            Some(b) if self.in_flight.load(Ordering::SeqCst) < s.config.concurrency => {
-                b.next_token_at(now)
-            }
-            _ => u64::MAX,
-        };
-        let at = deadline.min(token);
-        if at < s.timer_at {
-            s.timer_at = at;
-            let me: Weak<dyn Fire> = self.me.clone();
-            self.env.timers.schedule(at, TIMER, me);
-        }
     }
 
     /// A task ended: frees its slot and hands it on.
@@ -444,82 +287,6 @@ impl ValveCore {
             let mut s = lock(&self.slow);
             let now = self.now();
             self.dispatch(&mut s, now);
-        }
-    }
-
-    /// The waiter looks at its state; `waker` is woken when it changes.
-    pub(crate) fn look(&self, w: &Waiter, waker: Option<&Waker>) -> Looked {
-        let mut st = lock(&w.state);
-        match &mut *st {
-            WaitState::Granted => {
-                *st = WaitState::Done;
-                Looked::Admitted(self.stamp(None))
-            }
-            WaitState::Refused(r) => {
-                let r = *r;
-                *st = WaitState::Done;
-                Looked::Refused(r)
-            }
-            WaitState::Waiting(slot) => {
-                if let Some(waker) = waker {
-                    if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
-                        *slot = Some(waker.clone());
-                    }
-                }
-                Looked::Waiting
-            }
-            WaitState::Done => Looked::Refused(Refused::Removed),
-        }
-    }
-
-    /// Blocks the thread until the waiter is granted (the answer is the
-    /// service-time stamp, if sampled) or refused.
-    pub(crate) fn wait(&self, w: &Waiter) -> Result<Option<u64>, Refused> {
-        let mut st = lock(&w.state);
-        loop {
-            match &*st {
-                WaitState::Granted => {
-                    *st = WaitState::Done;
-                    drop(st);
-                    return Ok(self.stamp(None));
-                }
-                WaitState::Refused(r) => {
-                    let r = *r;
-                    *st = WaitState::Done;
-                    return Err(r);
-                }
-                WaitState::Done => return Err(Refused::Removed),
-                WaitState::Waiting(_) => st = crate::sync::wait(&w.cv, st),
-            }
-        }
-    }
-
-    /// The waiter is gone (its future was dropped): leave the queue, or give
-    /// back the slot it was granted and never took.
-    pub(crate) fn cancel(&self, w: &Arc<Waiter>) {
-        let mut s = lock(&self.slow);
-        let mut st = lock(&w.state);
-        match &*st {
-            WaitState::Waiting(_) => {
-                *st = WaitState::Done;
-                drop(st);
-                if let Some(i) = s.queue.iter().position(|x| Arc::ptr_eq(x, w)) {
-                    s.queue.remove(i);
-                }
-                self.queued.store(s.queue.len(), Ordering::SeqCst);
-            }
-            WaitState::Granted => {
-                *st = WaitState::Done;
-                drop(st);
-                // The task never started: it was not admitted after all
-                // (it was cancelled), and its slot goes back.
-                // Ordering: a statistic.
-                self.stats.admitted.fetch_sub(1, Ordering::Relaxed);
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                let now = self.now();
-                self.dispatch(&mut s, now);
-            }
-            WaitState::Refused(_) | WaitState::Done => {}
         }
     }
 
@@ -547,7 +314,7 @@ impl ValveCore {
 
     pub(crate) fn emit(&self, change: ValveChange) {
         let now = self.now();
-        self.env.bus.publish(Event {
+        self.bus.publish(Event {
             name: self.name.clone(),
             kind: EventKind::Valve { change },
             at: Duration::from_nanos(now),
@@ -559,7 +326,7 @@ impl ValveCore {
 /// deadline, or disabled. A fuse in a `gradual` or `probe` step admits some
 /// calls, and decides which itself; refusing them here would refuse the
 /// fuse's own probes and keep it from ever healing.
-fn guard_refuses(s: &Slow, now: u64) -> bool {
+pub(super) fn guard_refuses(s: &Slow, now: u64) -> bool {
     s.guard.as_ref().is_some_and(|g| g.refuses_all_at(now))
 }
 
@@ -577,15 +344,19 @@ fn sample() -> bool {
     .unwrap_or(false)
 }
 
-impl Fire for ValveCore {
-    fn fire(&self, ticket: u64, _at: u64, now: u64) {
+/// The guarding fuse blew: nobody waits for a dependency that is down.
+impl Watcher for ValveCore {
+    fn refusing(&self, _at: u64) {
         let mut s = lock(&self.slow);
-        if ticket == GUARD_BLOWN {
-            // The guarding fuse blew: nobody waits for a dependency that is down.
-            self.refuse_all(&mut s, Refused::Blown);
-            return;
-        }
+        self.refuse_all(&mut s, Refused::Blown);
+    }
+}
+
+impl ValveCore {
+    /// The queue's timer (a deadline or the next token): serve or refuse.
+    pub(super) fn timer_due(&self, due: Due) {
+        let mut s = lock(&self.slow);
         s.timer_at = u64::MAX;
-        self.dispatch(&mut s, now);
+        self.dispatch(&mut s, due.now);
     }
 }

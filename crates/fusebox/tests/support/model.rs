@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use fusebox::{Ask, Cause, FuseConfig, FuseState, Heal, Step as HealStep, Strategy};
+use fusebox::{event::Cause, fuse::FuseState, Ask, FuseConfig, Heal, Step as HealStep, Strategy};
 
 pub const NAMES: [&str; 4] = ["a", "b", "c", "zz"];
 
@@ -162,9 +162,9 @@ impl Cfg {
                 Bad::ZeroWindow => "strategy.window",
                 Bad::RateZero | Bad::RateAboveOne | Bad::RateNan => "strategy.rate",
                 Bad::InjectNoBudget => "strategy.max_melts",
-                Bad::ZeroAfter => "heal.after",
+                Bad::ZeroAfter => "heal.steps[0].delay",
                 Bad::EmptyProgram | Bad::OnlyGradual => "heal.steps",
-                Bad::ZeroProbe => "heal.probe",
+                Bad::ZeroProbe => "heal.steps[0].probe",
                 Bad::ZeroConsecutive => "strategy.failures",
                 Bad::ZeroMinCalls => "strategy.min_calls",
             }),
@@ -270,7 +270,7 @@ pub enum Ret {
     NotFound,
     Ask(Ask),
     Run(RunRet),
-    Install(Result<(), &'static str>),
+    Install(Result<(), String>),
     State(View),
     Snapshot(Vec<(String, View)>),
 }
@@ -592,7 +592,7 @@ impl Model {
     fn install(&mut self, name: &'static str, cfg: &Cfg, step: &mut Step) -> Ret {
         if let Some(field) = cfg.invalid_field() {
             step.tags.push("R03 install invalid");
-            return Ret::Install(Err(field));
+            return Ret::Install(Err(field.to_owned()));
         }
         let now = self.now;
         if self.fuses.contains_key(name) {
@@ -1052,7 +1052,7 @@ pub fn run_real(fb: &fusebox::Fusebox, clock: &fusebox::ManualClock, op: &Op) ->
     }
 }
 
-pub fn view_of(s: &fusebox::FuseSnapshot) -> View {
+pub fn view_of(s: &fusebox::fuse::FuseSnapshot) -> View {
     let nanos = |d: Duration| d.as_nanos() as u64;
     let c = &s.counters;
     View {
@@ -1076,7 +1076,7 @@ pub fn view_of(s: &fusebox::FuseSnapshot) -> View {
 /// A real event in the model's terms (`None` for alarm events).
 pub fn mevent_of(e: &fusebox::Event) -> Option<MEvent> {
     match &e.kind {
-        fusebox::EventKind::Transition { from, to, cause } => Some(MEvent {
+        fusebox::event::EventKind::Transition { from, to, cause } => Some(MEvent {
             name: e.name.to_string(),
             from: *from,
             to: *to,

@@ -1,47 +1,17 @@
-//! What an operator sees of a fuse: its state, melts, config, counters and
-//! timing. Plain data, serde-serialisable.
+//! What an operator sees of one fuse: its state, melts, config, counters and
+//! timing. Plain data, serde-serialisable both ways (the CLI reads what the
+//! admin server writes).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::event::Alarm;
-use crate::fuse::FuseConfig;
-
-/// The state of a fuse, as reported in snapshots and events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-#[non_exhaustive]
-pub enum FuseState {
-    /// Calls go through.
-    Ok,
-    /// Calls are refused until the heal.
-    Blown,
-    /// Calls are refused until an operator enables the fuse.
-    Disabled,
-}
-
-impl FuseState {
-    /// The lower-case name used in JSON and metrics (`ok`, `blown`, `disabled`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FuseState::Ok => "ok",
-            FuseState::Blown => "blown",
-            FuseState::Disabled => "disabled",
-        }
-    }
-}
-
-impl std::fmt::Display for FuseState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use super::config::FuseConfig;
+use super::state::FuseState;
 
 /// Cumulative counts of one fuse since it was first installed (a reinstall
 /// keeps them, as a Prometheus counter must).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct FuseCounters {
     /// Asks answered ok.
@@ -66,7 +36,7 @@ pub struct FuseCounters {
 ///
 /// ```
 /// use std::time::Duration;
-/// use fusebox::{FuseConfig, FuseState, Fusebox};
+/// use fusebox::{FuseConfig, Fusebox, fuse::FuseState};
 ///
 /// let fb = Fusebox::new();
 /// fb.install("db", FuseConfig::standard(2, Duration::from_secs(10))).unwrap();
@@ -77,7 +47,7 @@ pub struct FuseCounters {
 /// assert_eq!(s.counters.melts, 1);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct FuseSnapshot {
     /// The fuse's name.
@@ -101,20 +71,4 @@ pub struct FuseSnapshot {
     pub heal_step: Option<usize>,
     /// Consecutive blows (the backoff attempt); 0 before the first blow.
     pub attempt: u32,
-}
-
-/// Every fuse and alarm of a Fusebox.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[non_exhaustive]
-pub struct Snapshot {
-    /// The time of the snapshot, on the Fusebox's clock.
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
-    pub at: Duration,
-    /// Every fuse, sorted by name.
-    pub fuses: Vec<FuseSnapshot>,
-    /// Every valve, sorted by name.
-    pub valves: Vec<crate::valve::ValveSnapshot>,
-    /// Active alarms, sorted by name.
-    pub alarms: Vec<Alarm>,
 }

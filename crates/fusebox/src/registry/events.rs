@@ -1,0 +1,92 @@
+//! What a Fusebox tells its observers: event subscriptions, alarms, and the
+//! aggregate snapshot of everything it holds.
+
+use std::time::Duration;
+
+use super::builder::DEFAULT_EVENT_CAPACITY;
+use super::Fusebox;
+use crate::event::{Alarm, CallbackSubscriber, Event, RecvError, Subscription};
+use crate::fuse::FuseSnapshot;
+use crate::valve::ValveSnapshot;
+
+/// Every fuse and alarm of a Fusebox.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// The time of the snapshot, on the Fusebox's clock.
+    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+    pub at: Duration,
+    /// Every fuse, sorted by name.
+    pub fuses: Vec<FuseSnapshot>,
+    /// Every valve, sorted by name.
+    pub valves: Vec<ValveSnapshot>,
+    /// Active alarms, sorted by name.
+    pub alarms: Vec<Alarm>,
+}
+
+impl Fusebox {
+    /// Every fuse and valve (sorted by name) and every active alarm.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            at: self.now(),
+            fuses: self.fuses(),
+            valves: self.valves(),
+            alarms: self.alarms(),
+        }
+    }
+
+    /// Publishes every fuse's and valve's statistics to the `metrics`
+    /// facade now (the Fusebox also does so every
+    /// [`metrics_interval`](FuseboxBuilder::metrics_interval)).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use fusebox::{FuseConfig, Fusebox};
+    /// let fb = Fusebox::new();
+    /// fb.install("db", FuseConfig::standard(1, Duration::from_secs(10))).unwrap();
+    /// fb.publish_metrics();   // to whatever recorder the application installed, if any
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn publish_metrics(&self) {
+        self.shared.publish_metrics();
+    }
+
+    /// The active alarms, sorted by name.
+    pub fn alarms(&self) -> Vec<Alarm> {
+        self.shared.monitor.alarms()
+    }
+
+    /// A new subscriber to every event, buffering up to
+    /// [`DEFAULT_EVENT_CAPACITY`] events.
+    pub fn subscribe(&self) -> Subscription {
+        self.subscribe_with_capacity(DEFAULT_EVENT_CAPACITY)
+    }
+
+    /// A new subscriber buffering up to `capacity` events (at least 1).
+    pub fn subscribe_with_capacity(&self, capacity: usize) -> Subscription {
+        self.shared.bus.subscribe(capacity)
+    }
+
+    /// Calls `f` with every event (or lag notice) on a thread of its own. A
+    /// panic in `f` drops this subscriber and touches nothing else.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use fusebox::{FuseConfig, Fusebox};
+    /// let fb = Fusebox::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let _sub = fb.subscribe_fn(move |e| { let _ = tx.send(e); }).unwrap();
+    /// fb.install("db", FuseConfig::standard(0, Duration::from_secs(1))).unwrap();
+    /// let first = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    /// assert_eq!(&*first.name, "db");
+    /// ```
+    pub fn subscribe_fn<F>(&self, f: F) -> std::io::Result<CallbackSubscriber>
+    where
+        F: FnMut(Result<Event, RecvError>) + Send + 'static,
+    {
+        CallbackSubscriber::spawn(self.subscribe(), f)
+    }
+}
