@@ -12,6 +12,8 @@
 //! events of one fuse arrive in the order its state changed.
 
 pub(crate) mod alarm;
+#[cfg(feature = "tracing")]
+mod trace;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -216,7 +218,7 @@ impl Notify for Bus {
 
     fn melted(&self, name: &Arc<str>, blown: bool) {
         #[cfg(feature = "tracing")]
-        crate::trace::melt(name, blown);
+        trace::melt(name, blown);
         #[cfg(not(feature = "tracing"))]
         let _ = (name, blown);
     }
@@ -225,7 +227,7 @@ impl Notify for Bus {
 impl Bus {
     pub(crate) fn publish(&self, event: Event) {
         #[cfg(feature = "tracing")]
-        crate::trace::event(&event);
+        trace::event(&event);
         let subs = self.subs.read().unwrap_or_else(|e| e.into_inner());
         let mut gone = false;
         for q in subs.iter() {

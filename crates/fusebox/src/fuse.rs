@@ -321,6 +321,27 @@ impl Fuse {
         let _ = self.core.enable();
     }
 
+    /// Releases a [`Step::Barrier`] the heal program waits at; a fuse not at
+    /// a barrier is unaffected.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox::{Ask, FuseConfig, Fusebox, Heal, Step};
+    ///
+    /// let fb = Fusebox::new();
+    /// fb.install("ledger", FuseConfig::standard(0, Duration::from_secs(1))
+    ///     .heal(Heal::program([Step::Barrier])))?;
+    /// let ledger = fb.fuse("ledger").unwrap();
+    /// ledger.melt();
+    /// assert_eq!(ledger.ask(), Ask::Blown);   // waits for the operator
+    /// ledger.unlock();
+    /// assert_eq!(ledger.ask(), Ask::Ok);
+    /// # Ok::<(), fusebox::ConfigError>(())
+    /// ```
+    pub fn unlock(&self) {
+        let _ = self.core.unlock();
+    }
+
     /// The fuse's state, melts, config, counters and timing; `None` once removed.
     pub fn snapshot(&self) -> Option<FuseSnapshot> {
         self.core.snapshot()

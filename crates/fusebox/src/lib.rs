@@ -141,8 +141,6 @@ mod rng;
 mod stats;
 mod sync;
 mod timer;
-#[cfg(feature = "tracing")]
-mod trace;
 pub mod valve;
 
 pub use clock::{Clock, ManualClock};

@@ -10,7 +10,7 @@
 //! Nothing is emitted per ask or per successful call. Every event carries
 //! the fuse (or valve) name as a field; the library installs no subscriber.
 
-use crate::event::{Event, EventKind};
+use super::{Event, EventKind};
 use crate::fuse::FuseState;
 
 /// Emits one Fusebox event.
