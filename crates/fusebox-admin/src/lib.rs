@@ -2,7 +2,9 @@
 //! Prometheus metrics, follow events live, and (with a token) disable,
 //! enable, reset and unlock fuses.
 //!
-//! An [axum] 0.8 [`Router`](axum::Router) over a [`Fusebox`](fusebox::Fusebox),
+//! An [axum](https://docs.rs/axum/0.8) 0.8
+//! [`Router`](https://docs.rs/axum/0.8/axum/struct.Router.html) over a
+//! [`Fusebox`](fusebox::Fusebox),
 //! to mount in an application's own server ([`router`]) or to serve on a
 //! socket of its own ([`serve`], loopback `127.0.0.1:9797` by default).
 //!
@@ -74,7 +76,8 @@
 //! let admin = fusebox_admin::router(fb.clone(), AdminConfig::new().token("s3cret"));
 //! let app = axum::Router::new()
 //!     .route("/hello", axum::routing::get(|| async { "hello" }))
-//!     .nest("/admin", admin); // GET /admin/api/fuses, /admin/metrics, ...
+//!     // GET /admin (and /admin/): the dashboard; /admin/api/fuses, /admin/metrics, ...
+//!     .nest_service("/admin", admin);
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! axum::serve(listener, app).await

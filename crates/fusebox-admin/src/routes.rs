@@ -192,8 +192,15 @@ fn check_body(body: Result<Bytes, BytesRejection>) -> ApiResult<()> {
     }
 }
 
-pub(crate) async fn not_found() -> ApiError {
-    ApiError::not_found()
+/// Anything no route matched. Mounted with `Router::nest("/admin", ..)`,
+/// axum routes `/admin` to our `/` but `/admin/` here, with the prefix
+/// stripped to `/` (or left empty): that is the dashboard too.
+pub(crate) async fn not_found(method: Method, uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if method == Method::GET && matches!(uri.path(), "" | "/") {
+        return crate::dashboard::page().await;
+    }
+    ApiError::not_found().into_response()
 }
 
 pub(crate) async fn method_not_allowed(method: Method) -> ApiError {

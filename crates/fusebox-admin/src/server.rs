@@ -17,8 +17,10 @@ use crate::{dashboard, events, guard, AdminConfig};
 pub const BODY_LIMIT: usize = 16 * 1024;
 
 /// The admin router over `fb`: every endpoint, the body limit, JSON errors
-/// and the panic guard. Mount it with [`Router::merge`] or
-/// [`Router::nest`], or serve it alone with [`serve`].
+/// and the panic guard. Mount it with
+/// [`Router::merge`](https://docs.rs/axum/0.8/axum/struct.Router.html#method.merge) or
+/// [`Router::nest`](https://docs.rs/axum/0.8/axum/struct.Router.html#method.nest),
+/// or serve it alone with [`serve`].
 ///
 /// `config.bind` is not used here; `config.token` enables control.
 ///
@@ -31,7 +33,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// let fb = Fusebox::new();
 /// let app: axum::Router = axum::Router::new()
 ///     .route("/", axum::routing::get(|| async { "my service" }))
-///     .nest("/admin", fusebox_admin::router(fb, AdminConfig::new().token("s3cret")));
+///     .nest_service("/admin", fusebox_admin::router(fb, AdminConfig::new().token("s3cret")));
 /// # let _ = app;
 /// ```
 pub fn router(fb: Fusebox, config: AdminConfig) -> Router {

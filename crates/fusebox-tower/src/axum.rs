@@ -8,6 +8,7 @@
 //! content-type: application/json
 //!
 //! {"error":"fuse_blown","fuse":"db","reason":"blown","message":"fuse \"db\" is blown"}
+//! {"error":"fuse_disabled","fuse":"db","reason":"disabled","message":"fuse \"db\" is disabled"}
 //! {"error":"valve_refused","valve":"api","reason":"busy","message":"valve \"api\" refused the request: busy"}
 //! ```
 //!
@@ -49,9 +50,11 @@ use crate::error::{BoxError, FuseboxError};
 impl IntoResponse for FuseboxError {
     fn into_response(self) -> Response {
         let body = match &self {
-            FuseboxError::Blown { fuse } => format!(
-                r#"{{"error":"fuse_blown","fuse":{},"reason":"blown","message":{}}}"#,
+            FuseboxError::Blown { fuse } | FuseboxError::Disabled { fuse } => format!(
+                r#"{{"error":"fuse_{}","fuse":{},"reason":"{}","message":{}}}"#,
+                self.reason(),
                 json_string(fuse),
+                self.reason(),
                 json_string(&self.to_string()),
             ),
             FuseboxError::Refused { valve, reason } => format!(

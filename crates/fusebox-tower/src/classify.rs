@@ -127,9 +127,9 @@ mod http {
 
     impl<F> HttpClassifier<F> {
         /// Chooses which statuses are failures (the default is
-        /// [`StatusCode::is_server_error`]). A 4xx for which `failure_on` is
-        /// false stays ignored; any other status is a success; an `Err` is
-        /// always a failure.
+        /// [`StatusCode::is_server_error`](https://docs.rs/http/1/http/status/struct.StatusCode.html#method.is_server_error)).
+        /// A 4xx for which `failure_on` is false stays ignored; any other
+        /// status is a success; an `Err` is always a failure.
         pub fn failure_on<G>(self, failure_on: G) -> HttpClassifier<G>
         where
             G: Fn(StatusCode) -> bool,

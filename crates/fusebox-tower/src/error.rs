@@ -30,9 +30,14 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FuseboxError {
-    /// The fuse is blown (or disabled, or removed): the dependency is
-    /// presumed down, so the call was not made.
+    /// The fuse is blown (or removed): the dependency is presumed down, so
+    /// the call was not made.
     Blown {
+        /// The fuse's name.
+        fuse: Arc<str>,
+    },
+    /// An operator disabled the fuse: calls are refused until it is enabled.
+    Disabled {
         /// The fuse's name.
         fuse: Arc<str>,
     },
@@ -50,16 +55,18 @@ impl FuseboxError {
     /// The name of the fuse or valve that refused.
     pub fn name(&self) -> &str {
         match self {
-            FuseboxError::Blown { fuse } => fuse,
+            FuseboxError::Blown { fuse } | FuseboxError::Disabled { fuse } => fuse,
             FuseboxError::Refused { valve, .. } => valve,
         }
     }
 
-    /// A short machine-readable reason: `blown`, or the valve's reason
-    /// (`busy`, `queue_full`, `overload`, `timeout`, `blown`, `removed`).
+    /// A short machine-readable reason: `blown` or `disabled` for a fuse,
+    /// or the valve's reason (`busy`, `queue_full`, `overload`, `timeout`,
+    /// `blown`, `removed`).
     pub fn reason(&self) -> &'static str {
         match self {
             FuseboxError::Blown { .. } => "blown",
+            FuseboxError::Disabled { .. } => "disabled",
             FuseboxError::Refused { reason, .. } => reason.as_str(),
         }
     }
@@ -69,6 +76,7 @@ impl fmt::Display for FuseboxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FuseboxError::Blown { fuse } => write!(f, "fuse {fuse:?} is blown"),
+            FuseboxError::Disabled { fuse } => write!(f, "fuse {fuse:?} is disabled"),
             FuseboxError::Refused { valve, reason } => {
                 write!(
                     f,

@@ -47,9 +47,20 @@ async fn a_blown_fuse_refuses_without_calling_the_inner_service() {
 
     fb.disable("db").unwrap();
     let err = svc.ready().await.unwrap().call("hi").await.unwrap_err();
+    assert!(
+        matches!(err.downcast_ref(), Some(FuseboxError::Disabled { fuse }) if &**fuse == "db"),
+        "{err}"
+    );
+    assert_eq!(err.to_string(), "fuse \"db\" is disabled");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+    fb.enable("db").unwrap();
+    fb.melt("db").unwrap();
+    let err = svc.ready().await.unwrap().call("hi").await.unwrap_err();
     assert!(is_blown(&err, "db"), "{err}");
     assert_eq!(err.to_string(), "fuse \"db\" is blown");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
+    fb.reset("db").unwrap();
 
     fb.enable("db").unwrap();
     assert_eq!(svc.ready().await.unwrap().call("hi").await.unwrap(), "hi");

@@ -59,12 +59,20 @@ async fn a_refusal_is_a_503_with_a_json_body() {
     assert!(!reply.headers.contains_key("retry-after"));
     assert_eq!(
         reply.body,
+        r#"{"error":"fuse_disabled","fuse":"backend","reason":"disabled","message":"fuse \"backend\" is disabled"}"#
+    );
+    fb.enable("backend").unwrap();
+    fb.melt("backend").unwrap();
+    let reply = client.get("/ok").await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(
+        reply.body,
         r#"{"error":"fuse_blown","fuse":"backend","reason":"blown","message":"fuse \"backend\" is blown"}"#
     );
     assert_eq!(
         hits.load(Ordering::SeqCst),
         1,
-        "the refused request reached no handler"
+        "the refused requests reached no handler"
     );
 }
 

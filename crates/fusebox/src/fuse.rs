@@ -342,6 +342,12 @@ impl Fuse {
         let _ = self.core.unlock();
     }
 
+    /// True while an operator has the fuse disabled: one atomic load, for
+    /// telling a refusal by an operator from a refusal by a blow.
+    pub fn is_disabled(&self) -> bool {
+        self.core.is_disabled()
+    }
+
     /// The fuse's state, melts, config, counters and timing; `None` once removed.
     pub fn snapshot(&self) -> Option<FuseSnapshot> {
         self.core.snapshot()

@@ -12,7 +12,7 @@
   // Relative to the page, so that the router works nested under a prefix.
   const base = location.pathname.endsWith("/") ? location.pathname : location.pathname + "/";
   const $ = (id) => document.getElementById(id);
-  $("url").textContent = location.origin + base;
+  $("url").textContent = location.origin + location.pathname;
 
   // Durations come as "250ms", "10s", "1500us", "2m": to seconds.
   const UNIT = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, ns: 1e-9 };

@@ -142,7 +142,9 @@ where
                 Ok(resp) => Ok(resp),
                 Err(RunError::Failed(e)) => Err(e.into()),
                 // A handle answers `Blown` once its fuse is removed; no
-                // timeout is set here. Anything else is a refusal too.
+                // timeout is set here. Anything else is a refusal too, and
+                // says whether an operator disabled the fuse.
+                Err(_) if fuse.is_disabled() => Err(FuseboxError::Disabled { fuse: name }.into()),
                 Err(_) => Err(FuseboxError::Blown { fuse: name }.into()),
             }
         })

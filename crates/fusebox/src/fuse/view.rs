@@ -15,6 +15,12 @@ use crate::stats::counters::Hot;
 use crate::sync::lock;
 
 impl FuseCore {
+    /// Whether the word says disabled.
+    pub(crate) fn is_disabled(&self) -> bool {
+        // Ordering: Acquire pairs with the Release store in `publish`.
+        word::kind(self.word.load(Ordering::Acquire)) == word::KIND_DISABLED
+    }
+
     /// True if the fuse refuses some asks at `now` (blown, healing or
     /// disabled), without changing it. What the alarm monitor looks at.
     /// Whether every call is refused at `now` (blown before its deadline,
