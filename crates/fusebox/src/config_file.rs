@@ -102,23 +102,24 @@
 //! value, and one wrong field often explains the next, so more than one
 //! error per fuse would mostly be noise.
 
+mod entry;
 mod error;
+mod load;
 mod locate;
 
 use std::collections::BTreeMap;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
-use serde::Deserialize;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use self::entry::{entry_name, read_fuse, read_valve, segments, sorted};
 pub use self::error::ConfigFileError;
 use self::error::Kind;
-use self::locate::{line_column, Locator, Path, Seg, Spot};
-use crate::error::{ConfigError, PathSegment};
+use self::locate::{line_column, Locator, Path};
+use crate::error::ConfigError;
 use crate::fuse::FuseConfig;
-use crate::registry::Fusebox;
 use crate::valve::ValveConfig;
 
 /// The fuses and valves of a TOML config file, parsed and validated; install
@@ -326,191 +327,4 @@ impl ConfigFile {
             None => e,
         }
     }
-}
-
-impl Fusebox {
-    /// Installs every fuse of `config`, then every valve (a valve's guard
-    /// must be installed first), each as [`install`](Self::install) and
-    /// [`install_valve`](Self::install_valve) would: a fuse already
-    /// installed under a name is reconfigured and reset (and stays
-    /// disabled if it was), a valve is reconfigured live. Fuses and valves
-    /// the file does not name are left alone.
-    ///
-    /// The config was validated when parsed, so this fails only if the
-    /// registry refuses what the file checks could not foresee; what was
-    /// installed before the failure stays installed.
-    ///
-    /// ```
-    /// use fusebox::{ConfigFile, Fusebox};
-    ///
-    /// let file = ConfigFile::parse(r#"
-    ///     [fuses.db]
-    ///     strategy = { kind = "standard", max_melts = 0, window = "1s" }
-    ///     heal = { steps = ["barrier"] }
-    /// "#)?;
-    /// let fb = Fusebox::new();
-    /// fb.load_config(&file)?;
-    /// fb.melt("db")?;
-    /// assert!(!fb.ask("db")?.is_ok());    // blown until an operator unlocks it
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn load_config(&self, config: &ConfigFile) -> Result<(), ConfigFileError> {
-        for (name, cfg) in &config.fuses {
-            self.install(name, cfg.clone())
-                .map_err(|e| config.install_error("fuses", name, e))?;
-        }
-        for (name, cfg) in &config.valves {
-            self.install_valve(name, cfg.clone())
-                .map_err(|e| config.install_error("valves", name, e))?;
-        }
-        Ok(())
-    }
-
-    /// Parses `text` as a [`ConfigFile`] and [loads](Self::load_config) it;
-    /// nothing is installed if the text has an error.
-    ///
-    /// ```
-    /// use fusebox::Fusebox;
-    ///
-    /// let fb = Fusebox::new();
-    /// fb.load_config_str("[valves.api]\nconcurrency = 4\nqueue = 16\n")?;
-    /// assert_eq!(fb.valves()[0].queue, 16);
-    /// # Ok::<(), fusebox::config_file::ConfigFileError>(())
-    /// ```
-    pub fn load_config_str(&self, text: &str) -> Result<(), ConfigFileError> {
-        self.load_config(&ConfigFile::parse(text)?)
-    }
-
-    /// A new Fusebox (on the monotonic clock) with the fuses and valves of
-    /// the file at `path`. For another clock or alarm settings, build the
-    /// Fusebox with [`Fusebox::builder`] and call
-    /// [`load_config`](Self::load_config).
-    ///
-    /// ```no_run
-    /// let fb = fusebox::Fusebox::from_config_file("fusebox.toml")?;
-    /// # Ok::<(), fusebox::config_file::ConfigFileError>(())
-    /// ```
-    pub fn from_config_file(path: impl AsRef<FsPath>) -> Result<Fusebox, ConfigFileError> {
-        let file = ConfigFile::read(path)?;
-        let fb = Fusebox::new();
-        fb.load_config(&file)?;
-        Ok(fb)
-    }
-}
-
-fn sorted(mut errors: Vec<ConfigFileError>) -> Vec<ConfigFileError> {
-    errors.sort_by_key(ConfigFileError::position);
-    errors
-}
-
-fn entry_name(entry: &Locator<'_, '_>) -> String {
-    match entry.path.0.last() {
-        Some(Seg::Key(k)) => k.clone(),
-        _ => String::new(),
-    }
-}
-
-fn read_fuse(text: &str, entry: &Locator<'_, '_>) -> Result<FuseConfig, ConfigFileError> {
-    check_name(text, entry)?;
-    let cfg = deserialize::<FuseConfig>(text, entry)?;
-    cfg.validate().map_err(|e| {
-        let field = segments(&e);
-        rule_error(text, entry, &field, e)
-    })?;
-    Ok(cfg)
-}
-
-fn read_valve(
-    text: &str,
-    entry: &Locator<'_, '_>,
-    fuses: &[String],
-) -> Result<ValveConfig, ConfigFileError> {
-    check_name(text, entry)?;
-    let cfg = deserialize::<ValveConfig>(text, entry)?;
-    cfg.validate().map_err(|e| {
-        let field = segments(&e);
-        rule_error(text, entry, &field, e)
-    })?;
-    if let Some(guard) = &cfg.guard {
-        if !fuses.contains(guard) {
-            let spot = entry.follow(&[Seg::Key("guard".into())]);
-            return Err(ConfigFileError::new(
-                line_column(text, spot.span.start),
-                entry.path.clone().key("guard").to_string(),
-                format!("names no fuse declared in this file ({guard:?})"),
-                Kind::Rule(None),
-            ));
-        }
-    }
-    Ok(cfg)
-}
-
-/// Deserializes one fuse or valve from its subtree, so that an error in one
-/// does not hide the errors of the others.
-fn deserialize<'de, T: Deserialize<'de>>(
-    text: &str,
-    entry: &Locator<'_, 'de>,
-) -> Result<T, ConfigFileError> {
-    T::deserialize(ValueDeserializer::from(entry.value.clone())).map_err(|e| {
-        let spot = match e.span() {
-            Some(span) => entry.at_span(span, e.message()),
-            None => entry.entry(),
-        };
-        error_at(text, spot, e.message(), Kind::Shape)
-    })
-}
-
-fn error_at(text: &str, spot: Spot, message: &str, kind: Kind) -> ConfigFileError {
-    ConfigFileError::new(
-        line_column(text, spot.span.start),
-        spot.path.to_string(),
-        message,
-        kind,
-    )
-}
-
-/// A rule broken: the field is the one the rule names (whether or not the
-/// file spells it out), the position that of the closest key that exists.
-fn rule_error(
-    text: &str,
-    entry: &Locator<'_, '_>,
-    field: &[Seg],
-    err: ConfigError,
-) -> ConfigFileError {
-    let spot = entry.follow(field);
-    let mut path = entry.path.clone();
-    path.0.extend(field.iter().cloned());
-    ConfigFileError::new(
-        line_column(text, spot.span.start),
-        path.to_string(),
-        err.rule(),
-        Kind::Rule(Some(err)),
-    )
-}
-
-/// The keys a [`ConfigError`]'s path designates: the validators name the
-/// fields as the file spells them, so this is a plain conversion.
-fn segments(err: &ConfigError) -> Vec<Seg> {
-    err.path()
-        .iter()
-        .map(|seg| match *seg {
-            PathSegment::Key(k) => Seg::Key(k.into()),
-            PathSegment::Index(i) => Seg::Index(i),
-        })
-        .collect()
-}
-
-/// The registry's name rules ([`Fusebox::install`] checks them again), so
-/// that a bad name is reported with its line like everything else.
-fn check_name(text: &str, entry: &Locator<'_, '_>) -> Result<(), ConfigFileError> {
-    let Err(err) = crate::registry::check_name(&entry_name(entry)) else {
-        return Ok(());
-    };
-    let problem = format!("a name {}", err.rule());
-    Err(ConfigFileError::new(
-        line_column(text, entry.key_span.start),
-        entry.path.to_string(),
-        problem,
-        Kind::Rule(None),
-    ))
 }
