@@ -18,7 +18,7 @@
 //! | `GET /api/fuses/{name}` | one fuse's snapshot; 404 if unknown |
 //! | `GET /api/valves` | JSON list of valve snapshots |
 //! | `GET /api/alarms` | JSON list of active alarms |
-//! | `GET /metrics` | Prometheus text format 0.0.4 (names of DESIGN.md section 6) |
+//! | `GET /metrics` | Prometheus text format 0.0.4 ([the contract's names](fusebox::_contract#45-metric-names)) |
 //! | `GET /events` | server-sent events: `ready`, then every event as JSON |
 //! | `POST /api/fuses/{name}/disable` | disable; answers the fuse's snapshot |
 //! | `POST /api/fuses/{name}/enable` | enable |
@@ -84,6 +84,42 @@
 //! # }
 //! ```
 //!
+//! What an operator (or the `fusebox` command) sees, tried without a socket:
+//! a read needs nothing, control needs the token.
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum::body::Body;
+//! use axum::http::{header, Request, StatusCode};
+//! use fusebox::{Ask, FuseConfig, Fusebox};
+//! use fusebox_admin::AdminConfig;
+//! use http_body_util::BodyExt;
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fb = Fusebox::new();
+//! fb.install("db", FuseConfig::standard(5, Duration::from_secs(10)))?;
+//! let admin = fusebox_admin::router(fb.clone(), AdminConfig::new().token("s3cret"));
+//! let app = axum::Router::new().nest_service("/admin", admin);
+//!
+//! // `fusebox status` reads this:
+//! let res = app.clone().oneshot(Request::get("/admin/api/fuses").body(Body::empty())?).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! let json = res.into_body().collect().await?.to_bytes();
+//! assert!(std::str::from_utf8(&json)?.contains(r#""name":"db""#));
+//!
+//! // `fusebox disable db --token s3cret` sends this; without the token it is refused.
+//! let disable = || Request::post("/admin/api/fuses/db/disable");
+//! let res = app.clone().oneshot(disable().body(Body::empty())?).await?;
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! let with_token = disable().header(header::AUTHORIZATION, "Bearer s3cret");
+//! let res = app.clone().oneshot(with_token.body(Body::empty())?).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(fb.ask("db")?, Ask::Blown);                 // disabled until enabled
+//! # Ok(()) }
+//! ```
+//!
 //! Or serve it alone on `127.0.0.1:9797`:
 //!
 //! ```no_run
@@ -97,9 +133,10 @@
 //!
 //! `/metrics` renders the text format itself from
 //! [`Fusebox::snapshot`](fusebox::Fusebox::snapshot), with no exporter: the
-//! counters and gauges of DESIGN.md section 6 under the same names as the
-//! core's `metrics` feature. One difference: a snapshot holds only the p50 and
-//! p99 of a valve's sojourn time, so `fusebox_valve_sojourn_seconds` is a
+//! counters and gauges of [the contract's section
+//! 4.5](fusebox::_contract#45-metric-names) under the same names as the
+//! core's `metrics` feature. One difference: a snapshot holds only the p50
+//! and p99 of a valve's sojourn time, so `fusebox_valve_sojourn_seconds` is a
 //! gauge with a `quantile` label here, not a histogram.
 
 mod auth;

@@ -1,8 +1,9 @@
 //! The Prometheus text exposition format (version 0.0.4), rendered from a
 //! [`Snapshot`] with no exporter dependency.
 //!
-//! The names are those of DESIGN.md section 6 and of the core's `metrics`
-//! feature, so a dashboard works the same whichever way it is fed:
+//! The names are those of the contract's section 4.5 (`fusebox::_contract`)
+//! and of the core's `metrics` feature, so a dashboard works the same
+//! whichever way it is fed:
 //!
 //! | metric | type | labels |
 //! |---|---|---|

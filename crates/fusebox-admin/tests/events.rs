@@ -9,7 +9,8 @@ use http_body_util::Full;
 use hyper::{Request, StatusCode};
 use support::{start, SseReader};
 
-/// DESIGN: an SSE client sees a blow within 100 ms of the melt.
+/// The contract (`fusebox::_contract`, section 4.1): an SSE client sees a
+/// blow within 100 ms of the melt.
 const PROMPT: Duration = Duration::from_millis(100);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,7 @@ impl<R, E> Classify<R, E> for DefaultClassifier {
 }
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use self::http::HttpClassifier;
 
 #[cfg(feature = "http")]
@@ -102,6 +103,7 @@ mod http {
     /// assert_eq!(c.classify(&reply(400)), Outcome::Ignored);
     /// ```
     #[derive(Clone, Copy)]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub struct HttpClassifier<F = fn(StatusCode) -> bool> {
         failure_on: F,
     }

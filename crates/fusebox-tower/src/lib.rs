@@ -137,9 +137,49 @@
 //! Put the valve outside the fuse. A fuse outside the valve would count the
 //! valve's refusals (errors like any other to its classifier) as failures
 //! of the dependency; with the valve outside, a request the fuse refuses
-//! holds its slot only for the instant of the refusal. See
-//! [`axum`] for a router, and `examples/axum_service.rs` for a
-//! service with a flaky downstream under load:
+//! holds its slot only for the instant of the refusal. axum's
+//! `Router::layer` needs services that never fail, so a `HandleErrorLayer`
+//! with [`axum::handle_error`] goes on top and turns refusals into 503s with
+//! a JSON body:
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum::body::Body;
+//! use axum::error_handling::HandleErrorLayer;
+//! use axum::http::{Request, StatusCode};
+//! use axum::{routing::get, Router};
+//! use fusebox::{FuseConfig, Fusebox, ValveConfig};
+//! use fusebox_tower::{FuseLayer, ValveLayer};
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let fb = Fusebox::new();
+//! fb.install("orders-db", FuseConfig::standard(5, Duration::from_secs(10)))?;
+//! fb.install_valve("api", ValveConfig::new().concurrency(64).queue(256)
+//!     .max_wait(Duration::from_millis(200)))?;
+//!
+//! let app = Router::new()
+//!     .route("/orders", get(|| async { "[]" }))
+//!     .layer(ServiceBuilder::new()
+//!         .layer(HandleErrorLayer::new(fusebox_tower::axum::handle_error)) // refusals -> 503 JSON
+//!         .layer(ValveLayer::wait(fb.valve("api").unwrap()))     // queue for a slot (backpressure)
+//!         .layer(FuseLayer::http(fb.fuse("orders-db").unwrap()))); // 5xx and errors melt, 4xx do not
+//!
+//! let get_orders = || Request::get("/orders").body(Body::empty()).unwrap();
+//! assert_eq!(app.clone().oneshot(get_orders()).await?.status(), StatusCode::OK);
+//!
+//! fb.disable("orders-db")?;             // maintenance: refused at once, the handler is not called
+//! let refused = app.clone().oneshot(get_orders()).await?;
+//! assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+//! # Ok(()) }
+//! ```
+//!
+//! Clones of a layered service share one fuse, and a response future
+//! dropped before it completes (a client that hung up) counts as ignored
+//! and frees its probe or valve slot. See [`axum`] for the response body,
+//! and `examples/axum_service.rs` for a service with a flaky downstream
+//! under load:
 //!
 //! ```sh
 //! cargo run -p fusebox-tower --example axum_service --features axum,http
@@ -156,6 +196,7 @@
 //! [`Outcome::Ignored`]: fusebox::Outcome::Ignored
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // The overview links to items of the `http` and `axum` features.
 #![cfg_attr(
     not(all(feature = "http", feature = "axum")),
@@ -163,6 +204,7 @@
 )]
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod classify;
 mod error;
@@ -170,6 +212,7 @@ pub mod fuse;
 pub mod valve;
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use classify::HttpClassifier;
 pub use classify::{Classify, DefaultClassifier};
 pub use error::{BoxError, FuseboxError};

@@ -22,7 +22,7 @@
 //! monotonic clock, zero for the manual clock).
 //!
 //! This module depends on nothing else in the crate: a clock is a clock. The
-//! Fusebox's timer attaches itself to a manual clock through [`Advanced`],
+//! Fusebox's timer attaches itself to a manual clock through `Advanced`,
 //! an interface the clock owns, so that advancing time can run what fell due.
 
 use std::fmt;

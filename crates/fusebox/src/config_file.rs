@@ -5,9 +5,10 @@
 //! melts a dependency may have, how long to wait before trying it again, how
 //! many requests to queue. A [`ConfigFile`] lets those numbers live in a file
 //! that is reviewed and changed without a rebuild, and checks it the way
-//! [`Fusebox::install`] checks a config, once, before anything is installed:
-//! every rule of [`FuseConfig::validate`] and [`ValveConfig::validate`],
-//! no unknown keys, and every valve's `guard` naming a fuse of the same file.
+//! [`Fusebox::install`](crate::Fusebox::install) checks a config, once,
+//! before anything is installed: every rule of [`FuseConfig::validate`] and
+//! [`ValveConfig::validate`], no unknown keys, and every valve's `guard`
+//! naming a fuse of the same file.
 //! Whatever is wrong is reported with its line, column and dotted field, as a
 //! compiler would: a config that fails at 3 a.m. should say where.
 //!
@@ -123,7 +124,7 @@ use crate::fuse::FuseConfig;
 use crate::valve::ValveConfig;
 
 /// The fuses and valves of a TOML config file, parsed and validated; install
-/// them with [`Fusebox::load_config`].
+/// them with [`Fusebox::load_config`](crate::Fusebox::load_config).
 ///
 /// See the [module documentation](self) for the file's shape.
 ///

@@ -232,6 +232,26 @@ impl Fuse {
     /// as neither success nor failure, and a probe slot it held is given
     /// back at once. A panic inside `fut` counts as a failure.
     ///
+    /// The fuse is asked when the returned future is first polled, not when
+    /// `call` is called; a refusal resolves it at once with
+    /// [`RunError::Blown`], and `fut` is dropped unpolled.
+    ///
+    /// # Cancel safety
+    ///
+    /// The returned future may be dropped at any point; nothing leaks and
+    /// nothing blows the fuse:
+    ///
+    /// * dropped before its first poll, it did nothing: the fuse was not
+    ///   asked, nothing is counted, and `fut` is dropped unpolled;
+    /// * dropped after admission, before `fut` finished (a caller that gave
+    ///   up, a timeout outside, the loser of a `select!`), `fut` is dropped
+    ///   with it and the call is reported as [`Outcome::Ignored`]: it counts
+    ///   toward no window, no strategy and no probe, and a
+    ///   [`Step::Probe`] slot it held is given back at once, so the next
+    ///   probe can go;
+    /// * dropped while unwinding from a panic (raised inside `fut`, say), it
+    ///   counts as a failure instead, as a panic in [`run`](Self::run) does.
+    ///
     /// # Example
     ///
     /// ```
@@ -259,6 +279,14 @@ impl Fuse {
 
     /// [`call`](Self::call) with your own classification (see
     /// [`run_classified`](Self::run_classified)).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`call`](Self::call): dropped before its first poll it did
+    /// nothing; dropped after admission it is reported as
+    /// [`Outcome::Ignored`] without calling `classify`, and frees a probe
+    /// slot it held; dropped while unwinding from a panic it counts as a
+    /// failure.
     pub async fn call_classified<T, E, F>(
         &self,
         fut: F,
@@ -280,7 +308,18 @@ impl Fuse {
     /// [`call`](Self::call) with a deadline: if `fut` has not finished after
     /// `timeout`, it is dropped, the call counts as a failure and the answer
     /// is [`RunError::Timeout`]. Needs a tokio runtime with time enabled.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`call`](Self::call): the returned future may be dropped at any
+    /// point. Dropped before its first poll it did nothing; dropped by the
+    /// caller after admission and before the deadline, `fut` is dropped with
+    /// it and the call is reported as [`Outcome::Ignored`], freeing a probe
+    /// slot it held. Reaching the deadline is not a cancellation by the
+    /// caller: `fut` is dropped, the call counts as a failure, and the future
+    /// resolves to [`RunError::Timeout`].
     #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn call_timeout<T, E, F>(
         &self,
         timeout: std::time::Duration,

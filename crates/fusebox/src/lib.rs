@@ -31,6 +31,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## Where to read on
+//!
+//! * [The guide](crate::_guide): a tutorial from the first fuse to heal
+//!   programs, valves, events, config files and metrics; every snippet in it
+//!   is a doc test.
+//! * [The contract](crate::_contract): the semantics of fuses and valves and
+//!   the operator surface, rule by rule, as the tests prove them.
+//! * [`fusebox-tower`](https://docs.rs/fusebox-tower) for tower and axum
+//!   stacks, [`fusebox-admin`](https://docs.rs/fusebox-admin) for the admin
+//!   HTTP router and dashboard.
+//!
 //! ## Why this crate
 //!
 //! * **Fast.** `ask` on a healthy fuse is one atomic load and a bump of a
@@ -51,6 +62,8 @@
 //!   testable without sleeping.
 //!
 //! ## Semantics in brief
+//!
+//! The full rules are in [the contract](crate::_contract); in short:
 //!
 //! * `standard(max_melts, window)`: after a melt at `now`, the melts with
 //!   `now - t < window` count (one exactly `window` old does not); more than
@@ -143,8 +156,15 @@ mod sync;
 mod timer;
 pub mod valve;
 
+#[doc = include_str!("../docs/guide.md")]
+pub mod _guide {}
+
+#[doc = include_str!("../docs/contract.md")]
+pub mod _contract {}
+
 pub use clock::{Clock, ManualClock};
 #[cfg(feature = "toml")]
+#[cfg_attr(docsrs, doc(cfg(feature = "toml")))]
 pub use config_file::ConfigFile;
 pub use error::{ConfigError, NotFound};
 pub use event::Event;

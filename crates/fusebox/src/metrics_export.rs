@@ -1,5 +1,6 @@
-//! The `metrics` feature: every counter, gauge and histogram of DESIGN.md
-//! section 6, published through the [`metrics`] facade.
+//! The `metrics` feature: every counter, gauge and histogram of the
+//! contract's metric names (`fusebox::_contract`, section 4.5), published
+//! through the [`metrics`] facade.
 //!
 //! Nothing is recorded per call. Fuses and valves keep their own counters
 //! (per-thread striped for fuses), and a periodic tick of the Fusebox's

@@ -107,6 +107,45 @@ impl Valve {
 
     /// Waits for a permit, on any async runtime. Dropping the future leaves
     /// the queue (and hands on a slot granted meanwhile).
+    ///
+    /// The valve is entered when the [`Acquire`] future is first polled: it
+    /// resolves at once with a permit if a slot (and a token) is free, or
+    /// with a refusal ([`Refused::QueueFull`], [`Refused::Blown`],
+    /// [`Refused::Removed`]), and otherwise waits in the queue until it is
+    /// granted a slot or refused ([`Refused::Overload`],
+    /// [`Refused::Timeout`], [`Refused::Blown`], [`Refused::Removed`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it resolves leaks nothing:
+    ///
+    /// * before its first poll, it did nothing (it never entered the valve);
+    /// * while waiting, its waiter leaves the queue at once, counted neither
+    ///   admitted nor refused;
+    /// * if a slot was granted to it but not yet taken (granted between two
+    ///   polls), the slot is given back and handed on to the next waiter, and
+    ///   the grant is uncounted from `admitted`. A rate token the grant spent
+    ///   stays spent.
+    ///
+    /// Once it has resolved, the [`Permit`] is the caller's: its slot is
+    /// freed when the permit is dropped.
+    ///
+    /// ```
+    /// # use fusebox::{Fusebox, ValveConfig};
+    /// use std::future::Future;
+    ///
+    /// let fb = Fusebox::new();
+    /// fb.install_valve("v", ValveConfig::new().concurrency(1).queue(8)).unwrap();
+    /// let v = fb.valve("v").unwrap();
+    /// let held = v.try_acquire().unwrap();
+    /// let mut waiting = Box::pin(v.acquire());
+    /// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// assert!(waiting.as_mut().poll(&mut cx).is_pending());   // queued
+    /// assert_eq!(v.queued(), 1);
+    /// drop(held);                          // the slot is granted to the waiter...
+    /// drop(waiting);                       // ...which is gone: the slot comes back
+    /// assert_eq!((v.queued(), v.in_flight()), (0, 0));
+    /// ```
     pub fn acquire(&self) -> Acquire {
         Acquire::new(self.core.clone())
     }
@@ -134,6 +173,18 @@ impl Valve {
 
     /// Acquires, awaits `task`, releases (also if `task` panics or the
     /// future is dropped).
+    ///
+    /// # Cancel safety
+    ///
+    /// The returned future may be dropped at any point; no slot is lost:
+    ///
+    /// * before its first poll, it did nothing, and `task` is dropped
+    ///   unpolled;
+    /// * while waiting for a slot, as [`acquire`](Self::acquire): the waiter
+    ///   leaves the queue, and a slot granted meanwhile is handed on; `task`
+    ///   is dropped unpolled;
+    /// * while `task` runs, `task` is dropped and its slot is released at
+    ///   once (the task counts as admitted: it started).
     ///
     /// ```
     /// # use fusebox::{Fusebox, ValveConfig};

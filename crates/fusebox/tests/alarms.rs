@@ -1,6 +1,7 @@
-//! DESIGN.md §2.3 end to end: the alarm monitor's timing and hysteresis,
-//! subscribers that panic or lag, fault injection's refusal rate and
-//! counters, and one heal on the real clock.
+//! The contract's §2.3 (`fusebox::_contract`,
+//! `crates/fusebox/docs/contract.md`) end to end: the alarm monitor's timing
+//! and hysteresis, subscribers that panic or lag, fault injection's refusal
+//! rate and counters, and one heal on the real clock.
 //!
 //! Everything but the last test runs on a `ManualClock`, so every time and
 //! count below is exact. A single `advance` across several looks runs each

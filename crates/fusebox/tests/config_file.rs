@@ -1,5 +1,5 @@
-//! DESIGN.md section 4's config file: fuses and valves declared in TOML,
-//! every error reported with its line and field.
+//! The contract's config files (`fusebox::_contract`, section 4.4): fuses and
+//! valves declared in TOML, every error reported with its line and field.
 //!
 //! * `examples/fusebox.toml` (one of every strategy, heal step and valve
 //!   discipline) loads into a Fusebox with exactly what it declares;

@@ -1,5 +1,5 @@
-//! The state-machine model test of DESIGN.md section 2 (fuse's
-//! `fuse_statem_eqc`, in proptest): random sequences of every operation over
+//! The state-machine model test of the contract's section 2
+//! (`fusebox::_contract`; fuse's `fuse_statem_eqc`, in proptest): random sequences of every operation over
 //! several fuses, unknown names, invalid configs, disabled fuses and
 //! reinstalls, with time moved on a `ManualClock` (landing exactly on window
 //! and deadline boundaries on purpose). After every step the real Fusebox's

@@ -1,5 +1,5 @@
-//! The state-machine model test of DESIGN.md section 3 (valve semantics):
-//! random sequences of try_acquire, acquire (a hand-polled future kept
+//! The state-machine model test of the contract's section 3 (valve semantics,
+//! `fusebox::_contract`): random sequences of try_acquire, acquire (a hand-polled future kept
 //! pending), polls, permit releases, cancellations (dropping a pending
 //! future), clock advances (landing exactly on max_wait deadlines, token
 //! refill instants, adaptive-LIFO and CoDel boundaries on purpose), live
@@ -228,8 +228,8 @@ struct RfcCodel {
     lastcount: u32,
     /// RFC 8289's second term of `dodequeue`'s test (`bytes() <= maxpacket_`:
     /// at most one packet left after this one). Off in the model: the
-    /// valve's design (DESIGN.md section 3) states the law on sojourn times
-    /// alone. The trace test below reports what this term would change.
+    /// valve's contract (`fusebox::_contract`, section 3) states the law on
+    /// sojourn times alone. The trace test below reports what this term would change.
     backlog_term: bool,
 }
 

@@ -1,7 +1,8 @@
-//! DESIGN.md section 3's fuse guard: a valve guarded by a fuse refuses its
-//! waiters with `Blown` as soon as the fuse blows (nobody waits for a
-//! dependency that is down), refuses new tasks with `Blown` while the fuse
-//! refuses, and serves again once the fuse heals. On a `ManualClock`.
+//! The contract's valve guard (`fusebox::_contract`, section 3): a valve
+//! guarded by a fuse refuses its waiters with `Blown` as soon as the fuse
+//! blows (nobody waits for a dependency that is down), refuses new tasks with
+//! `Blown` while the fuse refuses, and serves again once the fuse heals. On a
+//! `ManualClock`.
 
 use std::future::Future;
 use std::pin::Pin;

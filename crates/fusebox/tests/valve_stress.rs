@@ -1,10 +1,10 @@
-//! DESIGN.md section 3's "nothing leaks" under real concurrency: many tasks
-//! against one valve on the real clock, with random cancellations (a
-//! timeout around `acquire`, which drops the waiting future) and random
-//! panics inside running tasks. At the end no slot and no waiter is left,
-//! running tasks never exceeded the limit, and every task is accounted for
-//! exactly once: admitted, refused with a reason, or cancelled; the valve's
-//! own counters agree with ours.
+//! The contract's "nothing leaks" (`fusebox::_contract`, section 3) under
+//! real concurrency: many tasks against one valve on the real clock, with
+//! random cancellations (a timeout around `acquire`, which drops the waiting
+//! future) and random panics inside running tasks. At the end no slot and no
+//! waiter is left, running tasks never exceeded the limit, and every task is
+//! accounted for exactly once: admitted, refused with a reason, or cancelled;
+//! the valve's own counters agree with ours.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};

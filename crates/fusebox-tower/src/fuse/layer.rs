@@ -46,6 +46,7 @@ impl FuseLayer {
 }
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl FuseLayer<crate::HttpClassifier> {
     /// A layer on `fuse` for HTTP services: errors and 5xx are failures, 4xx
     /// are ignored (see [`HttpClassifier`](crate::HttpClassifier)). Feature

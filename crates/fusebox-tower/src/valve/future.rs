@@ -15,6 +15,14 @@ pin_project! {
     ///
     /// For HTTP, "completes" means the response head is ready: a streaming
     /// body is not counted against the valve.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it before it completes drops the inner future and frees the
+    /// request's permit at once: the slot goes to the valve's next waiter,
+    /// and the request counts as admitted (it started). A refused one holds
+    /// nothing, and dropping it changes nothing. Once it has completed, its
+    /// permit is already free.
     #[derive(Debug)]
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F> {

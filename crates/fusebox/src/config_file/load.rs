@@ -6,6 +6,7 @@ use std::path::Path as FsPath;
 use super::{ConfigFile, ConfigFileError};
 use crate::registry::Fusebox;
 
+#[cfg_attr(docsrs, doc(cfg(feature = "toml")))]
 impl Fusebox {
     /// Installs every fuse of `config`, then every valve (a valve's guard
     /// must be installed first), each as [`install`](Self::install) and

@@ -82,6 +82,7 @@ impl FuseboxBuilder {
     /// facade (default [`DEFAULT_METRICS_INTERVAL`](crate::registry::DEFAULT_METRICS_INTERVAL),
     /// at least 1 ms).
     #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     pub fn metrics_interval(mut self, every: Duration) -> Self {
         self.metrics_interval = every.max(Duration::from_millis(1));
         self

@@ -38,7 +38,7 @@ impl Fusebox {
 
     /// Publishes every fuse's and valve's statistics to the `metrics`
     /// facade now (the Fusebox also does so every
-    /// [`metrics_interval`](FuseboxBuilder::metrics_interval)).
+    /// [`metrics_interval`](crate::registry::FuseboxBuilder::metrics_interval)).
     ///
     /// ```
     /// # use std::time::Duration;
@@ -48,6 +48,7 @@ impl Fusebox {
     /// fb.publish_metrics();   // to whatever recorder the application installed, if any
     /// ```
     #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
     pub fn publish_metrics(&self) {
         self.shared.publish_metrics();
     }

@@ -17,7 +17,17 @@ use super::engine::ValveCore;
 use super::waiter::{Entry, Looked, Waiter};
 use super::{Permit, Refused};
 
-/// The future of [`Valve::acquire`].
+/// The future of [`Valve::acquire`](super::Valve::acquire): resolves to a
+/// [`Permit`] or to the [`Refused`] reason.
+///
+/// # Cancel safety
+///
+/// Dropping it before it resolves removes its waiter from the valve's queue
+/// (counted neither admitted nor refused); if a slot had already been granted
+/// to it, the slot is given back and the next waiter is served. Dropped
+/// before its first poll, it never entered the valve. No slot is ever leaked
+/// by cancellation. Polled again after it resolved, it answers
+/// [`Refused::Removed`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire {
     core: Arc<ValveCore>,

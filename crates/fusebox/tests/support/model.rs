@@ -1,4 +1,5 @@
-//! The reference model of a Fusebox: DESIGN.md section 2 written as the
+//! The reference model of a Fusebox: the contract's section 2
+//! (`fusebox::_contract`, `crates/fusebox/docs/contract.md`) written as the
 //! plainest sequential code we could write, with no concern for speed. The
 //! state-machine test (`model_fuse.rs`) and the linearizability checker
 //! (`linearizable.rs`) both compare the real thing against it.
