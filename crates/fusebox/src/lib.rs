@@ -127,6 +127,7 @@
 mod clock;
 #[cfg(feature = "toml")]
 mod config_file;
+pub mod duration;
 #[cfg(feature = "serde")]
 mod duration_serde;
 mod error;
