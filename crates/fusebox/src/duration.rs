@@ -236,7 +236,10 @@ mod tests {
         while ns < u64::MAX / 3 {
             for d in [ns - 1, ns, ns + 1] {
                 let text = human(Duration::from_nanos(d));
-                assert!(text.chars().count() <= 9 || d >= 3_600_000_000_000, "{d}: {text}");
+                assert!(
+                    text.chars().count() <= 9 || d >= 3_600_000_000_000,
+                    "{d}: {text}"
+                );
             }
             ns = ns * 3 + 1;
         }

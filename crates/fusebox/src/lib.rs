@@ -124,6 +124,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod catalog;
 mod clock;
 #[cfg(feature = "toml")]
 mod config_file;
@@ -162,6 +163,7 @@ pub use registry::{
     DEFAULT_EVENT_CAPACITY, MAX_NAME_LEN,
 };
 pub use snapshot::{FuseCounters, FuseSnapshot, FuseState, Snapshot};
+pub use stats::histogram::HistogramSnapshot;
 pub use valve::{
     Acquire, Discipline, Permit, Rate, Refusals, Refused, Valve, ValveConfig, ValveSnapshot,
     DEFAULT_CONCURRENCY, DEFAULT_QUEUE,
