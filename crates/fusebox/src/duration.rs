@@ -117,7 +117,7 @@ pub fn format(d: Duration) -> String {
 }
 
 /// Formats a duration for people: three significant digits, trailing zeros
-/// dropped (`"850ms"`, `"5.3ms"`, `"420µs"`, `"12.3s"`, `"1s"`); whole
+/// dropped (`"850ms"`, `"5.3ms"`, `"420µs"`, `"12.3s"`, `"1s"`, `"0s"`); whole
 /// minutes and seconds from a minute on (`"4m05s"`), hours and minutes from
 /// an hour on (`"2h03m"`). Rounds; see [`format`] for the exact form.
 ///
@@ -132,6 +132,9 @@ pub fn format(d: Duration) -> String {
 /// ```
 pub fn human(d: Duration) -> String {
     let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".to_owned();
+    }
     if ns >= 3_600_000_000_000 {
         let m = d.as_secs() / 60;
         return format!("{}h{:02}m", m / 60, m % 60);
@@ -210,7 +213,7 @@ mod tests {
     #[test]
     fn human_rounds_to_three_digits() {
         let cases = [
-            (Duration::ZERO, "0ns"),
+            (Duration::ZERO, "0s"),
             (Duration::from_nanos(999), "999ns"),
             (Duration::from_nanos(4_200), "4.2µs"),
             (Duration::from_micros(420), "420µs"),
