@@ -4,7 +4,7 @@
 //!
 //! * [`parse`] reads `<number><unit>`, the unit one of `h`, `m`, `s`, `ms`,
 //!   `us`, `ns`, the number with an optional fraction.
-//! * [`format`] writes a duration exactly, in the largest unit that divides
+//! * [`format()`] writes a duration exactly, in the largest unit that divides
 //!   it: `parse(&format(d)) == Ok(d)` for every `d` up to `u64::MAX`
 //!   nanoseconds. The admin API writes every duration so.
 //! * [`human`] writes it for a person reading a table: three significant
@@ -119,7 +119,7 @@ pub fn format(d: Duration) -> String {
 /// Formats a duration for people: three significant digits, trailing zeros
 /// dropped (`"850ms"`, `"5.3ms"`, `"420µs"`, `"12.3s"`, `"1s"`, `"0s"`); whole
 /// minutes and seconds from a minute on (`"4m05s"`), hours and minutes from
-/// an hour on (`"2h03m"`). Rounds; see [`format`] for the exact form.
+/// an hour on (`"2h03m"`). Rounds; see [`format()`] for the exact form.
 ///
 /// ```
 /// use std::time::Duration;
