@@ -84,7 +84,7 @@ pub(crate) struct Status {
 /// A duration as the admin writes it (`"60s"`, `"1500ms"`), or null.
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let text: Option<String> = Option::deserialize(d)?;
-    text.map(|t| crate::duration::parse(&t).map_err(serde::de::Error::custom))
+    text.map(|t| fusebox::duration::parse(&t).map_err(serde::de::Error::custom))
         .transpose()
 }
 

@@ -11,11 +11,12 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use fusebox::duration;
 use serde_json::Value;
 
 use crate::client::Client;
 use crate::dto::{Status, Valve};
-use crate::{duration, table, Failure};
+use crate::{table, Failure};
 
 pub(crate) async fn run(url: &str, json: bool) -> Result<ExitCode, Failure> {
     let client = Client::new(url)?;
@@ -96,7 +97,7 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
             );
             row.push(
                 f.next_heal
-                    .map_or_else(|| "-".to_owned(), |t| format!("at {}", duration::format(t))),
+                    .map_or_else(|| "-".to_owned(), |t| format!("at {}", duration::human(t))),
             );
             row
         })
@@ -139,7 +140,7 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
                 a.name.clone(),
                 a.kind.clone(),
                 a.since
-                    .map_or_else(|| "-".to_owned(), |t| format!("at {}", duration::format(t))),
+                    .map_or_else(|| "-".to_owned(), |t| format!("at {}", duration::human(t))),
             ]
         })
         .collect();

@@ -38,7 +38,7 @@ pub(crate) async fn run(
         out.push_str(&format!(
             "fusebox watch  {}  every {}  (Ctrl-C to quit)\n\n",
             client.base(),
-            crate::duration::format(interval)
+            fusebox::duration::human(interval)
         ));
         out.push_str(&tables);
         let mut stdout = std::io::stdout().lock();
