@@ -14,7 +14,6 @@
 
 mod client;
 mod cmd;
-mod dto;
 mod table;
 
 use std::process::ExitCode;

@@ -57,6 +57,10 @@ pub(crate) mod option {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Duration>, D::Error> {
-        super::deserialize(d).map(Some)
+        /// A duration in the codec's form, so that `null` reads as `None`.
+        #[derive(serde::Deserialize)]
+        struct Coded(#[serde(deserialize_with = "super::deserialize")] Duration);
+        let coded: Option<Coded> = serde::Deserialize::deserialize(d)?;
+        Ok(coded.map(|Coded(d)| d))
     }
 }

@@ -20,7 +20,7 @@ pub(crate) async fn run(
 ) -> Result<ExitCode, Failure> {
     let client = Client::new(url)?;
     let terminal = std::io::stdout().is_terminal();
-    let mut before: Option<(crate::dto::Status, Instant)> = None;
+    let mut before: Option<(status::Status, Instant)> = None;
     let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shown = 0u64;
