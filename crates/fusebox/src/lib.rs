@@ -139,7 +139,7 @@ pub mod fuse;
 #[cfg(feature = "metrics")]
 mod metrics_export;
 pub mod registry;
-mod rng;
+pub mod rng;
 mod stats;
 mod sync;
 mod timer;
