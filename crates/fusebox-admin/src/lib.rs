@@ -132,12 +132,12 @@
 //! # Metrics
 //!
 //! `/metrics` renders the text format itself from
-//! [`Fusebox::snapshot`](fusebox::Fusebox::snapshot), with no exporter: the
-//! counters and gauges of [the contract's section
-//! 4.5](fusebox::_contract#45-metric-names) under the same names as the
-//! core's `metrics` feature. One difference: a snapshot holds only the p50
-//! and p99 of a valve's sojourn time, so `fusebox_valve_sojourn_seconds` is a
-//! gauge with a `quantile` label here, not a histogram.
+//! [`Fusebox::snapshot`](fusebox::Fusebox::snapshot), with no exporter: every
+//! metric of the core's [`catalog`](fusebox::catalog), under the same names,
+//! types, units and help as the core's `metrics` feature. The valve sojourn
+//! and service times are Prometheus histograms (`_bucket{le=...}`, `_sum`,
+//! `_count`) with the catalog's buckets, counted exactly. `promtool check
+//! metrics` accepts the output (a test runs it when promtool is installed).
 
 mod auth;
 mod config;

@@ -1,224 +1,80 @@
 //! The Prometheus text exposition format (version 0.0.4), rendered from a
 //! [`Snapshot`] with no exporter dependency.
 //!
-//! The names are those of the contract's section 4.5 (`fusebox::_contract`)
-//! and of the core's `metrics` feature, so a dashboard works the same
-//! whichever way it is fed:
+//! Every line comes from the core's [`catalog`]: the metrics, their help,
+//! type and labels, and the samples of the snapshot, so `/metrics` and the
+//! core's `metrics` feature export the same names, types, units and help.
+//! A family with no sample still gets its `# HELP` and `# TYPE`, so a
+//! dashboard finds every name from the first scrape on.
 //!
-//! | metric | type | labels |
-//! |---|---|---|
-//! | `fusebox_fuse_asks_total` | counter | `fuse`, `result` = `ok` \| `blown` \| `injected` |
-//! | `fusebox_fuse_melts_total` | counter | `fuse` |
-//! | `fusebox_fuse_blows_total` | counter | `fuse` |
-//! | `fusebox_fuse_successes_total` | counter | `fuse` |
-//! | `fusebox_fuse_heals_total` | counter | `fuse` |
-//! | `fusebox_fuse_state` | gauge: 0 ok, 1 blown, 2 disabled | `fuse` |
-//! | `fusebox_valve_in_flight` | gauge | `valve` |
-//! | `fusebox_valve_queued` | gauge | `valve` |
-//! | `fusebox_valve_admitted_total` | counter | `valve` |
-//! | `fusebox_valve_refused_total` | counter | `valve`, `reason` |
-//! | `fusebox_valve_sojourn_seconds` | gauge | `valve`, `quantile` = `0.5` \| `0.99` |
-//! | `fusebox_alarm_active` | gauge: 1 while set | `alarm`, `fuse` |
-//!
-//! The valve sojourn is a **gauge per quantile**, not the histogram the core
-//! publishes through `metrics`: a snapshot carries only the p50 and p99 (upper
-//! bounds, the core's buckets span 2x), not buckets, sum or count, and a
-//! `summary` without `_sum` and `_count` would mislead. A valve whose tasks
-//! have not waited yet has no sojourn sample and no line.
+//! The valve histograms are Prometheus histograms: a `_bucket` line per
+//! bound of [`catalog::DURATION_BUCKETS`] and `+Inf`, cumulative, then
+//! `_sum` and `_count`. The valve counted each duration into exactly these
+//! buckets, so the counts are exact.
 
 use std::fmt::Write;
 
-use fusebox::{
-    fuse::{FuseCounters, FuseState},
-    Snapshot,
-};
-
-/// A per-fuse counter: its name, its help text, and how to read it.
-type CounterFamily = (&'static str, &'static str, fn(&FuseCounters) -> u64);
+use fusebox::catalog::{self, Value};
+use fusebox::{valve::HistogramSnapshot, Snapshot};
 
 /// The `Content-Type` of the text format.
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Renders every metric of `snap`.
 pub(crate) fn render(snap: &Snapshot) -> String {
-    let mut out = String::with_capacity(256 + 512 * (snap.fuses.len() + snap.valves.len()));
-    let fuses = &snap.fuses;
-
-    family(
-        &mut out,
-        "fusebox_fuse_asks_total",
-        "counter",
-        "Asks of a fuse, by result.",
-    );
-    for f in fuses {
-        for (result, v) in [
-            ("ok", f.counters.asks_ok),
-            ("blown", f.counters.asks_blown),
-            ("injected", f.counters.injected),
-        ] {
-            sample(
-                &mut out,
-                "fusebox_fuse_asks_total",
-                &[("fuse", &f.name), ("result", result)],
-                v,
-            );
-        }
-    }
-    let per_fuse: [CounterFamily; 4] = [
-        (
-            "fusebox_fuse_melts_total",
-            "Melts (failures) reported to a fuse.",
-            |c| c.melts,
-        ),
-        ("fusebox_fuse_blows_total", "Times a fuse blew.", |c| {
-            c.blows
-        }),
-        (
-            "fusebox_fuse_successes_total",
-            "Successes reported to a fuse.",
-            |c| c.successes,
-        ),
-        (
-            "fusebox_fuse_heals_total",
-            "Times a fuse healed on its own.",
-            |c| c.heals,
-        ),
-    ];
-    for (name, help, get) in per_fuse {
-        family(&mut out, name, "counter", help);
-        for f in fuses {
-            sample(&mut out, name, &[("fuse", &f.name)], get(&f.counters));
-        }
-    }
-    family(
-        &mut out,
-        "fusebox_fuse_state",
-        "gauge",
-        "A fuse's state: 0 ok, 1 blown, 2 disabled.",
-    );
-    for f in fuses {
-        let v = match f.state {
-            FuseState::Ok => 0,
-            FuseState::Blown => 1,
-            FuseState::Disabled => 2,
-            // A state added to the core later: report it as refusing calls.
-            _ => 1,
-        };
-        sample(&mut out, "fusebox_fuse_state", &[("fuse", &f.name)], v);
-    }
-
-    let valves = &snap.valves;
-    family(
-        &mut out,
-        "fusebox_valve_in_flight",
-        "gauge",
-        "Tasks running under a valve.",
-    );
-    for v in valves {
-        sample(
-            &mut out,
-            "fusebox_valve_in_flight",
-            &[("valve", &v.name)],
-            v.in_flight as u64,
+    let samples = snap.samples();
+    let mut out = String::with_capacity(1024 + 96 * samples.len());
+    let mut rest = samples.as_slice();
+    for m in catalog::ALL {
+        // HELP texts are the catalog's: no backslash or newline to escape.
+        let _ = writeln!(
+            out,
+            "# HELP {0} {1}\n# TYPE {0} {2}",
+            m.name,
+            m.help,
+            m.kind.as_str()
         );
-    }
-    family(
-        &mut out,
-        "fusebox_valve_queued",
-        "gauge",
-        "Tasks waiting at a valve.",
-    );
-    for v in valves {
-        sample(
-            &mut out,
-            "fusebox_valve_queued",
-            &[("valve", &v.name)],
-            v.queued as u64,
-        );
-    }
-    family(
-        &mut out,
-        "fusebox_valve_admitted_total",
-        "counter",
-        "Tasks a valve let start.",
-    );
-    for v in valves {
-        sample(
-            &mut out,
-            "fusebox_valve_admitted_total",
-            &[("valve", &v.name)],
-            v.admitted,
-        );
-    }
-    family(
-        &mut out,
-        "fusebox_valve_refused_total",
-        "counter",
-        "Tasks a valve refused, by reason.",
-    );
-    for v in valves {
-        let r = &v.refused;
-        for (reason, n) in [
-            ("queue_full", r.queue_full),
-            ("overload", r.overload),
-            ("timeout", r.timeout),
-            ("blown", r.blown),
-            ("busy", r.busy),
-            ("removed", r.removed),
-        ] {
-            sample(
-                &mut out,
-                "fusebox_valve_refused_total",
-                &[("valve", &v.name), ("reason", reason)],
-                n,
-            );
-        }
-    }
-    family(
-        &mut out,
-        "fusebox_valve_sojourn_seconds",
-        "gauge",
-        "Waiting time of admitted tasks at a quantile (an upper bound).",
-    );
-    for v in valves {
-        for (q, d) in [("0.5", v.sojourn_p50), ("0.99", v.sojourn_p99)] {
-            if let Some(d) = d {
-                sample_f64(
-                    &mut out,
-                    "fusebox_valve_sojourn_seconds",
-                    &[("valve", &v.name), ("quantile", q)],
-                    d.as_secs_f64(),
-                );
+        // The samples come metric by metric, in the order of `ALL`.
+        let n = rest.iter().take_while(|s| s.metric.name == m.name).count();
+        let (these, later) = rest.split_at(n);
+        rest = later;
+        for s in these {
+            match s.value {
+                Value::Counter(v) => line(&mut out, m.name, "", &s.labels, None, v),
+                Value::Gauge(v) => line(&mut out, m.name, "", &s.labels, None, v),
+                Value::Histogram(h) => histogram(&mut out, m.name, &s.labels, h),
+                // A kind of value added to the catalog later.
+                _ => {}
             }
         }
     }
-
-    family(
-        &mut out,
-        "fusebox_alarm_active",
-        "gauge",
-        "1 while an alarm is set.",
-    );
-    for a in &snap.alarms {
-        sample(
-            &mut out,
-            "fusebox_alarm_active",
-            &[("alarm", a.kind.as_str()), ("fuse", &a.name)],
-            1,
-        );
-    }
+    debug_assert!(rest.is_empty(), "samples out of the catalog's order");
     out
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    // HELP texts are ours: no backslash or newline to escape.
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+fn histogram(out: &mut String, name: &str, labels: &[(&str, &str)], h: &HistogramSnapshot) {
+    for &(bound, n) in &h.buckets {
+        line(out, name, "_bucket", labels, Some(&bound.to_string()), n);
+    }
+    line(out, name, "_bucket", labels, Some("+Inf"), h.count);
+    line(out, name, "_sum", labels, None, h.sum_seconds);
+    line(out, name, "_count", labels, None, h.count);
 }
 
-fn labels(out: &mut String, name: &str, labels: &[(&str, &str)]) {
+/// `name{labels} value`, with `le` last if given.
+fn line(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    labels: &[(&str, &str)],
+    le: Option<&str>,
+    value: impl std::fmt::Display,
+) {
     out.push_str(name);
+    out.push_str(suffix);
     out.push('{');
-    for (i, (k, v)) in labels.iter().enumerate() {
+    let le = le.map(|v| ("le", v));
+    for (i, (k, v)) in labels.iter().chain(le.as_ref()).enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -227,17 +83,7 @@ fn labels(out: &mut String, name: &str, labels: &[(&str, &str)]) {
         escape_label(out, v);
         out.push('"');
     }
-    out.push('}');
-}
-
-fn sample(out: &mut String, name: &str, l: &[(&str, &str)], v: u64) {
-    labels(out, name, l);
-    let _ = writeln!(out, " {v}");
-}
-
-fn sample_f64(out: &mut String, name: &str, l: &[(&str, &str)], v: f64) {
-    labels(out, name, l);
-    let _ = writeln!(out, " {v}");
+    let _ = writeln!(out, "}} {value}");
 }
 
 /// Label values escape backslash, double quote and line feed (the format's
@@ -267,16 +113,44 @@ mod tests {
     #[test]
     fn renders_every_family_for_an_empty_fusebox() {
         let text = render(&fusebox::Fusebox::new().snapshot());
-        for name in [
-            "fusebox_fuse_asks_total",
-            "fusebox_fuse_state",
-            "fusebox_valve_sojourn_seconds",
-            "fusebox_alarm_active",
-        ] {
-            assert!(
-                text.contains(&format!("# TYPE {name} ")),
-                "{name} missing:\n{text}"
+        for m in catalog::ALL {
+            let head = format!(
+                "# HELP {0} {1}\n# TYPE {0} {2}\n",
+                m.name,
+                m.help,
+                m.kind.as_str()
             );
+            assert!(text.contains(&head), "{} missing:\n{text}", m.name);
         }
+        assert!(text.contains("# TYPE fusebox_valve_sojourn_seconds histogram\n"));
+    }
+
+    #[test]
+    fn a_histogram_has_cumulative_buckets_sum_and_count() {
+        let fb = fusebox::Fusebox::new();
+        fb.install_valve("api", fusebox::ValveConfig::new())
+            .unwrap();
+        let api = fb.valve("api").unwrap();
+        api.run_blocking(|| ()).unwrap();
+        let text = render(&fb.snapshot());
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("fusebox_valve_sojourn_seconds"))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            catalog::DURATION_BUCKETS.len() + 3,
+            "{lines:#?}"
+        );
+        assert_eq!(
+            lines[0],
+            "fusebox_valve_sojourn_seconds_bucket{valve=\"api\",le=\"0.000001\"} 1"
+        );
+        assert!(lines.contains(&"fusebox_valve_sojourn_seconds_bucket{valve=\"api\",le=\"0.2\"} 1"));
+        assert!(
+            lines.contains(&"fusebox_valve_sojourn_seconds_bucket{valve=\"api\",le=\"+Inf\"} 1")
+        );
+        assert!(lines.contains(&"fusebox_valve_sojourn_seconds_sum{valve=\"api\"} 0"));
+        assert!(lines.contains(&"fusebox_valve_sojourn_seconds_count{valve=\"api\"} 1"));
     }
 }

@@ -195,21 +195,55 @@ async fn metrics() {
         "fusebox_valve_in_flight{valve=\"api\"} 0",
         "fusebox_valve_queued{valve=\"api\"} 0",
         "fusebox_valve_refused_total{valve=\"api\",reason=\"queue_full\"} 0",
-        "# TYPE fusebox_valve_sojourn_seconds gauge",
+        "# TYPE fusebox_fuse_heals_total counter",
+        "fusebox_fuse_heals_total{fuse=\"cache\"} 0",
+        "# TYPE fusebox_valve_tokens gauge",
+        "# TYPE fusebox_valve_sojourn_seconds histogram",
+        "fusebox_valve_sojourn_seconds_bucket{valve=\"api\",le=\"0.000001\"} 0",
+        "fusebox_valve_sojourn_seconds_bucket{valve=\"api\",le=\"10\"} 0",
+        "fusebox_valve_sojourn_seconds_bucket{valve=\"api\",le=\"+Inf\"} 0",
+        "fusebox_valve_sojourn_seconds_sum{valve=\"api\"} 0",
+        "fusebox_valve_sojourn_seconds_count{valve=\"api\"} 0",
+        "# TYPE fusebox_valve_service_seconds histogram",
+        "fusebox_valve_service_seconds_count{valve=\"api\"} 0",
         "# TYPE fusebox_alarm_active gauge",
     ] {
         assert!(t.lines().any(|l| l == line), "missing {line:?} in\n{t}");
     }
-    // Every sample line is `name{labels} value`, every family has HELP and TYPE.
+    // Every sample line is `name{labels} value`, every family has HELP and
+    // TYPE, a histogram's lines end in `_bucket`, `_sum` or `_count`.
     for l in t.lines().filter(|l| !l.starts_with('#')) {
         let (_, value) = l.rsplit_once(' ').unwrap();
         value
             .parse::<f64>()
             .unwrap_or_else(|_| panic!("bad sample {l:?}"));
         let name = &l[..l.find('{').unwrap()];
-        assert!(t.contains(&format!("# TYPE {name} ")), "{name}");
-        assert!(t.contains(&format!("# HELP {name} ")), "{name}");
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| {
+                let base = name.strip_suffix(s)?;
+                t.contains(&format!("# TYPE {base} histogram\n"))
+                    .then_some(base)
+            })
+            .unwrap_or(name);
+        assert!(t.contains(&format!("# TYPE {family} ")), "{name}");
+        assert!(t.contains(&format!("# HELP {family} ")), "{name}");
     }
+    // The catalog's every metric, with its help and type, and nothing else.
+    for m in fusebox::catalog::ALL {
+        let head = format!(
+            "# HELP {0} {1}\n# TYPE {0} {2}\n",
+            m.name,
+            m.help,
+            m.kind.as_str()
+        );
+        assert!(t.contains(&head), "{head:?} missing in\n{t}");
+    }
+    assert_eq!(
+        t.lines().filter(|l| l.starts_with("# TYPE ")).count(),
+        fusebox::catalog::ALL.len()
+    );
+    assert!(!t.contains("quantile"), "{t}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,18 +13,15 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use support::{start, TOKEN};
 
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
+/// The project's seeded generator, with the few draws this test needs.
+struct Rng(fusebox::rng::SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.next_u64()
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.below(n as u64) as usize
     }
     fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
@@ -177,7 +174,7 @@ async fn random_requests_never_5xx() {
         .unwrap();
     let s = start(fb).await;
 
-    let mut rng = Rng(0x5eed_f00d_cafe_d00d);
+    let mut rng = Rng(fusebox::rng::SplitMix64::new(0x5eed_f00d_cafe_d00d));
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
     let mut sent = 0;
     while sent < 1000 {

@@ -14,8 +14,6 @@
 
 mod client;
 mod cmd;
-mod dto;
-mod duration;
 mod table;
 
 use std::process::ExitCode;
@@ -57,7 +55,7 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
         /// Time between refreshes ("1s", "250ms").
-        #[arg(long, default_value = "1s", value_parser = duration::parse)]
+        #[arg(long, default_value = "1s", value_parser = fusebox::duration::parse)]
         interval: Duration,
         /// Stop after this many refreshes.
         #[arg(long)]

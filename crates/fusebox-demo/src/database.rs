@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use fusebox::rng::SplitMix64;
 use tokio::sync::{oneshot, Semaphore};
 use tokio::time::Instant;
 
@@ -101,7 +102,7 @@ impl Inner {
     fn draw(&self, waiting: usize) -> (Duration, Result<(), DbError>) {
         let s = &self.scenario;
         let n = self.draws.fetch_add(1, Ordering::Relaxed);
-        let mut rng = SplitMix(s.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng = SplitMix64::new(s.seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         // Healthy cost: 2 ms plus an exponential tail of mean 3 ms (cut at 15 ms).
         let tail = (-(1.0 - rng.unit()).ln()).min(5.0);
         let healthy = Duration::from_micros(2000 + (tail * 3000.0) as u64);
@@ -121,24 +122,5 @@ impl Inner {
                 (s.slow_latency.mul_f64(jitter) + healthy, Ok(()))
             }
         }
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, enough for
-/// a reproducible script.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }

@@ -86,6 +86,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use fusebox::duration::human;
 use fusebox::Fusebox;
 use fusebox_admin::AdminConfig;
 
@@ -152,7 +153,7 @@ impl DemoReport {
     /// ```text
     ///                              unprotected       protected
     /// requests                            6000            6000
-    /// p50 latency                       5.3 ms          4.8 ms
+    /// p50 latency                        5.3ms           4.8ms
     /// ...
     /// ```
     pub fn table(&self) -> String {
@@ -174,14 +175,14 @@ fn rows(u: &RunSummary, p: &RunSummary) -> Vec<(&'static str, String, String)> {
         format!("{} ({pct:.1}%)", r.client_errors)
     };
     let ttr = |r: &RunSummary| match r.time_to_recover {
-        Some(d) => fmt_duration(d),
+        Some(d) => human(d),
         None => "not in the run".to_string(),
     };
     vec![
         ("requests", u.requests.to_string(), p.requests.to_string()),
-        ("p50 latency", fmt_duration(u.p50), fmt_duration(p.p50)),
-        ("p99 latency", fmt_duration(u.p99), fmt_duration(p.p99)),
-        ("max latency", fmt_duration(u.max), fmt_duration(p.max)),
+        ("p50 latency", human(u.p50), human(p.p50)),
+        ("p99 latency", human(u.p99), human(p.p99)),
+        ("max latency", human(u.max), human(p.max)),
         ("client errors", errors(u), errors(p)),
         (
             "  of which timeouts",
@@ -205,20 +206,6 @@ fn rows(u: &RunSummary, p: &RunSummary) -> Vec<(&'static str, String, String)> {
         ),
         ("time to recover", ttr(u), ttr(p)),
     ]
-}
-
-/// `0.42 ms`, `12.3 ms`, `123 ms`, `1.23 s`.
-pub(crate) fn fmt_duration(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else if ms < 100.0 {
-        format!("{ms:.1} ms")
-    } else if ms < 1000.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{:.2} s", ms / 1000.0)
-    }
 }
 
 /// Runs the demo: the unprotected run, then the protected one, each half of
@@ -271,16 +258,16 @@ pub async fn run(opts: DemoOptions) -> std::io::Result<DemoReport> {
     if !opts.quiet {
         println!(
             "two runs of {} each at {} requests/s; episodes: errors {}–{}, slow {}–{}",
-            fmt_duration(scenario.run),
+            human(scenario.run),
             scenario.rate,
-            fmt_duration(scenario.errors_start),
-            fmt_duration(scenario.slow_start),
-            fmt_duration(scenario.slow_start),
-            fmt_duration(scenario.slow_end),
+            human(scenario.errors_start),
+            human(scenario.slow_start),
+            human(scenario.slow_start),
+            human(scenario.slow_end),
         );
         println!(
             "-- run 1: unprotected (database called directly, timeout {})",
-            fmt_duration(scenario.timeout)
+            human(scenario.timeout)
         );
     }
     let unprotected = run::run(&scenario, run::Mode::Unprotected, &fb, opts.quiet).await;

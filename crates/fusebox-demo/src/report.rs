@@ -5,8 +5,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use fusebox::duration::human;
+
 use crate::scenario::Scenario;
-use crate::{fmt_duration, DemoReport};
+use crate::DemoReport;
 
 const W: f64 = 760.0;
 const H: f64 = 240.0;
@@ -39,8 +41,8 @@ run twice with the same script: <b>unprotected</b> (each call with a {timeout} c
 <b>protected</b> by a fuse and a valve (same timeout). Each run lasts {run}.</p>
 "#,
         rate = s.rate,
-        timeout = fmt_duration(s.timeout),
-        run = fmt_duration(s.run),
+        timeout = human(s.timeout),
+        run = human(s.run),
     );
     out.push_str("<h2>Results</h2>\n");
     out.push_str(&table_html(report));
@@ -78,23 +80,23 @@ stays ≥ 99% for {rw}</td></tr>
 </table>
 </body></html>
 "#,
-        bucket = fmt_duration(s.bucket),
-        es = fmt_duration(s.errors_start),
-        ss = fmt_duration(s.slow_start),
-        se = fmt_duration(s.slow_end),
+        bucket = human(s.bucket),
+        es = human(s.errors_start),
+        ss = human(s.slow_start),
+        se = human(s.slow_end),
         share = s.error_share * 100.0,
-        slow = fmt_duration(s.slow_latency),
+        slow = human(s.slow_latency),
         cap = s.capacity,
         thrash = s.thrash_backlog,
         ratio = s.fuse_ratio,
-        window = fmt_duration(s.fuse_window),
+        window = human(s.fuse_window),
         min = s.fuse_min_calls,
-        slowcall = fmt_duration(s.slow_call),
-        delay = fmt_duration(s.heal_delay),
+        slowcall = human(s.slow_call),
+        delay = human(s.heal_delay),
         vc = s.valve_concurrency,
         vq = s.valve_queue,
-        mw = fmt_duration(s.valve_max_wait),
-        rw = fmt_duration(s.recovery_window),
+        mw = human(s.valve_max_wait),
+        rw = human(s.recovery_window),
     );
     out
 }

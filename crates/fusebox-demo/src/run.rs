@@ -210,7 +210,7 @@ async fn progress(
             at.as_secs_f64(),
             // The phase in the middle of the second the counts cover.
             s.phase(at.saturating_sub(Duration::from_millis(500)).min(s.run)).as_str(),
-            crate::fmt_duration(p99),
+            fusebox::duration::human(p99),
         );
     }
 }

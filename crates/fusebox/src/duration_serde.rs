@@ -1,57 +1,14 @@
-//! Durations in configs and snapshots, written the way people write them:
-//! `"250ms"`, `"10s"`, `"1m"`. A bare number is milliseconds (Erlang fuse's
-//! unit). Serialization picks the largest unit that is exact.
+//! Serde for durations in configs and snapshots, through the one codec,
+//! [`crate::duration`]: written `"250ms"`, `"10s"`, `"1m"` (the largest unit
+//! that is exact), read so or as a bare number of milliseconds (Erlang
+//! fuse's unit).
 
 use std::time::Duration;
 
 use serde::de::{self, Visitor};
 use serde::{Deserializer, Serializer};
 
-const UNITS: [(&str, u128); 6] = [
-    ("h", 3_600_000_000_000),
-    ("m", 60_000_000_000),
-    ("s", 1_000_000_000),
-    ("ms", 1_000_000),
-    ("us", 1_000),
-    ("ns", 1),
-];
-
-/// Formats a duration with the largest unit that divides it exactly.
-pub(crate) fn format(d: Duration) -> String {
-    let ns = d.as_nanos();
-    if ns == 0 {
-        return "0s".to_owned();
-    }
-    for (unit, size) in UNITS {
-        if ns % size == 0 {
-            return format!("{}{unit}", ns / size);
-        }
-    }
-    unreachable!("the ns unit divides everything")
-}
-
-/// Parses `"<number><unit>"` with unit one of h, m, s, ms, us, ns; the number
-/// may have a fraction (`"1.5s"`).
-pub(crate) fn parse(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("{text:?} has no unit (use h, m, s, ms, us or ns)"))?;
-    let (num, unit) = text.split_at(split);
-    let size = UNITS
-        .iter()
-        .find(|(u, _)| *u == unit.trim())
-        .map(|(_, s)| *s)
-        .ok_or_else(|| format!("unknown unit {unit:?} in {text:?} (use h, m, s, ms, us or ns)"))?;
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("{num:?} is not a number in {text:?}"))?;
-    let ns = value * size as f64;
-    if !ns.is_finite() || ns < 0.0 || ns > u64::MAX as f64 {
-        return Err(format!("{text:?} is out of range"));
-    }
-    Ok(Duration::from_nanos(ns.round() as u64))
-}
+use crate::duration::{format, parse};
 
 pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format(*d))
@@ -100,30 +57,10 @@ pub(crate) mod option {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Duration>, D::Error> {
-        super::deserialize(d).map(Some)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roundtrip() {
-        for d in [
-            Duration::from_secs(10),
-            Duration::from_millis(250),
-            Duration::from_micros(1500),
-            Duration::from_nanos(7),
-            Duration::from_secs(3600),
-            Duration::from_secs(120),
-        ] {
-            assert_eq!(parse(&format(d)).unwrap(), d, "{}", format(d));
-        }
-        assert_eq!(format(Duration::from_secs(120)), "2m");
-        assert_eq!(parse("1.5s").unwrap(), Duration::from_millis(1500));
-        assert!(parse("10").is_err());
-        assert!(parse("10parsecs").is_err());
-        assert!(parse("-1s").is_err());
+        /// A duration in the codec's form, so that `null` reads as `None`.
+        #[derive(serde::Deserialize)]
+        struct Coded(#[serde(deserialize_with = "super::deserialize")] Duration);
+        let coded: Option<Coded> = serde::Deserialize::deserialize(d)?;
+        Ok(coded.map(|Coded(d)| d))
     }
 }

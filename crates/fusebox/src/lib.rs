@@ -138,10 +138,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod catalog;
 pub mod clock;
 #[cfg(feature = "toml")]
 #[cfg_attr(docsrs, doc(cfg(feature = "toml")))]
 pub mod config_file;
+pub mod duration;
 #[cfg(feature = "serde")]
 mod duration_serde;
 pub mod error;
@@ -150,7 +152,7 @@ pub mod fuse;
 #[cfg(feature = "metrics")]
 mod metrics_export;
 pub mod registry;
-mod rng;
+pub mod rng;
 mod stats;
 mod sync;
 mod timer;

@@ -47,6 +47,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+pub use crate::stats::histogram::HistogramSnapshot;
 pub use acquire::Acquire;
 pub use config::{Discipline, Rate, ValveConfig, DEFAULT_CONCURRENCY, DEFAULT_QUEUE};
 use engine::ValveCore;

@@ -42,21 +42,8 @@ struct Record {
     returned: u64,
 }
 
-/// SplitMix64: a tiny seeded generator so every history can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+/// The project's seeded generator, so every history can be replayed.
+type Rng = fusebox::rng::SplitMix64;
 
 const NAMES: [&str; 2] = ["a", "b"];
 
@@ -124,7 +111,7 @@ fn comparable(ret: &Ret) -> Ret {
 }
 
 fn record(seed: u64) -> (Model, Vec<Record>) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let clock = ManualClock::new();
     let fb = Fusebox::builder()
         .clock(clock.clone())

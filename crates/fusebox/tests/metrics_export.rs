@@ -87,6 +87,10 @@ fn scenario() -> (Fusebox, ManualClock, Fuse, fusebox::Valve, fusebox::Permit) {
     let api = fb.valve("api").unwrap();
     let held = api.try_acquire().unwrap();
     assert!(api.try_acquire().is_err()); // busy
+                                         // A rate-limited valve, for the tokens gauge.
+    fb.install_valve("batch", ValveConfig::new().rate(10, SEC).burst(10))
+        .unwrap();
+    drop(fb.valve("batch").unwrap().try_acquire().unwrap());
     (fb, clock, db, api, held)
 }
 
@@ -110,9 +114,13 @@ fn a_recorder_installed_after_the_fusebox_gets_every_metric() {
     assert_eq!(counter(&m, "fusebox_fuse_melts_total{fuse=db}"), 2);
     assert_eq!(counter(&m, "fusebox_fuse_blows_total{fuse=db}"), 1);
     assert_eq!(counter(&m, "fusebox_fuse_successes_total{fuse=db}"), 1);
+    assert_eq!(counter(&m, "fusebox_fuse_heals_total{fuse=db}"), 0);
     assert_eq!(gauge(&m, "fusebox_fuse_state{fuse=db}"), 1.0);
     assert_eq!(gauge(&m, "fusebox_valve_in_flight{valve=api}"), 1.0);
     assert_eq!(gauge(&m, "fusebox_valve_queued{valve=api}"), 0.0);
+    assert!(!m.contains_key("gauge fusebox_valve_tokens{valve=api}"));
+    let tokens = gauge(&m, "fusebox_valve_tokens{valve=batch}");
+    assert!((9.0..=10.0).contains(&tokens), "{tokens}");
     assert_eq!(counter(&m, "fusebox_valve_admitted_total{valve=api}"), 1);
     assert_eq!(
         counter(&m, "fusebox_valve_refused_total{reason=busy,valve=api}"),
@@ -129,6 +137,11 @@ fn a_recorder_installed_after_the_fusebox_gets_every_metric() {
     assert_eq!(
         histogram(&m, "fusebox_valve_sojourn_seconds{valve=api}"),
         [0.0]
+    );
+    // No service time sampled yet (one task in 64), but the series is there.
+    assert_eq!(
+        histogram(&m, "fusebox_valve_service_seconds{valve=api}"),
+        Vec::<f64>::new()
     );
     assert_eq!(
         gauge(&m, "fusebox_alarm_active{alarm=fuse_blown,fuse=db}"),
@@ -158,17 +171,46 @@ fn a_recorder_installed_after_the_fusebox_gets_every_metric() {
 }
 
 #[test]
-fn every_metric_is_described_with_its_unit() {
+fn every_metric_is_described_with_the_catalogs_unit_and_help() {
+    use fusebox::catalog::{self, Unit};
     let (fb, _clock, _db, _api, _held) = scenario();
     let recorder = DebuggingRecorder::new();
     metrics::with_local_recorder(&recorder, || fb.publish_metrics());
-    let described: BTreeMap<String, (Option<metrics::Unit>, bool)> = recorder
+    let described: BTreeMap<String, (MetricKind, Option<metrics::Unit>, Option<String>)> = recorder
         .snapshotter()
         .snapshot()
         .into_vec()
         .into_iter()
-        .map(|(key, unit, desc, _)| (key.key().name().to_string(), (unit, desc.is_some())))
+        .map(|(key, unit, desc, _)| {
+            (
+                key.key().name().to_string(),
+                (key.kind(), unit, desc.map(|d| d.to_string())),
+            )
+        })
         .collect();
+    for m in catalog::ALL {
+        if m.name == catalog::ALARM_ACTIVE.name {
+            continue; // no alarm look ran: no alarm yet
+        }
+        let (kind, unit, help) = described
+            .get(m.name)
+            .unwrap_or_else(|| panic!("{} missing from {:#?}", m.name, described.keys()));
+        let want_kind = match m.kind {
+            catalog::Kind::Counter => MetricKind::Counter,
+            catalog::Kind::Gauge => MetricKind::Gauge,
+            catalog::Kind::Histogram => MetricKind::Histogram,
+            _ => unreachable!("a new kind"),
+        };
+        assert_eq!(*kind, want_kind, "{}", m.name);
+        let want_unit = m.unit.map(|u| match u {
+            Unit::Count => metrics::Unit::Count,
+            Unit::Seconds => metrics::Unit::Seconds,
+            _ => unreachable!("a new unit"),
+        });
+        assert_eq!(*unit, want_unit, "{}", m.name);
+        assert_eq!(help.as_deref(), Some(m.help), "{}", m.name);
+    }
+    // The names of DESIGN.md section 6 are among them, with their units.
     for name in [
         "fusebox_fuse_asks_total",
         "fusebox_fuse_melts_total",
@@ -179,17 +221,66 @@ fn every_metric_is_described_with_its_unit() {
         "fusebox_valve_refused_total",
         "fusebox_valve_sojourn_seconds",
     ] {
-        let (_, has_desc) = described
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} missing"));
-        assert!(has_desc, "{name} has no description");
+        assert!(described.contains_key(name), "{name} missing");
     }
     assert_eq!(
-        described["fusebox_valve_sojourn_seconds"].0,
+        described["fusebox_valve_sojourn_seconds"].1,
         Some(metrics::Unit::Seconds)
     );
     assert_eq!(
-        described["fusebox_fuse_asks_total"].0,
+        described["fusebox_fuse_asks_total"].1,
         Some(metrics::Unit::Count)
     );
+}
+
+#[test]
+fn histograms_get_each_duration_in_its_bucket_and_the_exact_sum() {
+    // Two tasks wait 3 ms and 7 ms at a valve of one slot.
+    let (fb, clock, _db, _api, _held) = scenario();
+    fb.install_valve("one", ValveConfig::new().concurrency(1).queue(4))
+        .unwrap();
+    let one = fb.valve("one").unwrap();
+    let recorder = DebuggingRecorder::new();
+    let first = one.try_acquire().unwrap();
+    let mut a = Box::pin(one.acquire());
+    assert!(poll_once(&mut a).is_none()); // queued
+    clock.advance(Duration::from_millis(3));
+    drop(first);
+    let second = poll_once(&mut a).expect("granted").unwrap();
+    let mut b = Box::pin(one.acquire());
+    assert!(poll_once(&mut b).is_none());
+    clock.advance(Duration::from_millis(7));
+    drop(second);
+    let third = poll_once(&mut b).expect("granted").unwrap();
+    metrics::with_local_recorder(&recorder, || fb.publish_metrics());
+    let m = seen(&recorder);
+    let mut values = histogram(&m, "fusebox_valve_sojourn_seconds{valve=one}");
+    values.sort_by(f64::total_cmp);
+    // One value per duration, in its bucket: the one admitted at once
+    // waited zero, in [0, 1 µs]; 3 ms in (2 ms, 5 ms]; 7 ms in (5 ms, 10 ms].
+    // Within their buckets they are placed so that they add up to the
+    // 10 ms waited, so a recorder's sum is exact.
+    assert_eq!(values.len(), 3, "{values:?}");
+    assert!((0.0..=0.000001).contains(&values[0]), "{values:?}");
+    assert!(values[1] > 0.002 && values[1] <= 0.005, "{values:?}");
+    assert!(values[2] > 0.005 && values[2] <= 0.010, "{values:?}");
+    assert!(
+        (values.iter().sum::<f64>() - 0.010).abs() < 1e-9,
+        "{values:?}"
+    );
+    // The snapshot's quantiles never exceed the longest wait.
+    let s = one.snapshot();
+    assert!(s.sojourn_p99.unwrap() <= Duration::from_millis(7));
+    assert_eq!(s.sojourn.count, 3);
+    drop(third);
+}
+
+/// Polls a future once, without a runtime's waker (the ManualClock and the
+/// valve wake nothing we wait on here).
+fn poll_once<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
+    use std::task::{Context, Poll, Waker};
+    match std::pin::Pin::new(f).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
 }

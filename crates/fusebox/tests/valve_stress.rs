@@ -79,12 +79,9 @@ impl Tally {
     }
 }
 
-/// A tiny deterministic generator (splitmix64).
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
+/// The `x`-th draw of a fixed stream (the project's SplitMix64).
+fn mix(x: u64) -> u64 {
+    fusebox::rng::SplitMix64::new(x).next_u64()
 }
 
 /// The panics of this test are expected; keep them off the output.

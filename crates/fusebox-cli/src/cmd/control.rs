@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use hyper::StatusCode;
 
 use crate::client::{segment, Client};
-use crate::dto::Fuse;
+use fusebox::fuse::FuseSnapshot;
+
 use crate::{Control, Failure};
 
 pub(crate) async fn run(action: &str, args: Control) -> Result<ExitCode, Failure> {
@@ -17,7 +18,7 @@ pub(crate) async fn run(action: &str, args: Control) -> Result<ExitCode, Failure
     let name = &args.name;
     match answer.status {
         StatusCode::OK => {
-            let fuse: Fuse = serde_json::from_slice(&answer.body)
+            let fuse: FuseSnapshot = serde_json::from_slice(&answer.body)
                 .map_err(|e| Failure(format!("{action} {name}: unexpected answer ({e})")))?;
             println!("{}: {}", fuse.name, fuse.state);
             Ok(ExitCode::SUCCESS)

@@ -15,7 +15,7 @@ use crate::Failure;
 #[derive(Debug, clap::Args)]
 pub(crate) struct DemoArgs {
     /// How long to run, both runs together ("60s", "2m").
-    #[arg(long, default_value = "60s", value_parser = crate::duration::parse)]
+    #[arg(long, default_value = "60s", value_parser = fusebox::duration::parse)]
     duration: Duration,
     /// Do not serve the admin API and dashboard while the demo runs.
     #[arg(long, conflicts_with = "dashboard")]

@@ -1,7 +1,8 @@
 //! `fusebox status`: fuses, valves and alarms, once.
 //!
-//! The three lists are read with three requests, concurrently; they are not
-//! one atomic snapshot, which for a glance at a service does not matter.
+//! One request for `/api/snapshot`: every fuse, valve and alarm as of one
+//! instant, read into the core's own snapshot types (the wire vocabulary
+//! lives once, in `fusebox`).
 //!
 //! "next heal" is the heal deadline on the Fusebox's own clock (time since
 //! the Fusebox was created): the admin API reports deadlines, not the
@@ -11,11 +12,17 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use fusebox::duration;
 use serde_json::Value;
 
+use fusebox::valve::ValveSnapshot;
+use fusebox::Snapshot;
+
 use crate::client::Client;
-use crate::dto::{Status, Valve};
-use crate::{duration, table, Failure};
+use crate::{table, Failure};
+
+/// What `status` shows: the server's snapshot.
+pub(crate) type Status = Snapshot;
 
 pub(crate) async fn run(url: &str, json: bool) -> Result<ExitCode, Failure> {
     let client = Client::new(url)?;
@@ -30,20 +37,15 @@ pub(crate) async fn run(url: &str, json: bool) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads the three lists.
+/// Reads the snapshot.
 pub(crate) async fn fetch(client: &Client) -> Result<Status, Failure> {
     parse(fetch_raw(client).await?)
 }
 
-/// The three lists as the server wrote them:
-/// `{"fuses": [...], "valves": [...], "alarms": [...]}`.
+/// The snapshot as the server wrote it:
+/// `{"at": .., "fuses": [...], "valves": [...], "alarms": [...]}`.
 async fn fetch_raw(client: &Client) -> Result<Value, Failure> {
-    let (fuses, valves, alarms) = tokio::join!(
-        client.get_json::<Value>("/api/fuses"),
-        client.get_json::<Value>("/api/valves"),
-        client.get_json::<Value>("/api/alarms"),
-    );
-    Ok(serde_json::json!({ "fuses": fuses?, "valves": valves?, "alarms": alarms? }))
+    client.get_json::<Value>("/api/snapshot").await
 }
 
 fn parse(raw: Value) -> Result<Status, Failure> {
@@ -78,8 +80,8 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
         .map(|f| {
             let old = before.and_then(|(b, _)| b.fuses.iter().find(|o| o.name == f.name));
             let mut row = vec![
-                f.name.clone(),
-                f.state.clone(),
+                f.name.to_string(),
+                f.state.to_string(),
                 f.melts_in_window.to_string(),
                 f.counters.asks_ok.to_string(),
                 f.counters.asks_blown.to_string(),
@@ -96,7 +98,7 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
             );
             row.push(
                 f.next_heal
-                    .map_or_else(|| "-".to_owned(), |t| format!("at {}", duration::format(t))),
+                    .map_or_else(|| "-".to_owned(), |t| format!("at {}", duration::human(t))),
             );
             row
         })
@@ -112,7 +114,7 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
         .valves
         .iter()
         .map(|v| {
-            let old: Option<&Valve> =
+            let old: Option<&ValveSnapshot> =
                 before.and_then(|(b, _)| b.valves.iter().find(|o| o.name == v.name));
             let mut row = vec![
                 v.name.clone(),
@@ -136,10 +138,9 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
         .iter()
         .map(|a| {
             vec![
-                a.name.clone(),
-                a.kind.clone(),
-                a.since
-                    .map_or_else(|| "-".to_owned(), |t| format!("at {}", duration::format(t))),
+                a.name.to_string(),
+                a.kind.as_str().to_owned(),
+                format!("at {}", duration::human(a.since)),
             ]
         })
         .collect();

@@ -133,7 +133,7 @@ impl RateCap {
 /// One event as a line: `at  name  what`.
 fn line(event: &Value) -> String {
     let at = event["at"].as_str().unwrap_or("?");
-    let at = crate::duration::parse(at).map_or_else(|_| at.to_owned(), crate::duration::format);
+    let at = fusebox::duration::parse(at).map_or_else(|_| at.to_owned(), fusebox::duration::human);
     let name = event["name"].as_str().unwrap_or("?");
     let kind = &event["kind"];
     let s = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
@@ -307,6 +307,6 @@ mod tests {
             r#"{"name":"db","kind":{"type":"transition","from":null,"to":"ok","cause":"install"},"at":"0s"}"#,
         )
         .unwrap();
-        assert_eq!(line(&e), "      0ms  db  (new) -> ok (install)");
+        assert_eq!(line(&e), "       0s  db  (new) -> ok (install)");
     }
 }

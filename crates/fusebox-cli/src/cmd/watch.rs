@@ -20,7 +20,7 @@ pub(crate) async fn run(
 ) -> Result<ExitCode, Failure> {
     let client = Client::new(url)?;
     let terminal = std::io::stdout().is_terminal();
-    let mut before: Option<(crate::dto::Status, Instant)> = None;
+    let mut before: Option<(status::Status, Instant)> = None;
     let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shown = 0u64;
@@ -38,7 +38,7 @@ pub(crate) async fn run(
         out.push_str(&format!(
             "fusebox watch  {}  every {}  (Ctrl-C to quit)\n\n",
             client.base(),
-            crate::duration::format(interval)
+            fusebox::duration::human(interval)
         ));
         out.push_str(&tables);
         let mut stdout = std::io::stdout().lock();

@@ -10,9 +10,22 @@ use super::engine::{Answer, FuseCore};
 use super::heal::Step;
 use super::slow::{Phase, Slow};
 use super::state::Cause;
-use crate::sync::lock;
+use crate::sync::{lock, MutexGuard};
 
 impl FuseCore {
+    /// The slow state under the lock, with every heal step due by the
+    /// clock's `now` applied, and `now`; `None` for a removed fuse. The way
+    /// every operator operation begins.
+    fn lock_caught_up(&self) -> Option<(MutexGuard<'_, Slow>, u64)> {
+        let mut s = lock(&self.slow);
+        if s.removed {
+            return None;
+        }
+        let now = self.env.timebase.now();
+        self.catch_up(&mut s, now);
+        Some((s, now))
+    }
+
     /// Heal now: ok, empty history, program cancelled. Keeps a disabled fuse disabled.
     pub(crate) fn reset(&self) -> Answer {
         self.mutate(|s, _| {
@@ -45,12 +58,9 @@ impl FuseCore {
 
     /// Releases a barrier step (anything else: nothing happens).
     pub(crate) fn unlock(&self) -> Answer {
-        let mut s = lock(&self.slow);
-        if s.removed {
+        let Some((mut s, now)) = self.lock_caught_up() else {
             return Answer::Removed;
-        }
-        let now = self.env.timebase.now();
-        self.catch_up(&mut s, now);
+        };
         if s.disabled {
             return Answer::Ok;
         }
@@ -65,12 +75,9 @@ impl FuseCore {
     /// New config, state reset to ok, history cleared, program cancelled;
     /// the disabled flag is kept. Always emits `installed`.
     pub(crate) fn reinstall(&self, config: FuseConfig) -> Answer {
-        let mut s = lock(&self.slow);
-        if s.removed {
+        let Some((mut s, now)) = self.lock_caught_up() else {
             return Answer::Removed;
-        }
-        let now = self.env.timebase.now();
-        self.catch_up(&mut s, now);
+        };
         let from = s.state();
         s.config = config;
         s.settle();
@@ -84,12 +91,9 @@ impl FuseCore {
 
     /// Marks the fuse removed: handles refuse, by-name calls say not found.
     pub(crate) fn remove(&self) -> Answer {
-        let mut s = lock(&self.slow);
-        if s.removed {
+        let Some((mut s, now)) = self.lock_caught_up() else {
             return Answer::Removed;
-        }
-        let now = self.env.timebase.now();
-        self.catch_up(&mut s, now);
+        };
         let from = s.state();
         s.removed = true;
         s.ticket += 1;
@@ -101,12 +105,9 @@ impl FuseCore {
     /// Runs an operator mutation: lock, clock, catch up, change, publish, and
     /// an event if the state changed.
     fn mutate(&self, change: impl FnOnce(&mut Slow, u64) -> Cause) -> Answer {
-        let mut s = lock(&self.slow);
-        if s.removed {
+        let Some((mut s, now)) = self.lock_caught_up() else {
             return Answer::Removed;
-        }
-        let now = self.env.timebase.now();
-        self.catch_up(&mut s, now);
+        };
         let from = s.state();
         let cause = change(&mut s, now);
         if s.phase == Phase::Ok {

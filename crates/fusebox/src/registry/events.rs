@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::builder::DEFAULT_EVENT_CAPACITY;
 use super::Fusebox;
+use crate::catalog;
 use crate::event::{Alarm, CallbackSubscriber, Event, RecvError, Subscription};
 use crate::fuse::FuseSnapshot;
 use crate::valve::ValveSnapshot;
@@ -23,6 +24,15 @@ pub struct Snapshot {
     pub valves: Vec<ValveSnapshot>,
     /// Active alarms, sorted by name.
     pub alarms: Vec<Alarm>,
+}
+
+impl Snapshot {
+    /// Every metric sample of this snapshot, in the order of the metric
+    /// catalog ([`catalog::ALL`]): what the admin's `/metrics` renders and
+    /// the `metrics` feature publishes.
+    pub fn samples(&self) -> Vec<catalog::Sample<'_>> {
+        catalog::samples_of(&self.fuses, &self.valves, &self.alarms)
+    }
 }
 
 impl Fusebox {

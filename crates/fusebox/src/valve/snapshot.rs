@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::engine::{self, ValveCore, REASONS};
 use super::{Refused, ValveConfig};
+use crate::stats::histogram::HistogramSnapshot;
 
 /// Refusals of a valve, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,20 +70,26 @@ pub struct ValveSnapshot {
     pub admitted: u64,
     /// Tasks refused since install, by reason.
     pub refused: Refusals,
-    /// Median waiting time of admitted tasks (an upper bound: the
-    /// histogram's buckets span 2x).
+    /// Median waiting time of admitted tasks (interpolated within its
+    /// histogram bucket; never above the longest wait).
     #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
     pub sojourn_p50: Option<Duration>,
-    /// 99th percentile waiting time of admitted tasks (an upper bound).
+    /// 99th percentile waiting time of admitted tasks (likewise).
     #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
     pub sojourn_p99: Option<Duration>,
-    /// Median service time (an upper bound; sampled, one task in 64 per
-    /// thread, so that most tasks read no clock).
+    /// Median service time (interpolated likewise; sampled, one task in 64
+    /// per thread, so that most tasks read no clock).
     #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
     pub service_p50: Option<Duration>,
-    /// 99th percentile service time (an upper bound, sampled likewise).
+    /// 99th percentile service time (interpolated and sampled likewise).
     #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
     pub service_p99: Option<Duration>,
+    /// Waiting times of admitted tasks, a task admitted at once counted as
+    /// a wait of zero: the histogram `fusebox_valve_sojourn_seconds`.
+    pub sojourn: HistogramSnapshot,
+    /// Service times of the sampled tasks: the histogram
+    /// `fusebox_valve_service_seconds`.
+    pub service: HistogramSnapshot,
 }
 
 impl ValveSnapshot {
@@ -95,6 +102,8 @@ impl ValveSnapshot {
         let admitted = st.admitted.load(Relaxed);
         // Tasks that never waited are not in the sojourn histogram.
         let immediate = admitted.saturating_sub(st.sojourn.count());
+        let sojourn = st.sojourn.snapshot_with_zeros(immediate);
+        let service = st.service.snapshot();
         ValveSnapshot {
             name: core.name.to_string(),
             concurrency: config.concurrency,
@@ -111,10 +120,12 @@ impl ValveSnapshot {
                 busy: count(Refused::Busy),
                 removed: count(Refused::Removed),
             },
-            sojourn_p50: st.sojourn.quantile_with_zeros(0.5, immediate),
-            sojourn_p99: st.sojourn.quantile_with_zeros(0.99, immediate),
-            service_p50: st.service.quantile(0.5),
-            service_p99: st.service.quantile(0.99),
+            sojourn_p50: sojourn.p50(),
+            sojourn_p99: sojourn.p99(),
+            service_p50: service.p50(),
+            service_p99: service.p99(),
+            sojourn,
+            service,
             config,
         }
     }

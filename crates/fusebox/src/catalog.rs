@@ -1,0 +1,477 @@
+//! Every metric fusebox exports, once: name, kind, unit, help and labels,
+//! and the samples a [`Snapshot`] holds for each.
+//!
+//! There are two ways to feed a dashboard: the admin server's `/metrics`
+//! (`fusebox-admin`, the Prometheus text format rendered from a snapshot,
+//! no exporter) and the `metrics` feature (the [`metrics`] facade, fed on a
+//! periodic tick, for whatever recorder the application installs). They
+//! used to keep a list each, and the lists drifted: one had
+//! `fusebox_fuse_heals_total`, the other `fusebox_valve_service_seconds`,
+//! and the sojourn time was a histogram in one and a gauge with a
+//! `quantile` label in the other, which Prometheus rejects. So both now
+//! iterate [`ALL`] and export [`samples`]: the same names, types, units,
+//! help and labels, whichever way they are fed.
+//!
+//! | metric | kind | unit | labels |
+//! |---|---|---|---|
+//! | `fusebox_fuse_asks_total` | counter | count | `fuse`, `result` = `ok` \| `blown` \| `injected` |
+//! | `fusebox_fuse_melts_total` | counter | count | `fuse` |
+//! | `fusebox_fuse_blows_total` | counter | count | `fuse` |
+//! | `fusebox_fuse_successes_total` | counter | count | `fuse` |
+//! | `fusebox_fuse_heals_total` | counter | count | `fuse` |
+//! | `fusebox_fuse_state` | gauge: 0 ok, 1 blown, 2 disabled | | `fuse` |
+//! | `fusebox_valve_in_flight` | gauge | count | `valve` |
+//! | `fusebox_valve_queued` | gauge | count | `valve` |
+//! | `fusebox_valve_tokens` | gauge (rate-limited valves only) | count | `valve` |
+//! | `fusebox_valve_admitted_total` | counter | count | `valve` |
+//! | `fusebox_valve_refused_total` | counter | count | `valve`, `reason` |
+//! | `fusebox_valve_sojourn_seconds` | histogram | seconds | `valve` |
+//! | `fusebox_valve_service_seconds` | histogram (one task in 64) | seconds | `valve` |
+//! | `fusebox_alarm_active` | gauge: 1 while set | | `alarm`, `fuse` |
+//!
+//! `reason` is one of [`Refused::as_str`](crate::Refused::as_str), `alarm`
+//! one of [`AlarmKind::as_str`](crate::AlarmKind::as_str).
+//!
+//! # Histograms
+//!
+//! Both histograms have the buckets [`DURATION_BUCKETS`], 1-2-5 from 1 µs
+//! to 10 s, and the valves count into exactly those buckets, so the admin's
+//! `_bucket` lines are exact. The `metrics` facade cannot carry buckets: a
+//! recorder picks its own, and `metrics-exporter-prometheus` renders a
+//! histogram as a summary unless told the buckets. Give it these, and its
+//! text matches the admin's:
+//!
+//! ```ignore
+//! use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+//! use fusebox::catalog;
+//!
+//! let mut builder = PrometheusBuilder::new();
+//! for m in catalog::ALL.iter().filter(|m| m.kind == catalog::Kind::Histogram) {
+//!     builder = builder.set_buckets_for_metric(Matcher::Full(m.name.into()), m.buckets)?;
+//! }
+//! ```
+//!
+//! # Example
+//!
+//! ```
+//! use fusebox::catalog::{self, Value};
+//! use fusebox::Fusebox;
+//!
+//! let fb = Fusebox::new();
+//! fb.install("db", fusebox::FuseConfig::standard(5, std::time::Duration::from_secs(10)))?;
+//! let snap = fb.snapshot();
+//! let state: Vec<_> = snap.samples()
+//!     .into_iter()
+//!     .filter(|s| s.metric.name == catalog::FUSE_STATE.name)
+//!     .collect();
+//! assert_eq!(state[0].labels, [("fuse", "db")]);
+//! assert!(matches!(state[0].value, Value::Gauge(v) if v == 0.0));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::event::Alarm;
+use crate::fuse::{FuseSnapshot, FuseState};
+use crate::stats::histogram::{HistogramSnapshot, BOUNDS_SECS};
+use crate::valve::engine::REASONS;
+use crate::valve::ValveSnapshot;
+
+/// What kind of metric, as the Prometheus text format's `# TYPE` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// Only goes up (until the process restarts).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Counts of observations by bucket, with their sum.
+    Histogram,
+}
+
+impl Kind {
+    /// `counter`, `gauge` or `histogram`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// The unit of a metric's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unit {
+    /// A number of things (asks, tasks, tokens).
+    Count,
+    /// Seconds (the name ends in `_seconds`).
+    Seconds,
+}
+
+/// One metric: what both exports say of it.
+#[derive(Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Metric {
+    /// The Prometheus name (`fusebox_fuse_asks_total`).
+    pub name: &'static str,
+    /// Counter, gauge or histogram.
+    pub kind: Kind,
+    /// The unit, if it has one (a state code has none).
+    pub unit: Option<Unit>,
+    /// The help text: one line, no backslash.
+    pub help: &'static str,
+    /// The label names, in the order every sample gives them.
+    pub labels: &'static [&'static str],
+    /// A histogram's bucket bounds in seconds, ascending, without `+Inf`
+    /// (empty for the others).
+    pub buckets: &'static [f64],
+}
+
+/// The bucket bounds of the duration histograms, in seconds: 1-2-5 from
+/// 1 µs to 10 s.
+pub const DURATION_BUCKETS: &[f64] = &BOUNDS_SECS;
+
+const fn counter(
+    name: &'static str,
+    help: &'static str,
+    labels: &'static [&'static str],
+) -> Metric {
+    Metric {
+        name,
+        kind: Kind::Counter,
+        unit: Some(Unit::Count),
+        help,
+        labels,
+        buckets: &[],
+    }
+}
+
+const fn gauge(
+    name: &'static str,
+    unit: Option<Unit>,
+    help: &'static str,
+    labels: &'static [&'static str],
+) -> Metric {
+    Metric {
+        name,
+        kind: Kind::Gauge,
+        unit,
+        help,
+        labels,
+        buckets: &[],
+    }
+}
+
+const fn histogram(name: &'static str, help: &'static str) -> Metric {
+    Metric {
+        name,
+        kind: Kind::Histogram,
+        unit: Some(Unit::Seconds),
+        help,
+        labels: &["valve"],
+        buckets: DURATION_BUCKETS,
+    }
+}
+
+/// Asks of a fuse, by result: `ok`, `blown`, or `injected` (refused by
+/// fault injection).
+pub static FUSE_ASKS: Metric = counter(
+    "fusebox_fuse_asks_total",
+    "Asks of a fuse, by result.",
+    &["fuse", "result"],
+);
+/// Melts (failures) reported to a fuse.
+pub static FUSE_MELTS: Metric = counter(
+    "fusebox_fuse_melts_total",
+    "Melts (failures) reported to a fuse.",
+    &["fuse"],
+);
+/// Times a fuse blew.
+pub static FUSE_BLOWS: Metric =
+    counter("fusebox_fuse_blows_total", "Times a fuse blew.", &["fuse"]);
+/// Successes reported to a fuse.
+pub static FUSE_SUCCESSES: Metric = counter(
+    "fusebox_fuse_successes_total",
+    "Successes reported to a fuse.",
+    &["fuse"],
+);
+/// Times a fuse healed on its own.
+pub static FUSE_HEALS: Metric = counter(
+    "fusebox_fuse_heals_total",
+    "Times a fuse healed on its own.",
+    &["fuse"],
+);
+/// A fuse's state as a number: 0 ok, 1 blown, 2 disabled.
+pub static FUSE_STATE: Metric = gauge(
+    "fusebox_fuse_state",
+    None,
+    "A fuse's state: 0 ok, 1 blown, 2 disabled.",
+    &["fuse"],
+);
+/// Tasks running under a valve.
+pub static VALVE_IN_FLIGHT: Metric = gauge(
+    "fusebox_valve_in_flight",
+    Some(Unit::Count),
+    "Tasks running under a valve.",
+    &["valve"],
+);
+/// Tasks waiting at a valve.
+pub static VALVE_QUEUED: Metric = gauge(
+    "fusebox_valve_queued",
+    Some(Unit::Count),
+    "Tasks waiting at a valve.",
+    &["valve"],
+);
+/// Tokens in a rate-limited valve's bucket (no sample for other valves).
+pub static VALVE_TOKENS: Metric = gauge(
+    "fusebox_valve_tokens",
+    Some(Unit::Count),
+    "Tokens in a rate-limited valve's bucket.",
+    &["valve"],
+);
+/// Tasks a valve let start.
+pub static VALVE_ADMITTED: Metric = counter(
+    "fusebox_valve_admitted_total",
+    "Tasks a valve let start.",
+    &["valve"],
+);
+/// Tasks a valve refused, by reason.
+pub static VALVE_REFUSED: Metric = counter(
+    "fusebox_valve_refused_total",
+    "Tasks a valve refused, by reason.",
+    &["valve", "reason"],
+);
+/// Waiting times of the tasks a valve admitted (zero for one admitted at once).
+pub static VALVE_SOJOURN: Metric = histogram(
+    "fusebox_valve_sojourn_seconds",
+    "Time from arrival at a valve to start, of the tasks it admitted.",
+);
+/// Time a task held its valve slot, one task in 64 sampled per thread.
+pub static VALVE_SERVICE: Metric = histogram(
+    "fusebox_valve_service_seconds",
+    "Time a task held its valve slot (one task in 64 sampled).",
+);
+/// 1 while an alarm is set; the `metrics` feature sets 0 once it clears,
+/// the admin's `/metrics` drops the line.
+pub static ALARM_ACTIVE: Metric = gauge(
+    "fusebox_alarm_active",
+    None,
+    "1 while an alarm is set (0 or absent once cleared).",
+    &["alarm", "fuse"],
+);
+
+/// Every metric, in the order both exports give them.
+pub static ALL: [&Metric; 14] = [
+    &FUSE_ASKS,
+    &FUSE_MELTS,
+    &FUSE_BLOWS,
+    &FUSE_SUCCESSES,
+    &FUSE_HEALS,
+    &FUSE_STATE,
+    &VALVE_IN_FLIGHT,
+    &VALVE_QUEUED,
+    &VALVE_TOKENS,
+    &VALVE_ADMITTED,
+    &VALVE_REFUSED,
+    &VALVE_SOJOURN,
+    &VALVE_SERVICE,
+    &ALARM_ACTIVE,
+];
+
+/// The value of one sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Value<'a> {
+    /// A counter's total.
+    Counter(u64),
+    /// A gauge's value.
+    Gauge(f64),
+    /// A histogram as it is now.
+    Histogram(&'a HistogramSnapshot),
+}
+
+/// One sample of a metric: its labels (named as in [`Metric::labels`], in
+/// that order) and its value.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Sample<'a> {
+    /// The metric.
+    pub metric: &'static Metric,
+    /// `(label name, value)`.
+    pub labels: Vec<(&'static str, &'a str)>,
+    /// The value.
+    pub value: Value<'a>,
+}
+
+/// Every sample of a snapshot's parts, metric by metric in the order of
+/// [`ALL`] (the samples of one metric are consecutive), fuses and valves in
+/// the order given. [`Snapshot::samples`](crate::Snapshot::samples) is the
+/// same for a whole snapshot.
+pub fn samples_of<'a>(
+    fuses: &'a [FuseSnapshot],
+    valves: &'a [ValveSnapshot],
+    alarms: &'a [Alarm],
+) -> Vec<Sample<'a>> {
+    let mut out = Vec::with_capacity(9 * fuses.len() + 12 * valves.len() + alarms.len());
+    let mut push = |metric: &'static Metric, labels: Vec<(&'static str, &'a str)>, value| {
+        debug_assert_eq!(labels.len(), metric.labels.len());
+        out.push(Sample {
+            metric,
+            labels,
+            value,
+        });
+    };
+    for f in fuses {
+        let c = &f.counters;
+        for (result, n) in [
+            ("ok", c.asks_ok),
+            ("blown", c.asks_blown),
+            ("injected", c.injected),
+        ] {
+            push(
+                &FUSE_ASKS,
+                vec![("fuse", &*f.name), ("result", result)],
+                Value::Counter(n),
+            );
+        }
+    }
+    type PerFuse = (&'static Metric, fn(&FuseSnapshot) -> Value<'_>);
+    let per_fuse: [PerFuse; 5] = [
+        (&FUSE_MELTS, |f| Value::Counter(f.counters.melts)),
+        (&FUSE_BLOWS, |f| Value::Counter(f.counters.blows)),
+        (&FUSE_SUCCESSES, |f| Value::Counter(f.counters.successes)),
+        (&FUSE_HEALS, |f| Value::Counter(f.counters.heals)),
+        (&FUSE_STATE, |f| Value::Gauge(state_code(f.state))),
+    ];
+    for (metric, get) in per_fuse {
+        for f in fuses {
+            push(metric, vec![("fuse", &*f.name)], get(f));
+        }
+    }
+    type PerValve = (&'static Metric, fn(&ValveSnapshot) -> Option<Value<'_>>);
+    let per_valve: [PerValve; 4] = [
+        (&VALVE_IN_FLIGHT, |v| Some(Value::Gauge(v.in_flight as f64))),
+        (&VALVE_QUEUED, |v| Some(Value::Gauge(v.queued as f64))),
+        (&VALVE_TOKENS, |v| v.tokens.map(|t| Value::Gauge(t as f64))),
+        (&VALVE_ADMITTED, |v| Some(Value::Counter(v.admitted))),
+    ];
+    for (metric, get) in per_valve {
+        for v in valves {
+            if let Some(value) = get(v) {
+                push(metric, vec![("valve", v.name.as_str())], value);
+            }
+        }
+    }
+    for v in valves {
+        for r in REASONS {
+            push(
+                &VALVE_REFUSED,
+                vec![("valve", v.name.as_str()), ("reason", r.as_str())],
+                Value::Counter(v.refused.get(r)),
+            );
+        }
+    }
+    for v in valves {
+        push(
+            &VALVE_SOJOURN,
+            vec![("valve", v.name.as_str())],
+            Value::Histogram(&v.sojourn),
+        );
+    }
+    for v in valves {
+        push(
+            &VALVE_SERVICE,
+            vec![("valve", v.name.as_str())],
+            Value::Histogram(&v.service),
+        );
+    }
+    for a in alarms {
+        push(
+            &ALARM_ACTIVE,
+            vec![("alarm", a.kind.as_str()), ("fuse", &*a.name)],
+            Value::Gauge(1.0),
+        );
+    }
+    out
+}
+
+/// The number `fusebox_fuse_state` gives a state.
+fn state_code(state: FuseState) -> f64 {
+    match state {
+        FuseState::Ok => 0.0,
+        FuseState::Blown => 1.0,
+        FuseState::Disabled => 2.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FuseConfig, Fusebox, ValveConfig};
+
+    #[test]
+    fn names_are_unique_and_follow_prometheus_conventions() {
+        let mut names: Vec<_> = ALL.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        for m in ALL {
+            assert!(m.name.starts_with("fusebox_"), "{}", m.name);
+            assert!(m.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert_eq!(
+                m.kind == Kind::Counter,
+                m.name.ends_with("_total"),
+                "{}",
+                m.name
+            );
+            assert_eq!(
+                m.unit == Some(Unit::Seconds),
+                m.name.ends_with("_seconds"),
+                "{}",
+                m.name
+            );
+            assert_eq!(
+                m.kind == Kind::Histogram,
+                !m.buckets.is_empty(),
+                "{}",
+                m.name
+            );
+            assert!(!m.help.contains(['\\', '\n']), "{}", m.name);
+        }
+        assert!(DURATION_BUCKETS.len() <= 23);
+        assert!(DURATION_BUCKETS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn samples_come_metric_by_metric_with_their_labels() {
+        let fb = Fusebox::new();
+        let config = FuseConfig::standard(5, std::time::Duration::from_secs(10));
+        fb.install("db", config.clone()).unwrap();
+        fb.install("cache", config).unwrap();
+        fb.install_valve("api", ValveConfig::new()).unwrap();
+        fb.melt("db").unwrap();
+        let snap = fb.snapshot();
+        let s = snap.samples();
+        let index = |m: &Metric| ALL.iter().position(|a| a.name == m.name).unwrap();
+        assert!(s
+            .windows(2)
+            .all(|w| index(w[0].metric) <= index(w[1].metric)));
+        for x in &s {
+            let names: Vec<_> = x.labels.iter().map(|l| l.0).collect();
+            assert_eq!(names, x.metric.labels, "{}", x.metric.name);
+        }
+        // Every metric but the tokens (no rate limit) and alarms (none) has samples.
+        for m in ALL {
+            let n = s.iter().filter(|x| x.metric.name == m.name).count();
+            match m.name {
+                n_ if n_ == VALVE_TOKENS.name || n_ == ALARM_ACTIVE.name => assert_eq!(n, 0),
+                _ => assert!(n > 0, "{}", m.name),
+            }
+        }
+        let refused = s
+            .iter()
+            .filter(|x| x.metric.name == VALVE_REFUSED.name)
+            .count();
+        assert_eq!(refused, REASONS.len());
+    }
+}
