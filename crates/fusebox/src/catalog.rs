@@ -1,5 +1,5 @@
 //! Every metric fusebox exports, once: name, kind, unit, help and labels,
-//! and the samples a [`Snapshot`] holds for each.
+//! and the samples a [`Snapshot`](crate::Snapshot) holds for each.
 //!
 //! There are two ways to feed a dashboard: the admin server's `/metrics`
 //! (`fusebox-admin`, the Prometheus text format rendered from a snapshot,
@@ -9,7 +9,7 @@
 //! `fusebox_fuse_heals_total`, the other `fusebox_valve_service_seconds`,
 //! and the sojourn time was a histogram in one and a gauge with a
 //! `quantile` label in the other, which Prometheus rejects. So both now
-//! iterate [`ALL`] and export [`samples`]: the same names, types, units,
+//! iterate [`ALL`] and export [`Snapshot::samples`](crate::Snapshot::samples): the same names, types, units,
 //! help and labels, whichever way they are fed.
 //!
 //! | metric | kind | unit | labels |
@@ -30,7 +30,7 @@
 //! | `fusebox_alarm_active` | gauge: 1 while set | | `alarm`, `fuse` |
 //!
 //! `reason` is one of [`Refused::as_str`](crate::Refused::as_str), `alarm`
-//! one of [`AlarmKind::as_str`](crate::AlarmKind::as_str).
+//! one of [`AlarmKind::as_str`](crate::event::AlarmKind::as_str).
 //!
 //! # Histograms
 //!
