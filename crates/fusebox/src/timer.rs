@@ -18,10 +18,11 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::clock::{Advanced, Timebase};
+use crate::sync::{self, Condvar, Mutex, MutexGuard};
 
 /// When a task fires: the deadline it was scheduled for and the clock's
 /// reading when it ran (`now >= at`), both in nanoseconds.
@@ -95,7 +96,7 @@ impl Timers {
     }
 
     fn lock(&self) -> MutexGuard<'_, Heap> {
-        self.heap.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.heap)
     }
 
     /// Runs `task` once the clock reaches `at` (ns).
@@ -159,14 +160,10 @@ impl Timers {
                 }
                 Some(at) => {
                     let wait = Duration::from_nanos(at - now);
-                    heap = self
-                        .wake
-                        .wait_timeout(heap, wait)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
+                    heap = sync::wait_timeout(&self.wake, heap, wait);
                 }
                 None => {
-                    heap = self.wake.wait(heap).unwrap_or_else(|e| e.into_inner());
+                    heap = sync::wait(&self.wake, heap);
                 }
             }
         }

@@ -7,6 +7,9 @@
 //! count below is exact. A single `advance` across several looks runs each
 //! look at its own time (`one_long_advance_runs_each_look_at_its_own_time`).
 
+#[path = "support/watchdog.rs"]
+mod watchdog;
+
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,7 +18,7 @@ use fusebox::{
     event::{AlarmKind, Cause, EventKind, RecvError, Subscription},
     fuse::FuseState,
     registry::{DEFAULT_ALARM_CLEAR_LOOKS, DEFAULT_ALARM_PERIOD, DEFAULT_EVENT_CAPACITY},
-    Ask, Event, FuseConfig, Fusebox, Heal, ManualClock, RunError,
+    Ask, Event, FuseConfig, Fusebox, Heal, ManualClock, RunError, Step,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -103,6 +106,10 @@ fn eventually(what: &str, cond: impl Fn() -> bool) {
 
 #[test]
 fn defaults_are_a_60s_period_and_3_clean_looks() {
+    let _watch = watchdog::watchdog(
+        "alarms::defaults_are_a_60s_period_and_3_clean_looks",
+        std::time::Duration::from_secs(90),
+    );
     assert_eq!(DEFAULT_ALARM_PERIOD, 60 * SEC);
     assert_eq!(DEFAULT_ALARM_CLEAR_LOOKS, 3);
     // No alarm settings: the defaults must apply.
@@ -156,6 +163,10 @@ fn defaults_are_a_60s_period_and_3_clean_looks() {
 
 #[test]
 fn period_and_clear_looks_are_configurable() {
+    let _watch = watchdog::watchdog(
+        "alarms::period_and_clear_looks_are_configurable",
+        std::time::Duration::from_secs(90),
+    );
     // Looks every 5 s; 5 clean looks to clear.
     let (fb, clock) = manual(5 * SEC, 5);
     let sub = fb.subscribe();
@@ -210,6 +221,10 @@ fn period_and_clear_looks_are_configurable() {
 
 #[test]
 fn a_blow_seen_during_the_clean_looks_restarts_the_count() {
+    let _watch = watchdog::watchdog(
+        "alarms::a_blow_seen_during_the_clean_looks_restarts_the_count",
+        std::time::Duration::from_secs(90),
+    );
     let (fb, clock) = manual(10 * SEC, 3);
     let sub = fb.subscribe();
     fb.install("db", touchy(15 * SEC)).unwrap();
@@ -239,6 +254,10 @@ fn a_blow_seen_during_the_clean_looks_restarts_the_count() {
 
 #[test]
 fn a_disabled_fuse_raises_the_alarm_too() {
+    let _watch = watchdog::watchdog(
+        "alarms::a_disabled_fuse_raises_the_alarm_too",
+        std::time::Duration::from_secs(90),
+    );
     let (fb, clock) = manual(SEC, 3);
     fb.install("db", touchy(SEC)).unwrap();
     fb.disable("db").unwrap();
@@ -251,6 +270,10 @@ fn a_disabled_fuse_raises_the_alarm_too() {
 
 #[test]
 fn removing_a_fuse_clears_its_alarm_at_once() {
+    let _watch = watchdog::watchdog(
+        "alarms::removing_a_fuse_clears_its_alarm_at_once",
+        std::time::Duration::from_secs(90),
+    );
     let (fb, clock) = manual(10 * SEC, 3);
     let sub = fb.subscribe();
     fb.install("db", touchy(100 * SEC)).unwrap();
@@ -320,6 +343,10 @@ fn removing_a_fuse_clears_its_alarm_at_once() {
 /// time as the alarm's `since` (a late timer on the real clock likewise).
 #[test]
 fn one_long_advance_runs_each_look_at_its_own_time() {
+    let _watch = watchdog::watchdog(
+        "alarms::one_long_advance_runs_each_look_at_its_own_time",
+        std::time::Duration::from_secs(90),
+    );
     let (fb, clock) = manual(60 * SEC, 3);
     fb.install("db", touchy(100 * SEC)).unwrap();
     fb.melt("db").unwrap(); // blown from 0 to 100 s
@@ -334,6 +361,10 @@ fn one_long_advance_runs_each_look_at_its_own_time() {
 
 #[test]
 fn a_panicking_subscriber_changes_nothing() {
+    let _watch = watchdog::watchdog(
+        "alarms::a_panicking_subscriber_changes_nothing",
+        std::time::Duration::from_secs(90),
+    );
     let (fb, clock) = manual(1000 * SEC, 3);
     let calls = Arc::new(AtomicU32::new(0));
     let bad = {
@@ -471,6 +502,10 @@ struct Tally {
 
 #[test]
 fn slow_subscribers_do_not_slow_melts_and_learn_what_they_lost() {
+    let _watch = watchdog::watchdog(
+        "alarms::slow_subscribers_do_not_slow_melts_and_learn_what_they_lost",
+        std::time::Duration::from_secs(90),
+    );
     const CYCLES: u64 = 1_000;
     const LOSSY_CAPACITY: usize = 4;
     let (fb, clock) = manual(1000 * SEC, 3);
@@ -586,6 +621,10 @@ fn slow_subscribers_do_not_slow_melts_and_learn_what_they_lost() {
 
 #[test]
 fn fault_injection_refuses_at_its_rate_only_while_ok() {
+    let _watch = watchdog::watchdog(
+        "alarms::fault_injection_refuses_at_its_rate_only_while_ok",
+        std::time::Duration::from_secs(90),
+    );
     const N: u64 = 200_000;
     let (fb, clock) = manual(1000 * SEC, 3);
     let sub = fb.subscribe();
@@ -664,6 +703,10 @@ fn fault_injection_refuses_at_its_rate_only_while_ok() {
 
 #[test]
 fn fault_injection_rate_one_always_refuses_and_rate_zero_is_invalid() {
+    let _watch = watchdog::watchdog(
+        "alarms::fault_injection_rate_one_always_refuses_and_rate_zero_is_invalid",
+        std::time::Duration::from_secs(90),
+    );
     let (fb, _clock) = manual(1000 * SEC, 3);
     fb.install("all", FuseConfig::fault_injection(1.0, 1, 10 * SEC))
         .unwrap();
@@ -718,6 +761,10 @@ fn fault_injection_rate_one_always_refuses_and_rate_zero_is_invalid() {
 
 #[test]
 fn a_blown_fuse_heals_on_the_real_clock_with_no_asks() {
+    let _watch = watchdog::watchdog(
+        "alarms::a_blown_fuse_heals_on_the_real_clock_with_no_asks",
+        std::time::Duration::from_secs(90),
+    );
     let fb = Fusebox::new();
     let sub = fb.subscribe();
     fb.install("db", touchy(50 * MS)).unwrap();
@@ -763,4 +810,69 @@ fn a_blown_fuse_heals_on_the_real_clock_with_no_asks() {
     assert_eq!((c.asks_ok, c.asks_blown), (0, 0), "no asks were made");
     assert_eq!((c.melts, c.blows, c.heals), (1, 1, 1));
     assert_eq!(fb.ask("db").unwrap(), Ask::Ok);
+}
+
+/// A fuse healing in steps still refuses calls (all but a fraction, all but
+/// its probes), so its alarm stays up until the program has run to its end;
+/// then the usual clean looks clear it. (The contract's choice: an alarm
+/// says "this dependency is not fully back yet".)
+#[test]
+fn a_fuse_healing_in_steps_stays_alarmed_until_fully_healed() {
+    let _watch = watchdog::watchdog(
+        "alarms::healing_in_steps",
+        std::time::Duration::from_secs(90),
+    );
+    let (fb, clock) = manual(SEC, 3);
+    let events = fb.subscribe();
+    // Steps end between looks (every second), so no look and step fall due
+    // at the same instant.
+    let gradual = Heal::program([
+        Step::Delay(5 * SEC + SEC / 2),
+        Step::Gradual(0.5),
+        Step::Delay(10 * SEC),
+    ]);
+    fb.install("gradual", FuseConfig::standard(0, 10 * SEC).heal(gradual))
+        .unwrap();
+    let probe = Heal::program([Step::Delay(5 * SEC + SEC / 2), Step::Probe(1)]);
+    fb.install("probe", FuseConfig::standard(0, 10 * SEC).heal(probe))
+        .unwrap();
+    fb.melt("gradual").unwrap();
+    fb.melt("probe").unwrap();
+    let both = |since| {
+        let mut v = alarm("gradual", since);
+        v.extend(alarm("probe", since));
+        v
+    };
+    clock.advance(SEC);
+    assert_eq!(alarms(&fb), both(SEC));
+    // In their admitting steps from 5.5 s on: still alarmed at every look.
+    for t in 2..=15 {
+        clock.advance(SEC);
+        assert_eq!(alarms(&fb), both(SEC), "at {t} s");
+    }
+    // The gradual program ends at 15.5 s; three clean looks clear it at 18 s.
+    clock.advance(2 * SEC); // 17 s
+    assert_eq!(alarms(&fb), both(SEC), "two clean looks are not three");
+    clock.advance(SEC); // 18 s
+    assert_eq!(
+        alarms(&fb),
+        alarm("probe", SEC),
+        "the probe step still refuses"
+    );
+    // The probe's success ends its program at 18.5 s; cleared three looks on.
+    clock.advance(SEC / 2);
+    assert_eq!(fb.run("probe", || Ok::<_, ()>(())), Ok(()));
+    clock.advance(SEC / 2 + SEC); // 20 s
+    assert_eq!(alarms(&fb), alarm("probe", SEC));
+    clock.advance(SEC); // 21 s
+    assert_eq!(alarms(&fb), vec![]);
+    assert_eq!(
+        alarm_log(&drain(&events)),
+        vec![
+            set("gradual", SEC),
+            set("probe", SEC),
+            cleared("gradual", 18 * SEC),
+            cleared("probe", 21 * SEC),
+        ]
+    );
 }

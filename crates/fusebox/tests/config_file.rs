@@ -12,6 +12,9 @@
 //!   also installs.
 #![cfg(feature = "toml")]
 
+#[path = "support/watchdog.rs"]
+mod watchdog;
+
 use std::time::Duration;
 
 use fusebox::{
@@ -46,6 +49,10 @@ fn ms(n: u64) -> Duration {
 
 #[test]
 fn the_example_file_declares_what_it_says() {
+    let _watch = watchdog::watchdog(
+        "config_file::the_example_file_declares_what_it_says",
+        std::time::Duration::from_secs(60),
+    );
     let file = ConfigFile::read(example_path()).unwrap_or_else(|e| panic!("{e}"));
 
     let fuses: Vec<_> = file.fuses().keys().map(String::as_str).collect();
@@ -151,6 +158,10 @@ fn the_example_file_declares_what_it_says() {
 
 #[test]
 fn the_example_file_installs_into_a_fusebox() {
+    let _watch = watchdog::watchdog(
+        "config_file::the_example_file_installs_into_a_fusebox",
+        std::time::Duration::from_secs(60),
+    );
     let fb = Fusebox::from_config_file(example_path()).unwrap_or_else(|e| panic!("{e}"));
     let file = ConfigFile::parse(EXAMPLE).unwrap();
 
@@ -189,6 +200,10 @@ fn the_example_file_installs_into_a_fusebox() {
 
 #[test]
 fn loading_again_reconfigures_and_keeps_what_the_file_does_not_name() {
+    let _watch = watchdog::watchdog(
+        "config_file::loading_again_reconfigures_and_keeps_what_the_file_does_not_name",
+        std::time::Duration::from_secs(60),
+    );
     let clock = ManualClock::new();
     let fb = Fusebox::builder().clock(clock).build();
     fb.install("other", FuseConfig::standard(1, s(1))).unwrap();
@@ -213,6 +228,10 @@ fn loading_again_reconfigures_and_keeps_what_the_file_does_not_name() {
 
 #[test]
 fn an_error_in_the_text_installs_nothing() {
+    let _watch = watchdog::watchdog(
+        "config_file::an_error_in_the_text_installs_nothing",
+        std::time::Duration::from_secs(60),
+    );
     let fb = Fusebox::new();
     let bad = EXAMPLE.replace("failures = 3", "failures = 0");
     let err = fb.load_config_str(&bad).unwrap_err();
@@ -223,6 +242,10 @@ fn an_error_in_the_text_installs_nothing() {
 
 #[test]
 fn every_key_is_optional_in_a_valve_and_an_empty_file_is_empty() {
+    let _watch = watchdog::watchdog(
+        "config_file::every_key_is_optional_in_a_valve_and_an_empty_file_is_empty",
+        std::time::Duration::from_secs(60),
+    );
     let file = ConfigFile::parse("[valves.v]\n").unwrap();
     assert_eq!(file.valves()["v"], ValveConfig::new());
     let file = ConfigFile::parse("").unwrap();
@@ -233,6 +256,10 @@ fn every_key_is_optional_in_a_valve_and_an_empty_file_is_empty() {
 
 #[test]
 fn other_spellings_parse_to_the_same_config() {
+    let _watch = watchdog::watchdog(
+        "config_file::other_spellings_parse_to_the_same_config",
+        std::time::Duration::from_secs(60),
+    );
     // Header tables, inline tables, dotted keys, integer for a float, a bare
     // number of milliseconds.
     let a = ConfigFile::parse(
@@ -839,6 +866,10 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn every_malformed_config_is_reported_at_its_line_and_field() {
+    let _watch = watchdog::watchdog(
+        "config_file::every_malformed_config_is_reported_at_its_line_and_field",
+        std::time::Duration::from_secs(60),
+    );
     let cases = cases();
     assert!(cases.len() >= 20);
     let mut failures = Vec::new();
@@ -890,6 +921,10 @@ fn every_malformed_config_is_reported_at_its_line_and_field() {
 
 #[test]
 fn syntax_errors_are_syntax_errors_and_rule_errors_carry_the_rule() {
+    let _watch = watchdog::watchdog(
+        "config_file::syntax_errors_are_syntax_errors_and_rule_errors_carry_the_rule",
+        std::time::Duration::from_secs(60),
+    );
     assert!(error_of("[fuses.db\n").is_syntax());
     let err = error_of(&edit(FUSE, "\"10s\"", "\"0s\""));
     assert!(!err.is_syntax());
@@ -907,6 +942,10 @@ fn syntax_errors_are_syntax_errors_and_rule_errors_carry_the_rule() {
 
 #[test]
 fn check_reports_every_error_in_the_order_of_the_file() {
+    let _watch = watchdog::watchdog(
+        "config_file::check_reports_every_error_in_the_order_of_the_file",
+        std::time::Duration::from_secs(60),
+    );
     let text = r#"[valves.z]
 concurrency = 0
 
@@ -947,6 +986,10 @@ guard = "nope"
 
 #[test]
 fn errors_name_the_file_they_come_from() {
+    let _watch = watchdog::watchdog(
+        "config_file::errors_name_the_file_they_come_from",
+        std::time::Duration::from_secs(60),
+    );
     let dir = std::env::temp_dir().join(format!("fusebox-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("fusebox.toml");

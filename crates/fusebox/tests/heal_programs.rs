@@ -2,6 +2,9 @@
 //! calls and generations: scenarios on a `ManualClock`, each asserting exact
 //! outcomes (or, for random admission, bounds many sigmas wide).
 
+#[path = "support/watchdog.rs"]
+mod watchdog;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -59,6 +62,10 @@ fn admitted(fb: &Fusebox, name: &str, n: usize) -> f64 {
 
 #[test]
 fn a_flapping_dependency_heals_gradually_and_restarts_on_failure() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::a_flapping_dependency_heals_gradually_and_restarts_on_failure",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, clock) = manual();
     let sub = fb.subscribe();
     let program = Heal::program([
@@ -123,6 +130,10 @@ fn a_flapping_dependency_heals_gradually_and_restarts_on_failure() {
 
 #[test]
 fn a_melt_during_the_first_step_does_not_restart_it() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::a_melt_during_the_first_step_does_not_restart_it",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, clock) = manual();
     let heal = Heal::program([Step::Delay(10 * SEC), Step::Gradual(1.0), Step::Delay(SEC)]);
     fb.install("db", FuseConfig::standard(0, 60 * SEC).heal(heal))
@@ -142,6 +153,10 @@ fn a_melt_during_the_first_step_does_not_restart_it() {
 /// fuse in its `probe(3)` step; each admitted call waits for a gate.
 #[test]
 fn a_stampede_against_probe_3_admits_exactly_3() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::a_stampede_against_probe_3_admits_exactly_3",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, clock) = manual();
     let heal = Heal::program([Step::Delay(SEC), Step::Probe(3)]);
     fb.install("db", FuseConfig::standard(0, 60 * SEC).heal(heal))
@@ -204,6 +219,10 @@ fn a_stampede_against_probe_3_admits_exactly_3() {
 /// A cancelled probe frees its slot at once and counts as neither outcome.
 #[test]
 fn a_dropped_probe_call_frees_its_slot() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::a_dropped_probe_call_frees_its_slot",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, clock) = manual();
     let heal = Heal::program([Step::Delay(SEC), Step::Probe(1)]);
     fb.install("db", FuseConfig::standard(0, 60 * SEC).heal(heal))
@@ -228,6 +247,10 @@ fn a_dropped_probe_call_frees_its_slot() {
 
 #[test]
 fn a_panicking_probe_counts_as_a_failure_and_frees_its_slot() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::a_panicking_probe_counts_as_a_failure_and_frees_its_slot",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, clock) = manual();
     let heal = Heal::program([Step::Delay(SEC), Step::Probe(1)]);
     fb.install("db", FuseConfig::standard(0, 60 * SEC).heal(heal))
@@ -248,6 +271,10 @@ fn a_panicking_probe_counts_as_a_failure_and_frees_its_slot() {
 
 #[test]
 fn a_barrier_waits_for_unlock() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::a_barrier_waits_for_unlock",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, clock) = manual();
     let sub = fb.subscribe();
     let heal = Heal::program([Step::Delay(SEC), Step::Barrier, Step::Delay(SEC)]);
@@ -288,6 +315,10 @@ fn waits(fb: &Fusebox, clock: &ManualClock, blows: usize) -> Vec<Duration> {
 
 #[test]
 fn backoff_doubles_to_its_cap_and_jitter_stays_in_bounds() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::backoff_doubles_to_its_cap_and_jitter_stays_in_bounds",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, clock) = manual();
     let heal = Heal::reset(SEC).backoff(2.0, 10 * SEC);
     fb.install("db", FuseConfig::standard(0, 60 * SEC).heal(heal))
@@ -329,6 +360,10 @@ fn backoff_doubles_to_its_cap_and_jitter_stays_in_bounds() {
 
 #[test]
 fn consecutive_failures_blow_and_a_success_breaks_the_run() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::consecutive_failures_blow_and_a_success_breaks_the_run",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, _clock) = manual();
     fb.install("db", FuseConfig::new(Strategy::consecutive(3)))
         .unwrap();
@@ -347,6 +382,10 @@ fn consecutive_failures_blow_and_a_success_breaks_the_run() {
 
 #[test]
 fn failure_rate_judges_the_window_with_min_calls_and_slow_calls() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::failure_rate_judges_the_window_with_min_calls_and_slow_calls",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, clock) = manual();
     let strategy = Strategy::failure_rate(0.5, 10 * SEC, 10).slow_call(SEC);
     fb.install("db", FuseConfig::new(strategy)).unwrap();
@@ -378,6 +417,10 @@ fn failure_rate_judges_the_window_with_min_calls_and_slow_calls() {
 
 #[test]
 fn ignored_outcomes_count_nowhere() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::ignored_outcomes_count_nowhere",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, _clock) = manual();
     fb.install("api", FuseConfig::new(Strategy::consecutive(1)))
         .unwrap();
@@ -397,6 +440,10 @@ fn ignored_outcomes_count_nowhere() {
 /// belongs to a generation that is gone, and does not count.
 #[test]
 fn outcomes_of_an_older_generation_do_not_count() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::outcomes_of_an_older_generation_do_not_count",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, clock) = manual();
     fb.install(
         "db",
@@ -430,6 +477,10 @@ fn outcomes_of_an_older_generation_do_not_count() {
 
 #[test]
 fn call_timeout_counts_as_a_failure() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::call_timeout_counts_as_a_failure",
+        std::time::Duration::from_secs(30),
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -454,6 +505,10 @@ fn call_timeout_counts_as_a_failure() {
 
 #[test]
 fn invalid_programs_are_refused_with_their_field() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::invalid_programs_are_refused_with_their_field",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, _clock) = manual();
     let cases = [
         (Heal::program([]), "heal.steps"),
@@ -506,4 +561,117 @@ fn invalid_programs_are_refused_with_their_field() {
         assert_eq!(err.field(), field, "{strategy:?}");
     }
     assert!(fb.names().is_empty(), "nothing was installed");
+}
+
+#[test]
+fn a_call_that_takes_exactly_the_slow_call_threshold_is_not_slow() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::slow_call_threshold",
+        std::time::Duration::from_secs(30),
+    );
+    let (fb, clock) = manual();
+    // One call is enough to judge (min_calls 1); half of the calls failing blows.
+    let strategy = || Strategy::failure_rate(0.5, 10 * SEC, 1).slow_call(SEC);
+    fb.install("exact", FuseConfig::new(strategy())).unwrap();
+    fb.install("over", FuseConfig::new(strategy())).unwrap();
+    let took = |d: Duration| {
+        let clock = clock.clone();
+        move || {
+            clock.advance(d);
+            Ok::<_, ()>(())
+        }
+    };
+    assert_eq!(fb.run("exact", took(SEC)), Ok(()));
+    assert_eq!(
+        fb.ask("exact").unwrap(),
+        Ask::Ok,
+        "exactly the threshold is not slow"
+    );
+    assert_eq!(
+        fb.run("over", took(SEC + Duration::from_nanos(1))),
+        Ok(()),
+        "a slow call still returns its result"
+    );
+    assert_eq!(
+        fb.ask("over").unwrap(),
+        Ask::Blown,
+        "a nanosecond more is slow"
+    );
+}
+
+#[test]
+fn a_success_that_completes_min_calls_while_the_ratio_holds_blows() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::success_completes_min_calls",
+        std::time::Duration::from_secs(30),
+    );
+    let (fb, _clock) = manual();
+    // 60% failures over at least 5 calls blows.
+    fb.install(
+        "db",
+        FuseConfig::new(Strategy::failure_rate(0.6, 10 * SEC, 5)),
+    )
+    .unwrap();
+    let db = fb.fuse("db").unwrap();
+    for _ in 0..3 {
+        let _ = db.run(|| Err::<(), _>("e"));
+    }
+    assert_eq!(db.run(|| Ok::<_, ()>(())), Ok(()));
+    assert_eq!(db.ask(), Ask::Ok, "4 calls: below min_calls");
+    // The fifth call is a success: 3 of 5 failed (60%), and the minimum is met.
+    assert_eq!(db.run(|| Ok::<_, ()>(())), Ok(()));
+    assert_eq!(
+        db.ask(),
+        Ask::Blown,
+        "judged after the success as after a failure"
+    );
+    // A success reported outside `run` is judged the same way.
+    fb.install(
+        "by_report",
+        FuseConfig::new(Strategy::failure_rate(0.6, 10 * SEC, 5)),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        fb.melt("by_report").unwrap();
+    }
+    fb.success("by_report").unwrap();
+    assert_eq!(fb.ask("by_report").unwrap(), Ask::Ok);
+    fb.success("by_report").unwrap();
+    assert_eq!(fb.ask("by_report").unwrap(), Ask::Blown);
+}
+
+#[test]
+fn jitter_spreads_waits_over_its_whole_range() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::jitter_spread",
+        std::time::Duration::from_secs(30),
+    );
+    let (fb, clock) = manual();
+    let d = 100 * SEC;
+    // jitter(0.5): each wait uniform in [d/2, d].
+    let mut waits = Vec::new();
+    for _ in 0..500 {
+        // A reinstall starts every blow at the first attempt: no backoff.
+        fb.install(
+            "db",
+            FuseConfig::standard(0, SEC).heal(Heal::reset(d).jitter(0.5)),
+        )
+        .unwrap();
+        fb.melt("db").unwrap();
+        let s = fb.state("db").unwrap();
+        waits.push((s.next_heal.unwrap() - s.last_blow.unwrap()).as_secs_f64() / d.as_secs_f64());
+        clock.advance(SEC);
+    }
+    assert!(
+        waits.iter().all(|w| (0.5..=1.0).contains(w)),
+        "a wait outside [d/2, d]"
+    );
+    let lo = waits.iter().cloned().fold(f64::MAX, f64::min);
+    let hi = waits.iter().cloned().fold(f64::MIN, f64::max);
+    let mean = waits.iter().sum::<f64>() / waits.len() as f64;
+    // For 500 uniform draws on [0.5, 1]: P(min > 0.52) = 0.96^500 ~ 1e-9, and
+    // the mean's standard deviation is 0.0065 (the bound is over 6 of them).
+    assert!(lo < 0.52, "the low end is never reached: min {lo:.3}");
+    assert!(hi > 0.98, "the high end is never reached: max {hi:.3}");
+    assert!((mean - 0.75).abs() < 0.04, "mean {mean:.3}, not 0.75");
 }

@@ -391,7 +391,10 @@ fn fuse_of(op: &Op) -> Option<&'static str> {
         | Op::Disable(n)
         | Op::Enable(n)
         | Op::Unlock(n)
-        | Op::State(n) => Some(n),
+        | Op::State(n)
+        | Op::Begin(n) => Some(n),
+        // Split calls are `Run`s cut in two here; the ops are the model test's.
+        Op::End(..) | Op::Cancel(_) => None,
         Op::Snapshot | Op::Advance(_) | Op::AdvanceQuiet(_) => None,
     }
 }
@@ -462,6 +465,10 @@ fn linearization(ops: &[Record], model: &Model) -> Option<BTreeSet<&'static str>
 
 #[test]
 fn histories_are_linearizable() {
+    let _watch = support::watchdog::watchdog(
+        "linearizable::histories_are_linearizable",
+        std::time::Duration::from_secs(120),
+    );
     let histories = std::env::var("FUSEBOX_LIN_HISTORIES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -512,6 +519,10 @@ fn histories_are_linearizable() {
 /// The checker itself must reject a history that no order explains.
 #[test]
 fn checker_rejects_a_wrong_history() {
+    let _watch = support::watchdog::watchdog(
+        "linearizable::checker_rejects_a_wrong_history",
+        std::time::Duration::from_secs(120),
+    );
     let mut init = Model::default();
     init.apply(
         &Op::Install(
@@ -563,6 +574,10 @@ fn checker_rejects_a_wrong_history() {
 /// the advance cannot have read the old value.
 #[test]
 fn checker_lets_an_operation_read_the_clock_anywhere_in_its_interval() {
+    let _watch = support::watchdog::watchdog(
+        "linearizable::checker_lets_an_operation_read_the_clock_anywhere_in_its_interval",
+        std::time::Duration::from_secs(120),
+    );
     let mut init = Model::default();
     init.apply(
         &Op::Install(

@@ -103,6 +103,114 @@ fn late_timer_heals_exactly_once() {
     eprintln!("late_timer_heals_exactly_once: {runs} interleavings");
 }
 
+/// A heal program `[delay, gradual, delay]` whose deadlines have all passed
+/// while the timer was silent: two asks race to apply them. The gradual step
+/// admits next to nothing, so an ask that took its word for current — that
+/// read the gradual word before the end of its delay (`step_until`) was
+/// published with it — would refuse a fuse that is healed by the clock.
+/// Both must answer ok, the heal happens once, and the late timer is a no-op.
+#[test]
+fn late_gradual_program_heals_exactly_once() {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (fb, clock) = fusebox();
+        let program = Heal::program([
+            Step::Delay(Duration::from_secs(5)),
+            Step::Gradual(1e-9),
+            Step::Delay(Duration::from_secs(5)),
+        ]);
+        fb.install(
+            "db",
+            FuseConfig::standard(0, Duration::from_secs(10)).heal(program),
+        )
+        .unwrap();
+        let db = fb.fuse("db").unwrap();
+        db.melt();
+        let events = fb.subscribe();
+        clock.advance_quietly(Duration::from_secs(10)); // both delays over, timer silent
+        let (d1, d2) = (db.clone(), db.clone());
+        let t1 = thread::spawn(move || d1.ask());
+        let t2 = thread::spawn(move || d2.ask());
+        assert_eq!(t1.join().unwrap(), Ask::Ok);
+        assert_eq!(t2.join().unwrap(), Ask::Ok);
+        clock.run_due();
+        agree(&fb, "db");
+        assert_eq!(causes(&events), vec![Cause::Heal]);
+    });
+    let runs = RUNS.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(runs > 1, "loom explored {runs} interleaving(s)");
+    eprintln!("late_gradual_program_heals_exactly_once: {runs} interleavings");
+}
+
+/// The gradual step was entered on time (its word published with the end
+/// of its delay), then the clock passed that end with the timer silent: two
+/// asks race, one heals the fuse under the lock while the other reads the
+/// gradual word. The reader must not pair that word with the deadline of the
+/// next publish (the heal's "none") and take the step for current.
+#[test]
+fn an_ask_racing_the_heal_of_a_gradual_step_sees_it_healed() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let (fb, clock) = fusebox();
+        let program = Heal::program([
+            Step::Delay(Duration::from_secs(5)),
+            Step::Gradual(1e-9),
+            Step::Delay(Duration::from_secs(5)),
+        ]);
+        fb.install(
+            "db",
+            FuseConfig::standard(0, Duration::from_secs(10)).heal(program),
+        )
+        .unwrap();
+        let db = fb.fuse("db").unwrap();
+        db.melt();
+        clock.advance(Duration::from_secs(5)); // the gradual step, on time
+        clock.advance_quietly(Duration::from_secs(5)); // its end, timer silent
+        let (d1, d2) = (db.clone(), db.clone());
+        let t1 = thread::spawn(move || d1.ask());
+        let t2 = thread::spawn(move || d2.ask());
+        assert_eq!(t1.join().unwrap(), Ask::Ok);
+        assert_eq!(t2.join().unwrap(), Ask::Ok);
+        clock.run_due();
+        agree(&fb, "db");
+    });
+}
+
+/// The late timer firing (its heap lock, the fuse lock, the bus) while an
+/// ask heals the same fuse lazily: whichever goes first heals it, the other
+/// finds nothing to do. The timer's locks come through the `sync` shim, so
+/// loom interleaves them too.
+#[test]
+fn a_late_timer_racing_a_lazy_heal_heals_once() {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (fb, clock) = fusebox();
+        fb.install("db", cfg(0)).unwrap();
+        let db = fb.fuse("db").unwrap();
+        db.melt();
+        let events = fb.subscribe();
+        clock.advance_quietly(Duration::from_secs(5));
+        let d1 = db.clone();
+        let t1 = thread::spawn(move || d1.ask());
+        let c2 = clock.clone();
+        let t2 = thread::spawn(move || c2.run_due());
+        assert_eq!(t1.join().unwrap(), Ask::Ok);
+        t2.join().unwrap();
+        agree(&fb, "db");
+        assert_eq!(causes(&events), vec![Cause::Heal]);
+    });
+    let runs = RUNS.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(runs > 1, "loom explored {runs} interleaving(s)");
+    eprintln!("a_late_timer_racing_a_lazy_heal_heals_once: {runs} interleavings");
+}
+
 #[test]
 fn disable_dominates_concurrent_melt_and_reset() {
     loom::model(|| {

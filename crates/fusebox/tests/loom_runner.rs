@@ -9,11 +9,18 @@
 //! Set `FUSEBOX_SKIP_LOOM=1` to skip it on purpose; the skip is printed.
 #![cfg(not(loom))]
 
+#[path = "support/watchdog.rs"]
+mod watchdog;
+
 use std::path::PathBuf;
 use std::process::Command;
 
 #[test]
 fn loom_models_pass() {
+    let _watch = watchdog::watchdog(
+        "loom_runner::loom_models_pass",
+        std::time::Duration::from_secs(1800),
+    );
     if std::env::var_os("FUSEBOX_SKIP_LOOM").is_some() {
         eprintln!("\n*** SKIPPED: loom tests (FUSEBOX_SKIP_LOOM is set) ***\n");
         return;

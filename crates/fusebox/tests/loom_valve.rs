@@ -114,3 +114,33 @@ fn a_cancelled_waiter_never_leaks_or_double_frees_a_slot() {
         all_free(&v, 1);
     });
 }
+
+/// The lock-free fast path never admits ahead of a queued waiter: while a
+/// release is handing the slot on, a `try_acquire` racing it finds the
+/// waiter first and is refused, and the waiter gets the slot.
+#[test]
+fn the_fast_path_never_jumps_the_queue() {
+    loom::model(|| {
+        let (_fb, v) = valve(1, 1);
+        let held = v.try_acquire().unwrap();
+        let mut waiter = Box::pin(v.acquire());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(waiter.as_mut().poll(&mut cx).is_pending(), "queued");
+        assert_eq!(v.queued(), 1);
+        let t = thread::spawn(move || drop(held));
+        let jumped = v.try_acquire();
+        t.join().unwrap();
+        assert_eq!(
+            jumped.as_ref().map(|_| ()).unwrap_err(),
+            &Refused::Busy,
+            "a try_acquire took the slot ahead of the queued waiter"
+        );
+        drop(jumped);
+        match waiter.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(p)) => drop(p),
+            other => panic!("the waiter was not served: {other:?}"),
+        }
+        drop(waiter);
+        all_free(&v, 1);
+    });
+}

@@ -6,6 +6,9 @@
 //! the recorder up at every tick, so it still receives everything.
 #![cfg(all(feature = "metrics", not(loom)))]
 
+#[path = "support/watchdog.rs"]
+mod watchdog;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -96,6 +99,10 @@ fn scenario() -> (Fusebox, ManualClock, Fuse, fusebox::Valve, fusebox::Permit) {
 
 #[test]
 fn a_recorder_installed_after_the_fusebox_gets_every_metric() {
+    let _watch = watchdog::watchdog(
+        "metrics_export::a_recorder_installed_after_the_fusebox_gets_every_metric",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, clock, db, api, held) = scenario();
     let recorder = DebuggingRecorder::new();
     metrics::with_local_recorder(&recorder, || {
@@ -172,6 +179,10 @@ fn a_recorder_installed_after_the_fusebox_gets_every_metric() {
 
 #[test]
 fn every_metric_is_described_with_the_catalogs_unit_and_help() {
+    let _watch = watchdog::watchdog(
+        "metrics_export::every_metric_is_described_with_the_catalogs_unit_and_help",
+        std::time::Duration::from_secs(30),
+    );
     use fusebox::catalog::{self, Unit};
     let (fb, _clock, _db, _api, _held) = scenario();
     let recorder = DebuggingRecorder::new();
@@ -235,6 +246,10 @@ fn every_metric_is_described_with_the_catalogs_unit_and_help() {
 
 #[test]
 fn histograms_get_each_duration_in_its_bucket_and_the_exact_sum() {
+    let _watch = watchdog::watchdog(
+        "metrics_export::histograms_get_each_duration_in_its_bucket_and_the_exact_sum",
+        std::time::Duration::from_secs(30),
+    );
     // Two tasks wait 3 ms and 7 ms at a valve of one slot.
     let (fb, clock, _db, _api, _held) = scenario();
     fb.install_valve("one", ValveConfig::new().concurrency(1).queue(4))

@@ -11,11 +11,16 @@
 
 mod support;
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use fusebox::{event::Subscription, Fusebox, ManualClock};
+use fusebox::{event::Subscription, Fusebox, ManualClock, RunError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
@@ -68,8 +73,14 @@ const REQUIREMENTS: &[&str] = &[
     "R38 program step entered",
     "R39 program heals",
     "R40 unlock releases a barrier",
+    "R41 stale outcome ignored",
     "R42 consecutive failures blow",
     "R43 failure rate blows",
+    "R44 a success completing the minimum blows",
+    "R45 begin unknown",
+    "R45 call begun",
+    "R46 cancelled call counts nowhere",
+    "R47 outcome of a removed fuse goes nowhere",
 ];
 
 static REACHED: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
@@ -145,21 +156,25 @@ fn heal_step() -> BoxedStrategy<MStep> {
 }
 
 fn delay(state: &Model) -> BoxedStrategy<u64> {
+    // Nanoseconds, not only microseconds: deadlines are kept in whole
+    // microseconds, rounded up, and a sub-microsecond step must see that.
+    let tiny = (1u64..3_000).boxed();
     let small = (0u64..20_000).prop_map(|us| us * 1_000).boxed();
     let medium = (0u64..3_000).prop_map(|ms| ms * 1_000_000).boxed();
     let large = (0u64..70).prop_map(|s| s * 1_000_000_000).boxed();
     let bounds = state.boundaries();
     if bounds.is_empty() {
-        prop_oneof![3 => small, 2 => medium, 1 => large].boxed()
+        prop_oneof![1 => tiny, 3 => small, 2 => medium, 1 => large].boxed()
     } else {
-        // Land exactly on a boundary, or one microsecond either side.
+        // Land exactly on a boundary, or a microsecond or a nanosecond
+        // either side.
         let exact = (
             prop::sample::select(bounds),
-            prop::sample::select(vec![-1i64, 0, 0, 1]),
+            prop::sample::select(vec![-1_000i64, -1, 0, 0, 1, 1_000]),
         )
-            .prop_map(|(b, off)| (b as i64 + off * 1_000).max(0) as u64)
+            .prop_map(|(b, off)| (b as i64 + off).max(0) as u64)
             .boxed();
-        prop_oneof![3 => small, 2 => medium, 1 => large, 4 => exact].boxed()
+        prop_oneof![1 => tiny, 3 => small, 2 => medium, 1 => large, 4 => exact].boxed()
     }
 }
 
@@ -187,7 +202,25 @@ impl ReferenceStateMachine for FuseMachine {
             Outcome::Panic,
             Outcome::Ignored,
         ]);
+        let running = state.model.running();
+        let split: BoxedStrategy<Op> = if running == 0 {
+            any.clone().prop_map(Op::Begin).boxed()
+        } else {
+            let pick = 0..running;
+            let begin = if running < MAX_RUNNING { 2 } else { 0 };
+            prop_oneof![
+                begin => any.clone().prop_map(Op::Begin),
+                3 => (pick.clone(), outcome.clone()).prop_map(|(i, o)| match o {
+                    // A panicking call is `run`'s business; here it fails.
+                    Outcome::Panic => Op::End(i, Outcome::Err),
+                    o => Op::End(i, o),
+                }),
+                1 => pick.prop_map(Op::Cancel),
+            ]
+            .boxed()
+        };
         prop_oneof![
+            3 => split,
             3 => (installed, cfg()).prop_map(|(n, c)| Op::Install(n, c)),
             4 => any.clone().prop_map(Op::Ask),
             6 => any.clone().prop_map(Op::Melt),
@@ -206,6 +239,15 @@ impl ReferenceStateMachine for FuseMachine {
         .boxed()
     }
 
+    fn preconditions(state: &Reference, op: &Op) -> bool {
+        // A shrunk sequence may have lost the call an `End` refers to.
+        match *op {
+            Op::End(i, _) | Op::Cancel(i) => i < state.model.running(),
+            Op::Begin(_) => state.model.running() < MAX_RUNNING,
+            _ => true,
+        }
+    }
+
     fn apply(mut state: Reference, op: &Op) -> Reference {
         let mut step = Step::default();
         state.expect = state.model.apply(op, &mut step);
@@ -215,10 +257,89 @@ impl ReferenceStateMachine for FuseMachine {
     }
 }
 
+/// Calls begun and left running at once, at most.
+const MAX_RUNNING: usize = 3;
+
 struct Sut {
     fb: Fusebox,
     clock: ManualClock,
     events: Subscription,
+    /// Async calls admitted and not ended, in the order they began.
+    running: Vec<Running>,
+}
+
+/// A real async call parked inside its dependency: `Fuse::call_classified`
+/// on a future that completes when the test sets its outcome.
+/// A parked call's future, boxed so calls of any fuse share one type.
+type Call = Pin<Box<dyn Future<Output = Result<(), RunError<&'static str>>>>>;
+
+struct Running {
+    call: Call,
+    outcome: Rc<Cell<Option<Outcome>>>,
+}
+
+/// The dependency of a running call: pending until told how it ended.
+struct Gate(Rc<Cell<Option<Outcome>>>);
+
+impl Future for Gate {
+    type Output = Result<(), &'static str>;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.0.get() {
+            None => Poll::Pending,
+            Some(Outcome::Ok) => Poll::Ready(Ok(())),
+            Some(_) => Poll::Ready(Err("boom")),
+        }
+    }
+}
+
+fn poll_once<T>(f: &mut Pin<Box<dyn Future<Output = T>>>) -> Poll<T> {
+    f.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+}
+
+impl Sut {
+    /// The split-call operations, on the calls this test keeps.
+    fn run_split(&mut self, op: &Op) -> Ret {
+        match *op {
+            Op::Begin(name) => {
+                let Some(fuse) = self.fb.fuse(name) else {
+                    return Ret::NotFound;
+                };
+                let outcome = Rc::new(Cell::new(None));
+                let gate = Gate(outcome.clone());
+                let seen = outcome.clone();
+                let mut call: Pin<Box<dyn Future<Output = _>>> = Box::pin(async move {
+                    let classify = move |_: &Result<(), &str>| match seen.get() {
+                        Some(Outcome::Ignored) => fusebox::Outcome::Ignored,
+                        Some(Outcome::Ok) => fusebox::Outcome::Success,
+                        _ => fusebox::Outcome::Failure,
+                    };
+                    fuse.call_classified(gate, classify).await
+                });
+                match poll_once(&mut call) {
+                    Poll::Pending => {
+                        self.running.push(Running { call, outcome });
+                        Ret::Begun(true)
+                    }
+                    Poll::Ready(Err(RunError::Blown)) => Ret::Begun(false),
+                    Poll::Ready(other) => panic!("a call that just began returned {other:?}"),
+                }
+            }
+            Op::End(i, outcome) => {
+                let mut call = self.running.remove(i);
+                call.outcome.set(Some(outcome));
+                match poll_once(&mut call.call) {
+                    Poll::Ready(Ok(())) => Ret::Run(model::RunRet::Ok),
+                    Poll::Ready(Err(RunError::Failed(_))) => Ret::Run(model::RunRet::Failed),
+                    other => panic!("an ended call answered {other:?}"),
+                }
+            }
+            Op::Cancel(i) => {
+                drop(self.running.remove(i));
+                Ret::Done
+            }
+            _ => model::run_real(&self.fb, &self.clock, op),
+        }
+    }
 }
 
 struct FuseTest;
@@ -235,11 +356,16 @@ impl StateMachineTest for FuseTest {
             .alarm_period(Duration::from_secs(1_000_000_000))
             .build();
         let events = fb.subscribe_with_capacity(1 << 16);
-        Sut { fb, clock, events }
+        Sut {
+            fb,
+            clock,
+            events,
+            running: Vec::new(),
+        }
     }
 
-    fn apply(sut: Sut, reference: &Reference, op: Op) -> Sut {
-        let got = model::run_real(&sut.fb, &sut.clock, &op);
+    fn apply(mut sut: Sut, reference: &Reference, op: Op) -> Sut {
+        let got = sut.run_split(&op);
         assert_eq!(got, reference.expect, "answer to {op:?}");
         let mut events = Vec::new();
         while let Ok(e) = sut.events.try_recv() {
@@ -261,6 +387,11 @@ impl StateMachineTest for FuseTest {
     }
 
     fn check_invariants(sut: &Sut, reference: &Reference) {
+        assert_eq!(
+            sut.running.len(),
+            reference.model.running(),
+            "calls running"
+        );
         assert_eq!(sut.fb.now().as_nanos() as u64, reference.model.now, "clock");
         for name in NAMES {
             assert_eq!(
@@ -287,6 +418,10 @@ fn quiet_panics() {
 
 #[test]
 fn fuse_matches_model() {
+    let _watch = support::watchdog::watchdog(
+        "model_fuse::fuse_matches_model",
+        std::time::Duration::from_secs(120),
+    );
     quiet_panics();
     let cases = std::env::var("FUSEBOX_MODEL_CASES")
         .ok()

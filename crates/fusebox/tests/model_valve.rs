@@ -21,6 +21,9 @@
 //! A second part checks the valve's CoDel against an RFC 8289 reference on
 //! generated arrival/service traces with concurrency 1.
 
+#[path = "support/watchdog.rs"]
+mod watchdog;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -1164,6 +1167,10 @@ impl StateMachineTest for ValveTest {
 
 #[test]
 fn valve_matches_model() {
+    let _watch = watchdog::watchdog(
+        "model_valve::valve_matches_model",
+        std::time::Duration::from_secs(30),
+    );
     let cases = std::env::var("FUSEBOX_VALVE_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -1214,6 +1221,10 @@ fn manual() -> (Fusebox, ManualClock) {
 /// forever).
 #[test]
 fn shorter_max_wait_behind_a_longer_one_times_out() {
+    let _watch = watchdog::watchdog(
+        "model_valve::shorter_max_wait_behind_a_longer_one_times_out",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, clock) = manual();
     let ms = Duration::from_millis;
     fb.install_valve("v", ValveConfig::new().queue(4).max_wait(ms(10)))
@@ -1239,6 +1250,10 @@ fn shorter_max_wait_behind_a_longer_one_times_out() {
 /// the slot goes back, and the task counts as cancelled, not admitted.
 #[test]
 fn grant_to_a_dropped_waiter_is_not_admitted() {
+    let _watch = watchdog::watchdog(
+        "model_valve::grant_to_a_dropped_waiter_is_not_admitted",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, _clock) = manual();
     fb.install_valve("v", ValveConfig::new().queue(4)).unwrap();
     let v = fb.valve("v").unwrap();
@@ -1454,6 +1469,10 @@ fn trace_strategy() -> BoxedStrategy<Trace> {
 /// packet and finds none. See `a_queue_that_runs_empty_is_not_standing`.
 #[test]
 fn codel_matches_rfc8289_on_traces() {
+    let _watch = watchdog::watchdog(
+        "model_valve::codel_matches_rfc8289_on_traces",
+        std::time::Duration::from_secs(30),
+    );
     let mut runner = TestRunner::new(Config {
         cases: 10_000,
         failure_persistence: None,
@@ -1477,6 +1496,10 @@ fn codel_matches_rfc8289_on_traces() {
 /// `bytes() <= maxpacket_`, would also keep it from shedding).
 #[test]
 fn a_queue_that_runs_empty_is_not_standing() {
+    let _watch = watchdog::watchdog(
+        "model_valve::a_queue_that_runs_empty_is_not_standing",
+        std::time::Duration::from_secs(30),
+    );
     let t = Trace {
         arrivals: vec![0, 0, 6 * MS, 11 * MS, 16 * MS, 21 * MS],
         service: vec![5 * MS; 6],
@@ -1503,6 +1526,10 @@ fn a_queue_that_runs_empty_is_not_standing() {
 /// interval, and faster and faster (interval / sqrt(count)).
 #[test]
 fn codel_sheds_under_overload() {
+    let _watch = watchdog::watchdog(
+        "model_valve::codel_sheds_under_overload",
+        std::time::Duration::from_secs(30),
+    );
     let n = 600;
     let t = Trace {
         arrivals: (0..n).map(|i| i * MS).collect(),

@@ -3,6 +3,9 @@
 //! subscriber, and neither does this test).
 #![cfg(all(feature = "tracing", not(loom)))]
 
+#[path = "support/watchdog.rs"]
+mod watchdog;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,6 +54,10 @@ impl Subscriber for Recorder {
 
 #[test]
 fn blows_warn_heals_inform_melts_debug_and_asks_say_nothing() {
+    let _watch = watchdog::watchdog(
+        "tracing_events::blows_warn_heals_inform_melts_debug_and_asks_say_nothing",
+        std::time::Duration::from_secs(30),
+    );
     let rec = Recorder::default();
     let seen = rec.0.clone();
     tracing::subscriber::with_default(rec, || {

@@ -4,6 +4,9 @@
 //! `Blown` while the fuse refuses, and serves again once the fuse heals. On a
 //! `ManualClock`.
 
+#[path = "support/watchdog.rs"]
+mod watchdog;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -45,6 +48,10 @@ fn poll(f: &mut Pin<Box<Acquire>>) -> Got {
 
 #[test]
 fn waiters_are_refused_at_once_when_the_fuse_blows_and_served_after_it_heals() {
+    let _watch = watchdog::watchdog(
+        "valve_guard::waiters_are_refused_at_once_when_the_fuse_blows_and_served_after_it_heals",
+        std::time::Duration::from_secs(20),
+    );
     // One melt is tolerated, the second blows.
     let (fb, clock) = setup(1);
     fb.install_valve(
@@ -111,6 +118,10 @@ fn waiters_are_refused_at_once_when_the_fuse_blows_and_served_after_it_heals() {
 
 #[test]
 fn a_blocked_thread_is_refused_when_the_fuse_blows() {
+    let _watch = watchdog::watchdog(
+        "valve_guard::a_blocked_thread_is_refused_when_the_fuse_blows",
+        std::time::Duration::from_secs(20),
+    );
     let (fb, _clock) = setup(0);
     fb.install_valve("api", ValveConfig::new().queue(1).guard("db"))
         .unwrap();
@@ -130,6 +141,10 @@ fn a_blocked_thread_is_refused_when_the_fuse_blows() {
 
 #[test]
 fn a_disabled_fuse_refuses_like_a_blown_one() {
+    let _watch = watchdog::watchdog(
+        "valve_guard::a_disabled_fuse_refuses_like_a_blown_one",
+        std::time::Duration::from_secs(20),
+    );
     let (fb, _clock) = setup(0);
     fb.install_valve("api", ValveConfig::new().queue(1).guard("db"))
         .unwrap();
@@ -149,6 +164,10 @@ fn a_disabled_fuse_refuses_like_a_blown_one() {
 /// to none) keeps its waiters when that fuse blows.
 #[test]
 fn a_former_guard_blowing_leaves_the_waiters_alone() {
+    let _watch = watchdog::watchdog(
+        "valve_guard::a_former_guard_blowing_leaves_the_waiters_alone",
+        std::time::Duration::from_secs(20),
+    );
     let (fb, _clock) = setup(0);
     fb.install(
         "other",
@@ -177,6 +196,10 @@ fn a_former_guard_blowing_leaves_the_waiters_alone() {
 /// must not refuse them, or the fuse could never heal.
 #[test]
 fn a_guard_in_a_probe_step_lets_the_probes_through() {
+    let _watch = watchdog::watchdog(
+        "valve_guard::a_guard_in_a_probe_step_lets_the_probes_through",
+        std::time::Duration::from_secs(20),
+    );
     use fusebox::Step;
     let clock = fusebox::ManualClock::new();
     let fb = fusebox::Fusebox::builder().clock(clock.clone()).build();

@@ -6,6 +6,9 @@
 //! accounted for exactly once: admitted, refused with a reason, or cancelled;
 //! the valve's own counters agree with ours.
 
+#[path = "support/watchdog.rs"]
+mod watchdog;
+
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Once};
@@ -105,6 +108,10 @@ const CONCURRENCY: usize = 8;
 
 #[test]
 fn async_tasks_with_cancellations_and_panics_leak_nothing() {
+    let _watch = watchdog::watchdog(
+        "valve_stress::async_tasks_with_cancellations_and_panics_leak_nothing",
+        std::time::Duration::from_secs(60),
+    );
     quiet_panics();
     const TASKS: u64 = 100_000;
     let started = Instant::now();
@@ -212,6 +219,10 @@ fn async_tasks_with_cancellations_and_panics_leak_nothing() {
 
 #[test]
 fn blocking_threads_with_panics_leak_nothing() {
+    let _watch = watchdog::watchdog(
+        "valve_stress::blocking_threads_with_panics_leak_nothing",
+        std::time::Duration::from_secs(60),
+    );
     quiet_panics();
     const THREADS: u64 = 8;
     const CALLS: u64 = 2_000;

@@ -3,6 +3,9 @@
 //! JSON and read back into the same types, give the same JSON. The CLI and
 //! the dashboard read exactly these shapes.
 
+#[path = "support/watchdog.rs"]
+mod watchdog;
+
 use std::time::Duration;
 
 use fusebox::event::Event;
@@ -36,6 +39,10 @@ fn scenario() -> (Fusebox, ManualClock, fusebox::event::Subscription) {
 
 #[test]
 fn a_snapshot_reads_back_as_it_was_written() {
+    let _watch = watchdog::watchdog(
+        "wire::a_snapshot_reads_back_as_it_was_written",
+        std::time::Duration::from_secs(30),
+    );
     let (fb, _clock, _events) = scenario();
     let snap = fb.snapshot();
     assert!(!snap.alarms.is_empty(), "the scenario raises an alarm");
@@ -50,6 +57,10 @@ fn a_snapshot_reads_back_as_it_was_written() {
 
 #[test]
 fn events_read_back_as_they_were_written() {
+    let _watch = watchdog::watchdog(
+        "wire::events_read_back_as_they_were_written",
+        std::time::Duration::from_secs(30),
+    );
     let (_fb, _clock, events) = scenario();
     let mut seen = 0;
     while let Ok(e) = events.try_recv() {

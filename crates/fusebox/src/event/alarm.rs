@@ -15,10 +15,11 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Bus, Event, EventKind};
+use crate::sync::{self, Mutex};
 
 /// Which condition an alarm reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,7 +79,7 @@ impl Monitor {
 
     /// One look at every fuse: `(name, blown)` pairs, at time `now` (ns).
     pub(crate) fn look(&self, now: u64, fuses: impl Iterator<Item = (Arc<str>, bool)>, bus: &Bus) {
-        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        let mut active = sync::lock(&self.active);
         for (name, blown) in fuses {
             match (active.get_mut(&name), blown) {
                 (None, true) => {
@@ -106,7 +107,7 @@ impl Monitor {
 
     /// Clears the alarm of a removed fuse.
     pub(crate) fn forget(&self, name: &str, now: u64, bus: &Bus) {
-        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        let mut active = sync::lock(&self.active);
         if let Some((name, _)) = active.remove_entry(name) {
             publish(bus, name, now, false);
         }
@@ -114,7 +115,7 @@ impl Monitor {
 
     /// The active alarms, sorted by name.
     pub(crate) fn alarms(&self) -> Vec<Alarm> {
-        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        let active = sync::lock(&self.active);
         let mut out: Vec<Alarm> = active
             .iter()
             .map(|(name, t)| Alarm {

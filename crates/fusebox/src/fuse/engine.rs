@@ -76,6 +76,10 @@ pub(crate) struct FuseCore {
     /// (GRADUAL, PROBE), whose payload has no room for it: the lazy check
     /// of those asks (`u64::MAX` when there is none).
     pub(super) step_until: AtomicU64,
+    /// A sequence lock over `word` and `step_until`: odd while `publish` is
+    /// storing them, bumped to the next even number once both are stored.
+    /// A reader of the pair checks it did not move (see `step_overdue`).
+    pub(super) published: AtomicU64,
     pub(super) hot: HotCounters,
     pub(super) flags: AtomicU8,
     pub(super) slow: Mutex<Slow>,
@@ -123,6 +127,7 @@ impl FuseCore {
         Arc::new_cyclic(|me| FuseCore {
             word: CachePadded::new(AtomicU64::new(word)),
             step_until: AtomicU64::new(u64::MAX),
+            published: AtomicU64::new(0),
             hot: HotCounters::default(),
             flags: AtomicU8::new(flags),
             slow: Mutex::new(slow),
@@ -219,7 +224,7 @@ impl FuseCore {
                     self.hot.add(Hot::AskOk);
                     return Ok(admitted);
                 }
-                word::KIND_GRADUAL | word::KIND_PROBE if self.step_overdue() => {
+                word::KIND_GRADUAL | word::KIND_PROBE if self.step_overdue(w) => {
                     // The delay step ended and the timer is late: move on
                     // under the lock, and answer anew.
                     w = self.catch_up_now();
@@ -263,13 +268,27 @@ impl FuseCore {
         }
     }
 
-    /// True if the current delay step of an admitting heal step has ended
-    /// by the coarse clock.
-    fn step_overdue(&self) -> bool {
-        // Ordering: Acquire pairs with the Release store in `publish`, which
-        // writes it before the word; a newer value than the word we read only
-        // makes us take the lock, where the truth is.
+    /// True if the admitting heal step the word `w` shows may be over: its
+    /// delay has ended by the coarse clock, or the word and its deadline
+    /// could not be read as one pair (a publish ran meanwhile, or the word
+    /// moved on). Either way the caller takes the lock, where the truth is.
+    ///
+    /// The pair must be one publish's: a deadline newer than the word (a
+    /// heal's "no deadline" after a gradual word) would make a stale word
+    /// look current, and the ask refuse a fuse the clock has healed.
+    fn step_overdue(&self, w: u64) -> bool {
+        // Ordering: the sequence-lock reader. Acquire on `published` keeps
+        // the loads below after it; Acquire on each of them keeps the final
+        // `published` load after them. `publish` marks the sequence odd
+        // before its Release stores, so a reader that saw any of them sees
+        // the sequence moved.
+        let before = self.published.load(Ordering::Acquire);
         let until = self.step_until.load(Ordering::Acquire);
+        let again = self.word.load(Ordering::Acquire);
+        let after = self.published.load(Ordering::Acquire);
+        if before & 1 == 1 || before != after || again != w {
+            return true;
+        }
         until != u64::MAX && self.env.timebase.now_coarse() >= until
     }
 
@@ -303,8 +322,12 @@ impl FuseCore {
             } if !s.disabled && !s.removed => until,
             _ => u64::MAX,
         };
-        // Ordering: Release, before the word's own Release store below (see
-        // `step_overdue`).
+        // Ordering: the sequence-lock writer (readers in `step_overdue`).
+        // Under the lock, so a plain load and store move the sequence. The
+        // odd mark is Relaxed: the Release stores below carry it to any
+        // reader that sees them.
+        let seq = self.published.load(Ordering::Relaxed);
+        self.published.store(seq + 1, Ordering::Relaxed);
         self.step_until.store(until, Ordering::Release);
         // Ordering: Release pairs with the Acquire load in `ask`. Stores
         // happen under the lock, but probe takes CAS the word without it,
@@ -331,10 +354,13 @@ impl FuseCore {
                 .word
                 .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return,
+                Ok(_) => break,
                 Err(now) => cur = now,
             }
         }
+        // Ordering: Release, after both stores: a reader that sees this even
+        // value sees the pair it closes.
+        self.published.store(seq + 2, Ordering::Release);
     }
 
     /// Reports a transition, and tells guarded valves when calls start being

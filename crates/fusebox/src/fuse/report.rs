@@ -138,10 +138,14 @@ impl FuseCore {
         }
     }
 
-    /// A success of the current generation: the strategy counts it, and a
+    /// A success of the current generation: the strategy counts it (a
+    /// failure rate is judged on it too, and may blow an ok fuse), and a
     /// probe step moves on after enough of them.
     fn succeeded(&self, s: &mut Slow, now: u64, probe_step: Option<usize>) {
-        s.tally_success(now);
+        if s.tally_success(now) && s.phase == Phase::Ok {
+            self.blow(s, now);
+            return;
+        }
         let heal_steps = s.config.heal.steps().len();
         let mut next = None;
         if let Phase::Healing {

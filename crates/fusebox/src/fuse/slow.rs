@@ -148,13 +148,26 @@ impl Slow {
         }
     }
 
-    pub(super) fn tally_success(&mut self, now: u64) {
+    /// Counts a success at `now`; true if the strategy trips all the same
+    /// (a failure rate is judged after every recorded call: a success that
+    /// brings the calls up to `min_calls` while the ratio holds trips it).
+    pub(super) fn tally_success(&mut self, now: u64) -> bool {
         match self.config.strategy {
-            Strategy::Consecutive { .. } => self.consecutive = 0,
-            Strategy::FailureRate { window, .. } => {
-                self.rate.record(now, duration_nanos(window), false)
+            Strategy::Consecutive { .. } => {
+                self.consecutive = 0;
+                false
             }
-            Strategy::Standard { .. } | Strategy::FaultInjection { .. } => {}
+            Strategy::FailureRate {
+                ratio,
+                window,
+                min_calls,
+                ..
+            } => {
+                let w = duration_nanos(window);
+                self.rate.record(now, w, false);
+                self.rate.tripped(now, w, ratio, min_calls)
+            }
+            Strategy::Standard { .. } | Strategy::FaultInjection { .. } => false,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Building a Fusebox: its clock, its alarm settings, its metrics tick.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::shared::Shared;
@@ -9,6 +9,7 @@ use crate::clock::{Clock, MonotonicClock, Timebase};
 use crate::event::alarm::Monitor;
 use crate::event::Bus;
 use crate::fuse::Env;
+use crate::sync::Mutex;
 use crate::timer::Timers;
 
 /// Events a subscriber buffers by default before it starts losing the oldest.

@@ -2,12 +2,13 @@
 //! the clock and timer, the event bus and the alarm monitor.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Weak};
 
 use crate::error::NotFound;
 use crate::event::alarm::Monitor;
 use crate::event::Bus;
 use crate::fuse::{Env, FuseCore};
+use crate::sync::{self, Mutex, MutexGuard, RwLock};
 use crate::valve::engine::ValveCore;
 
 pub(super) type FuseMap = papaya::HashMap<Arc<str>, Arc<FuseCore>, foldhash::fast::RandomState>;
@@ -42,12 +43,7 @@ impl Shared {
 
     /// Every valve, sorted by name, taken out of the lock likewise.
     pub(super) fn valve_cores(&self) -> Vec<Arc<ValveCore>> {
-        self.valves
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        sync::read(&self.valves).values().cloned().collect()
     }
 
     pub(super) fn get(&self, name: &str) -> Result<Arc<FuseCore>, NotFound> {
@@ -59,15 +55,11 @@ impl Shared {
     }
 
     pub(super) fn valve(&self, name: &str) -> Option<Arc<ValveCore>> {
-        self.valves
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-            .cloned()
+        sync::read(&self.valves).get(name).cloned()
     }
 
     /// Takes the writes lock (installs and removals).
-    pub(super) fn write(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.writes.lock().unwrap_or_else(|e| e.into_inner())
+    pub(super) fn write(&self) -> MutexGuard<'_, ()> {
+        sync::lock(&self.writes)
     }
 }

@@ -7,6 +7,7 @@ use super::check_name;
 use super::Fusebox;
 use crate::error::{ConfigError, NotFound};
 use crate::event::ValveChange;
+use crate::sync;
 use crate::valve::engine::ValveCore;
 use crate::valve::{Valve, ValveConfig, ValveSnapshot};
 
@@ -43,11 +44,7 @@ impl Fusebox {
             None => None,
         };
         let _w = self.shared.write();
-        let mut valves = self
-            .shared
-            .valves
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut valves = sync::write(&self.shared.valves);
         let now = self.shared.env.timebase.now();
         match valves.get(name) {
             Some(core) => {
@@ -79,11 +76,7 @@ impl Fusebox {
     /// `Removed`; running tasks finish and release normally.
     pub fn remove_valve(&self, name: &str) -> Result<(), NotFound> {
         let _w = self.shared.write();
-        let core = self
-            .shared
-            .valves
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
+        let core = sync::write(&self.shared.valves)
             .remove(name)
             .ok_or_else(|| NotFound::valve(name))?;
         core.remove();

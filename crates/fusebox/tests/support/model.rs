@@ -4,8 +4,9 @@
 //! state-machine test (`model_fuse.rs`) and the linearizability checker
 //! (`linearizable.rs`) both compare the real thing against it.
 //!
-//! Time is in nanoseconds on a `ManualClock`; all generated times are whole
-//! microseconds, so the fuse's microsecond deadline rounding is exact.
+//! Time is in nanoseconds on a `ManualClock`. Configs are in whole
+//! microseconds, advances are not: a heal deadline is rounded up to the
+//! microsecond, as the fuse's state word stores it.
 
 #![allow(dead_code)]
 
@@ -244,6 +245,13 @@ pub enum Op {
     Advance(u64),
     /// Advance the clock without running timers (a late timer thread).
     AdvanceQuiet(u64),
+    /// Start an async call on a handle and leave it running (admitted, or
+    /// refused at once).
+    Begin(&'static str),
+    /// End the running call at this index of the calls begun, with this outcome.
+    End(usize, Outcome),
+    /// Drop the running call at this index before it ends.
+    Cancel(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -274,6 +282,19 @@ pub enum Ret {
     Install(Result<(), String>),
     State(View),
     Snapshot(Vec<(String, View)>),
+    /// `Begin`: true if admitted (the call is running), false if refused.
+    Begun(bool),
+}
+
+/// A call begun and not ended: the fuse it was admitted by (its name and
+/// incarnation: a fuse removed and installed again is another), its ticket,
+/// and whether the strategy counted successes when it was admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Running {
+    name: &'static str,
+    id: u64,
+    ticket: MTicket,
+    counts_successes: bool,
 }
 
 /// A transition event as the model predicts it.
@@ -314,6 +335,8 @@ pub struct MTicket {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct MFuse {
+    /// Which install of the name this is (a reinstall keeps it).
+    id: u64,
     cfg: Cfg,
     disabled: bool,
     /// Window rule: every melt still remembered.
@@ -380,6 +403,8 @@ pub struct Model {
     pub now: u64,
     fuses: BTreeMap<&'static str, MFuse>,
     seq: u64,
+    /// Calls begun and not yet ended, in the order they began.
+    running: Vec<Running>,
 }
 
 /// The result of one step: the return value, the events, and the tags of
@@ -409,6 +434,11 @@ impl Model {
 
     pub fn installed(&self, name: &str) -> bool {
         self.fuses.contains_key(name)
+    }
+
+    /// How many calls are running (begun, not ended).
+    pub fn running(&self) -> usize {
+        self.running.len()
     }
 
     /// The generation of an installed fuse (what a split `run` remembers).
@@ -587,7 +617,65 @@ impl Model {
                 self.now += d;
                 Ret::Done
             }
+            Op::Begin(name) => self.on(name, step, "R45 begin unknown", |m, f, step| {
+                match m.admit(f, step) {
+                    Some(ticket) => {
+                        step.tags.push("R45 call begun");
+                        m.running.push(Running {
+                            name,
+                            id: f.id,
+                            ticket,
+                            counts_successes: !matches!(f.cfg.rule(), Rule::Window { .. }),
+                        });
+                        Ret::Begun(true)
+                    }
+                    None => Ret::Begun(false),
+                }
+            }),
+            Op::End(i, outcome) => {
+                let call = self.running.remove(i);
+                self.end(call, outcome, step);
+                Ret::Run(match outcome {
+                    Outcome::Ok => RunRet::Ok,
+                    _ => RunRet::Failed,
+                })
+            }
+            Op::Cancel(i) => {
+                let call = self.running.remove(i);
+                step.tags.push("R46 cancelled call counts nowhere");
+                self.end(call, Outcome::Ignored, step);
+                Ret::Done
+            }
         }
+    }
+
+    /// The outcome of a running call reaches the fuse that admitted it, if
+    /// that fuse is still installed (a removed one hears nothing). A success
+    /// that holds no probe slot, for a strategy that counts no successes, is
+    /// only a counter: the fuse applies no due step for it.
+    fn end(&mut self, call: Running, outcome: Outcome, step: &mut Step) {
+        let Some(mut f) = self.fuses.get(call.name).cloned() else {
+            step.tags.push("R47 outcome of a removed fuse goes nowhere");
+            return;
+        };
+        if f.id != call.id {
+            step.tags.push("R47 outcome of a removed fuse goes nowhere");
+            return;
+        }
+        if call.ticket.gen != f.gen {
+            step.tags.push("R41 stale outcome ignored");
+        }
+        if outcome == Outcome::Ok && !call.counts_successes && call.ticket.probe.is_none() {
+            f.c[SUCCESSES] += 1;
+        } else {
+            let before = step.events.len();
+            self.due_steps(call.name, &mut f, step);
+            if step.events.len() > before {
+                step.tags.push("R26 lazy heal");
+            }
+            self.complete(call.name, &mut f, call.ticket, outcome, step);
+        }
+        self.fuses.insert(call.name, f);
     }
 
     fn install(&mut self, name: &'static str, cfg: &Cfg, step: &mut Step) -> Ret {
@@ -609,9 +697,12 @@ impl Model {
             step.event(name, Some(from), Some(f.state()), Cause::Install, now);
         } else {
             step.tags.push("R01 install");
+            self.seq += 1;
+            let id = self.seq;
             self.fuses.insert(
                 name,
                 MFuse {
+                    id,
                     cfg: cfg.clone(),
                     disabled: false,
                     melts: Vec::new(),
@@ -817,7 +908,25 @@ impl Model {
                 }
                 f.consecutive = 0;
             }
-            Rule::Rate { .. } => f.outcomes.push((self.now, false)),
+            Rule::Rate {
+                pct,
+                window,
+                min_calls,
+            } => {
+                f.outcomes.push((self.now, false));
+                let (calls, failures) = rate_totals(&f.outcomes, self.now, window);
+                // The rule holds after every recorded call, not only after a
+                // failure: a success that brings the calls up to the minimum
+                // while the ratio holds blows (resilience4j's order).
+                if f.prog.is_none()
+                    && calls >= u64::from(min_calls)
+                    && failures * 100 >= u64::from(pct) * calls
+                {
+                    step.tags.push("R44 a success completing the minimum blows");
+                    self.blow(name, f, step);
+                    return;
+                }
+            }
             Rule::Window { .. } => {}
         }
         if let Some(p) = &mut f.prog {
@@ -930,7 +1039,10 @@ impl Model {
             match s {
                 MStep::Delay(us) => {
                     self.seq += 1;
-                    p.until = Some((at + us * 1000, self.seq));
+                    // The state word keeps deadlines in whole microseconds,
+                    // rounded up.
+                    let until = (at + us * 1000).div_ceil(1000) * 1000;
+                    p.until = Some((until, self.seq));
                 }
                 MStep::GradualAll => {
                     p.admit = MAdmit::All;
@@ -1049,6 +1161,9 @@ pub fn run_real(fb: &fusebox::Fusebox, clock: &fusebox::ManualClock, op: &Op) ->
         Op::AdvanceQuiet(d) => {
             clock.advance_quietly(Duration::from_nanos(d));
             Ret::Done
+        }
+        Op::Begin(_) | Op::End(..) | Op::Cancel(_) => {
+            unreachable!("running calls live in the test's own state")
         }
     }
 }
