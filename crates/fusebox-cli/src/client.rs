@@ -221,14 +221,16 @@ impl Client {
         let url = req.uri().to_string();
         let res = self.send(req).await?;
         if res.status() != StatusCode::OK {
-            let answer = tokio::time::timeout(TIMEOUT, self.body(&url, res))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Failure(format!(
-                        "{url}: no answer within {}s",
-                        TIMEOUT.as_secs()
-                    )))
-                })?;
+            // The status is the news; a body that is slow, broken or over
+            // the limit only loses its text.
+            let status = res.status();
+            let answer = match tokio::time::timeout(TIMEOUT, self.body(&url, res)).await {
+                Ok(Ok(answer)) => answer,
+                _ => Answer {
+                    status,
+                    body: Bytes::new(),
+                },
+            };
             return Err(Failure(format!(
                 "{url}: HTTP {}: {}",
                 answer.status.as_u16(),
