@@ -13,7 +13,8 @@
 //! task (and with it a [`Subscription`]) cannot deadlock against the bus.
 //!
 //! Subscribing and unsubscribing build a new list, O(subscribers), on the
-//! subscriber's own thread: a [`Subscription`]'s `Drop` takes its queue out
+//! subscriber's own thread and outside the lock publishers read (the write
+//! lock only swaps the pointer): a [`Subscription`]'s `Drop` takes its queue out
 //! of the list at once, so a subscriber that is gone costs the publishers
 //! nothing from that moment (an earlier version left dead queues in the list
 //! until the next publish pruned them, on the publisher's thread). A publish
@@ -102,14 +103,19 @@ pub(super) fn take(b: &mut Buffer) -> Option<Result<Event, RecvError>> {
 pub(crate) struct Bus {
     /// The live subscribers, replaced whole on every change (see the module
     /// docs); never holds a queue whose [`Subscription`] was dropped, but for
-    /// the instant of the race described there.
+    /// the instant of the race described there. Written only to swap the
+    /// list, so a publisher waits at most for a pointer swap.
     subs: RwLock<Arc<[Arc<Queue>]>>,
+    /// Taken by whoever builds a new list (subscribe, unsubscribe), so that
+    /// two changes never build from the same old list and lose one.
+    writers: Mutex<()>,
 }
 
 impl Default for Bus {
     fn default() -> Self {
         Bus {
             subs: RwLock::new(Arc::from(Vec::new())),
+            writers: Mutex::new(()),
         }
     }
 }
@@ -190,15 +196,20 @@ impl Bus {
         });
     }
 
-    /// Swaps in the list `f` builds from the current one. The old list is
-    /// dropped after the lock is released.
+    /// Swaps in the list `f` builds from the current one. The list is built
+    /// outside the lock publishers read, and the lists replaced are dropped
+    /// after every lock is released (dropping a queue drops its waker, which
+    /// may drop a task, and with it another subscription).
     fn replace(&self, f: impl FnOnce(&[Arc<Queue>]) -> Arc<[Arc<Queue>]>) {
-        let old = {
-            let mut subs = self.subs.write().unwrap_or_else(|e| e.into_inner());
-            let new = f(&subs);
-            std::mem::replace(&mut *subs, new)
-        };
-        drop(old);
+        let writer = self.writers.lock().unwrap_or_else(|e| e.into_inner());
+        let current = Arc::clone(&self.subs.read().unwrap_or_else(|e| e.into_inner()));
+        let new = f(&current);
+        let old = std::mem::replace(
+            &mut *self.subs.write().unwrap_or_else(|e| e.into_inner()),
+            new,
+        );
+        drop(writer);
+        drop((old, current));
     }
 
     /// How many subscribers the bus holds now.
@@ -250,6 +261,34 @@ mod tests {
         bus.publish(event("a"));
         assert_eq!(bus.subscribers(), 1);
         assert_eq!(&*kept.try_recv().unwrap().name, "a");
+    }
+
+    #[test]
+    fn churn_beside_publishing_loses_no_subscriber_and_no_event() {
+        let bus = Arc::new(Bus::default());
+        let kept = bus.subscribe(10_000);
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    for _ in 0..2_000 {
+                        let a = bus.subscribe(4);
+                        let b = bus.subscribe(4);
+                        drop(a);
+                        drop(b);
+                    }
+                });
+            }
+            s.spawn(|| {
+                for i in 0..5_000 {
+                    bus.publish(event(&i.to_string()));
+                }
+            });
+        });
+        assert_eq!(bus.subscribers(), 1);
+        for i in 0..5_000 {
+            assert_eq!(*kept.try_recv().unwrap().name, *i.to_string());
+        }
+        assert_eq!(kept.try_recv(), Err(RecvError::Empty));
     }
 
     #[test]
