@@ -130,6 +130,13 @@ impl AdminConfig {
     /// accept    first byte of request 1      head complete
     ///   |------------- at most header_read_timeout -|
     /// ```
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let config = fusebox_admin::AdminConfig::new().header_read_timeout(Duration::from_secs(5));
+    /// assert_eq!(config.header_read_timeout, Duration::from_secs(5));
+    /// assert_eq!(fusebox_admin::AdminConfig::new().header_read_timeout, Duration::from_secs(10));
+    /// ```
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self
@@ -147,6 +154,12 @@ impl AdminConfig {
     /// might) is cut off too: raise it for such routes. An `/events` stream is
     /// never idle: it sends a keep-alive comment every 15 s, or every half
     /// idle timeout if that is shorter.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let config = fusebox_admin::AdminConfig::new().idle_timeout(Duration::from_secs(300));
+    /// assert_eq!(config.idle_timeout, Duration::from_secs(300));
+    /// ```
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
         self
@@ -168,6 +181,12 @@ impl AdminConfig {
     /// state the new one is answered a 503 JSON error at once and closed.
     /// The listener's backlog (the kernel's queue of connections not yet
     /// accepted) is not counted here.
+    ///
+    /// ```
+    /// let config = fusebox_admin::AdminConfig::new().max_connections(32);
+    /// assert_eq!(config.max_connections, 32);
+    /// assert_eq!(fusebox_admin::AdminConfig::new().max_connections, 256);
+    /// ```
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
         self
@@ -184,6 +203,12 @@ impl AdminConfig {
     /// below [`max_connections`](Self::max_connections), since a stream is
     /// never closed to make room for another connection. `0` turns
     /// `/events` off.
+    ///
+    /// ```
+    /// let config = fusebox_admin::AdminConfig::new().max_event_streams(0); // no /events
+    /// assert_eq!(config.max_event_streams, 0);
+    /// assert_eq!(fusebox_admin::AdminConfig::new().max_event_streams, 64);
+    /// ```
     pub fn max_event_streams(mut self, max: usize) -> Self {
         self.max_event_streams = max;
         self
@@ -197,6 +222,12 @@ impl AdminConfig {
     /// *Why*: a shutdown should let a request being answered finish, but a
     /// handler that never ends must not hold the process up for ever.
     /// `/events` streams do not count: they are ended at once, cleanly.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let config = fusebox_admin::AdminConfig::new().shutdown_grace(Duration::from_secs(2));
+    /// assert_eq!(config.shutdown_grace, Duration::from_secs(2));
+    /// ```
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
         self
@@ -218,6 +249,13 @@ impl AdminConfig {
     /// mounted, and in [`serve_router`](crate::serve_router), for the
     /// routes merged in. A request with no `Host` at all (HTTP/1.0, or an
     /// in-process call) is answered: browsers always send one.
+    ///
+    /// ```
+    /// let config = fusebox_admin::AdminConfig::new().allow_host("admin.example.com");
+    /// assert!(config.hosts.allows("admin.example.com:443"));
+    /// assert!(config.hosts.allows("127.0.0.1:9797"));
+    /// assert!(!config.hosts.allows("rebind.evil.example:9797"));
+    /// ```
     pub fn allow_host(mut self, host: impl AsRef<str>) -> Self {
         self.hosts = self.hosts.with(host.as_ref());
         self
@@ -226,6 +264,11 @@ impl AdminConfig {
     /// Answers any `Host`: for a proxy that rewrites or checks it already.
     /// It gives up the DNS-rebinding defence of
     /// [`allow_host`](Self::allow_host).
+    ///
+    /// ```
+    /// let config = fusebox_admin::AdminConfig::new().allow_any_host();
+    /// assert!(config.hosts.is_any());
+    /// ```
     pub fn allow_any_host(mut self) -> Self {
         self.hosts = AllowedHosts::any();
         self

@@ -58,6 +58,12 @@ pub struct AllowedHosts {
 impl AllowedHosts {
     /// The loopback names only: `localhost`, `127.0.0.0/8` and `[::1]`, any
     /// port. The default.
+    ///
+    /// ```
+    /// let hosts = fusebox_admin::AllowedHosts::loopback();
+    /// assert!(hosts.allows("localhost:9797") && hosts.allows("[::1]"));
+    /// assert!(!hosts.allows("example.com"));
+    /// ```
     pub fn loopback() -> Self {
         AllowedHosts {
             extra: Some(Vec::new()),
@@ -65,12 +71,21 @@ impl AllowedHosts {
     }
 
     /// Any `Host` at all.
+    ///
+    /// ```
+    /// assert!(fusebox_admin::AllowedHosts::any().allows("example.com"));
+    /// ```
     pub fn any() -> Self {
         AllowedHosts { extra: None }
     }
 
     /// These hosts and `host` too (a name or an IP literal; a port given is
     /// ignored). A `host` that is not a host name adds nothing.
+    ///
+    /// ```
+    /// let hosts = fusebox_admin::AllowedHosts::loopback().with("10.0.0.5:9797").with("::2");
+    /// assert!(hosts.allows("10.0.0.5:80") && hosts.allows("[::2]:9797"));
+    /// ```
     pub fn with(mut self, host: &str) -> Self {
         if let (Some(extra), Some((name, _))) = (&mut self.extra, split(host.trim())) {
             if !extra.contains(&name) {
@@ -81,11 +96,22 @@ impl AllowedHosts {
     }
 
     /// True if any `Host` is answered.
+    ///
+    /// ```
+    /// use fusebox_admin::AllowedHosts;
+    /// assert!(AllowedHosts::any().is_any() && !AllowedHosts::loopback().is_any());
+    /// ```
     pub fn is_any(&self) -> bool {
         self.extra.is_none()
     }
 
     /// True if a request with this `Host` header value is answered.
+    ///
+    /// ```
+    /// let hosts = fusebox_admin::AllowedHosts::loopback();
+    /// assert!(hosts.allows("127.0.0.1:9797"));
+    /// assert!(!hosts.allows("127.0.0.1.evil.example"));
+    /// ```
     pub fn allows(&self, host: &str) -> bool {
         let Some(extra) = &self.extra else {
             return true;
