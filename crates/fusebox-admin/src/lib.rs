@@ -6,7 +6,9 @@
 //! [`Router`](https://docs.rs/axum/0.8/axum/struct.Router.html) over a
 //! [`Fusebox`](fusebox::Fusebox),
 //! to mount in an application's own server ([`router`]) or to serve on a
-//! socket of its own ([`serve`], loopback `127.0.0.1:9797` by default).
+//! socket of its own ([`serve`], loopback `127.0.0.1:9797` by default;
+//! [`serve_with_shutdown`] and [`serve_router`] for a graceful shutdown and
+//! for routes of the application's own beside the admin's).
 //!
 //! # Endpoints
 //!
@@ -52,13 +54,15 @@
 //! Every error is JSON, `{"error": "...", "status": N, ...}` with details such
 //! as `name` or `detail`. Bad input gets a 4xx: malformed percent-encoding or
 //! UTF-8 in the path and malformed control bodies 400, unknown paths, names
-//! and actions 404, wrong methods 405, bodies over [`BODY_LIMIT`] (16 KiB) 413.
-//! A control body may be empty or a JSON object (its fields are ignored).
-//! Nothing a client sends yields a 5xx; a panic in a handler, were there one,
-//! would become a JSON 500 rather than a dropped connection. (Requests that
-//! are not HTTP at all, such as a garbled request line or oversized headers,
-//! are refused by hyper before they reach the router, with its own bodiless
-//! 4xx.)
+//! and actions 404, wrong methods 405, bodies over [`BODY_LIMIT`] (16 KiB) 413,
+//! a `Host` not allowed 421. A control body may be empty or a JSON object (its
+//! fields are ignored). Nothing a client sends yields a 5xx but the 503 of a
+//! cap reached (`"too many event streams"`, or `"server busy"` when every
+//! connection is in the middle of a request); a panic in a handler, were there
+//! one, would become a JSON 500 rather than a dropped connection. (Requests
+//! that are not HTTP at all, such as a garbled request line or oversized
+//! headers, are refused by hyper before they reach the router, with its own
+//! bodiless 4xx.)
 //!
 //! # Example
 //!
@@ -129,6 +133,37 @@
 //! # }
 //! ```
 //!
+//! # Bounds
+//!
+//! Nothing a client does grows the host process without bound. The server
+//! ([`serve`] and its siblings) closes a connection whose head (or body) has
+//! not arrived within [`AdminConfig::header_read_timeout`] (10 s) or that has
+//! moved no byte for [`AdminConfig::idle_timeout`] (60 s); holds at most
+//! [`AdminConfig::max_connections`] (256) open, closing the one that has
+//! waited longest for a request when a new one comes, so idle connections
+//! never lock an operator out; and shuts down gracefully on a signal,
+//! answering requests in flight and ending event streams. The router, where
+//! it is mounted too, allows [`AdminConfig::max_event_streams`] (64) `/events`
+//! streams at once (then 503), and answers only the `Host` names it is known
+//! by: the loopback names unless configured otherwise
+//! ([`AdminConfig::allow_host`]), so a page elsewhere cannot read it through
+//! DNS rebinding (421). A stream that ends frees its subscription at once:
+//! memory does not grow with the number of streams ever opened.
+//!
+//! ```
+//! use std::time::Duration;
+//! use fusebox_admin::AdminConfig;
+//!
+//! // Behind a proxy that answers for admin.example.com, for an operator or two:
+//! let config = AdminConfig::new()
+//!     .token("s3cret")
+//!     .allow_host("admin.example.com")
+//!     .max_connections(32)
+//!     .max_event_streams(8)
+//!     .idle_timeout(Duration::from_secs(30));
+//! # let _ = config;
+//! ```
+//!
 //! # Metrics
 //!
 //! `/metrics` renders the text format itself from
@@ -145,9 +180,11 @@ mod dashboard;
 mod error;
 mod events;
 mod guard;
+mod host;
 mod prometheus;
 mod routes;
 mod server;
 
 pub use config::{AdminConfig, DEFAULT_BIND};
-pub use server::{router, serve, serve_listener, BODY_LIMIT};
+pub use host::AllowedHosts;
+pub use server::{router, serve, serve_listener, serve_router, serve_with_shutdown, BODY_LIMIT};

@@ -34,6 +34,12 @@ const MAX_NAME_LEN: usize = 256;
 pub(crate) struct AppState {
     pub(crate) fb: Fusebox,
     pub(crate) token: Option<std::sync::Arc<str>>,
+    /// One permit per `/events` stream open.
+    pub(crate) streams: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The cap, for the 503's body.
+    pub(crate) max_streams: usize,
+    /// The event streams' keep-alive interval.
+    pub(crate) keep_alive: std::time::Duration,
 }
 
 type ApiResult<T> = Result<T, ApiError>;

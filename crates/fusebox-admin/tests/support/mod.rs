@@ -183,3 +183,173 @@ impl SseReader {
         }
     }
 }
+
+/// A raw TCP client, for what a well-behaved HTTP client never does: half a
+/// request line, a stalled body, a `Host` of one's choosing, a connection
+/// left idle.
+pub mod raw {
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::DEADLINE;
+
+    pub async fn connect(addr: SocketAddr) -> TcpStream {
+        tokio::time::timeout(DEADLINE, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect")
+    }
+
+    /// A response read off a raw connection.
+    #[derive(Debug)]
+    pub struct RawReply {
+        pub status: u16,
+        /// Header names lowercased.
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl RawReply {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        }
+
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+                panic!(
+                    "{} not JSON ({e}): {:?}",
+                    self.status,
+                    String::from_utf8_lossy(&self.body)
+                )
+            })
+        }
+
+        /// Asserts a JSON error of this status; returns its body.
+        pub fn error(&self, status: u16) -> serde_json::Value {
+            assert_eq!(
+                self.status,
+                status,
+                "{:?}",
+                String::from_utf8_lossy(&self.body)
+            );
+            assert_eq!(self.header("content-type"), Some("application/json"));
+            let v = self.json();
+            assert!(v["error"].is_string(), "{v}");
+            assert_eq!(v["status"], status);
+            v
+        }
+    }
+
+    /// Reads one response with a `content-length` body (every admin answer
+    /// but `/events`), within `DEADLINE`.
+    pub async fn read_reply(s: &mut TcpStream) -> RawReply {
+        tokio::time::timeout(DEADLINE, read_reply_inner(s))
+            .await
+            .expect("a reply in time")
+    }
+
+    async fn read_reply_inner(s: &mut TcpStream) -> RawReply {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            let n = s.read(&mut chunk).await.expect("read");
+            assert!(
+                n > 0,
+                "closed before a reply: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8(buf[..head_end].to_vec()).expect("ASCII head");
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let len: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map(|(_, v)| v.parse().unwrap())
+            .expect("a content-length");
+        let mut body = buf[head_end + 4..].to_vec();
+        while body.len() < len {
+            let n = s.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "closed mid-body");
+            body.extend_from_slice(&chunk[..n]);
+        }
+        body.truncate(len);
+        RawReply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Sends `GET path` with this `Host` (none if `None`) and reads the reply.
+    pub async fn get(addr: SocketAddr, path: &str, host: Option<&str>) -> RawReply {
+        let mut s = connect(addr).await;
+        let host = host.map(|h| format!("Host: {h}\r\n")).unwrap_or_default();
+        let req = format!("GET {path} HTTP/1.1\r\n{host}Connection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        read_reply(&mut s).await
+    }
+
+    /// Waits up to `within` for the server to close `s` (EOF or reset),
+    /// discarding what it sends; the time it took, or `None` if still open.
+    pub async fn closed_within(s: &mut TcpStream, within: Duration) -> Option<Duration> {
+        let start = Instant::now();
+        let mut chunk = [0u8; 4096];
+        tokio::time::timeout(within, async {
+            loop {
+                match s.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .ok()
+        .map(|()| start.elapsed())
+    }
+
+    /// Raises this process's soft limit on open descriptors to at least
+    /// `need`, up to the hard limit; false if the hard limit is lower.
+    pub fn raise_fd_limit(need: libc::rlim_t) -> bool {
+        // SAFETY: getrlimit and setrlimit only read and write the struct
+        // passed, which lives on this stack frame.
+        unsafe {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return false;
+            }
+            if lim.rlim_cur >= need {
+                return true;
+            }
+            if lim.rlim_max < need {
+                return false;
+            }
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0
+        }
+    }
+}

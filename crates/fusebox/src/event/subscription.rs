@@ -3,11 +3,11 @@
 //! event to a callback on a thread of its own.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::bus::{take, Queue};
+use super::bus::{take, Bus, Queue};
 use super::Event;
 
 /// Why a receive returned no event.
@@ -38,6 +38,11 @@ impl std::error::Error for RecvError {}
 /// A subscriber's end of the event stream: a bounded buffer that never
 /// blocks the fuses.
 ///
+/// The buffer starts empty and grows as events wait in it, up to its
+/// capacity. Dropping the subscription leaves the bus at once, on the
+/// dropping thread (O(subscribers)): a subscriber that is gone costs the
+/// publishers nothing, and its memory is freed then, not at the next event.
+///
 /// # Example
 ///
 /// ```
@@ -56,6 +61,17 @@ impl std::error::Error for RecvError {}
 #[derive(Debug)]
 pub struct Subscription {
     pub(super) q: Arc<Queue>,
+    /// To leave the bus when dropped; weak, so a subscription that outlives
+    /// its Fusebox keeps nothing of it alive.
+    pub(super) bus: Weak<Bus>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(bus) = self.bus.upgrade() {
+            bus.unsubscribe(&self.q);
+        }
+    }
 }
 
 impl Subscription {

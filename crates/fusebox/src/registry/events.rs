@@ -70,11 +70,16 @@ impl Fusebox {
 
     /// A new subscriber to every event, buffering up to
     /// [`DEFAULT_EVENT_CAPACITY`] events.
+    ///
+    /// The buffer grows only as events wait in it, and dropping the
+    /// [`Subscription`] leaves the bus at once: an idle or departed
+    /// subscriber costs the publishers (the melting callers) nothing.
     pub fn subscribe(&self) -> Subscription {
         self.subscribe_with_capacity(DEFAULT_EVENT_CAPACITY)
     }
 
-    /// A new subscriber buffering up to `capacity` events (at least 1).
+    /// A new subscriber buffering up to `capacity` events (at least 1),
+    /// allocated on demand.
     pub fn subscribe_with_capacity(&self, capacity: usize) -> Subscription {
         self.shared.bus.subscribe(capacity)
     }
