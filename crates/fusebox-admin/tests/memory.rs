@@ -1,7 +1,11 @@
 //! Closed event streams cost nothing (issue #13): 40,000 `/events`
-//! connections opened and closed, 1,000 at a time, with no fuse event in
-//! between, leave the process's resident memory where it was, and the next
-//! melt is as cheap as ever.
+//! connections opened and closed, 250 at a time, with no fuse event in
+//! between, leave the process's resident memory within 16 MB of where it
+//! was when the server had started, and the next melt is as cheap as ever.
+//! (At 1,000 at a time the live connections' own buffers, about 16 KB each
+//! in hyper and as much again on the client side in this same process, are
+//! 20 MB of working set before anything leaks; the measure then starts
+//! after a first batch.)
 //!
 //! A test binary of its own, so no other test's allocations move the RSS.
 //! The server runs in this process, on this test's runtime; the RSS is this
@@ -18,7 +22,7 @@ use support::raw::{self, connect};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const BATCH: usize = 1000;
+const BATCH: usize = 250;
 const CYCLES: usize = 40_000;
 /// The most the RSS may grow over the cycles.
 const SLACK_BYTES: u64 = 16 << 20;
@@ -141,9 +145,9 @@ async fn forty_thousand_closed_event_streams_leave_no_memory_behind() {
         mb(rss_end)
     );
     assert!(
-        rss_end <= rss_warm + SLACK_BYTES,
-        "RSS grew from {:.1} MB to {:.1} MB",
-        mb(rss_warm),
+        rss_end <= rss_start + SLACK_BYTES,
+        "RSS grew from {:.1} MB (the server started) to {:.1} MB",
+        mb(rss_start),
         mb(rss_end)
     );
     assert!(melt < Duration::from_millis(50), "a melt took {melt:?}");
