@@ -1,5 +1,7 @@
 //! Every metric fusebox exports, once: name, kind, unit, help and labels,
 //! and the samples a [`Snapshot`](crate::Snapshot) holds for each.
+//! (Over 400 lines on purpose: the whole catalog is read in one place, and
+//! most of the file is the list itself and its help texts.)
 //!
 //! There are two ways to feed a dashboard: the admin server's `/metrics`
 //! (`fusebox-admin`, the Prometheus text format rendered from a snapshot,

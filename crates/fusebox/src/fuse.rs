@@ -16,6 +16,10 @@
 //! A [`Fuse`] is a cheap handle (a clone of an `Arc`) to one fuse of a
 //! [`Fusebox`](crate::Fusebox); keep one where calls are hot and skip the
 //! by-name lookup.
+//!
+//! (Over 400 lines: the handle is the public face of a fuse, and most of
+//! this file is its documentation and runnable examples; the engine behind
+//! it lives in the files of `fuse/`.)
 
 mod config;
 pub(crate) mod engine;
