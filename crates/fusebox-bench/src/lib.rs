@@ -16,10 +16,14 @@
 //! `target/fusebox-bench/`; `--smoke` runs a few iterations of everything,
 //! which the test suite does so the benchmarks cannot rot.
 //!
+//! `--config-check` instead times the check of a generated config file of
+//! 100,000 fuses and valves (see [`config_check`]).
+//!
 //! This is a harness of our own rather than criterion or divan because
 //! neither alternates contenders within a run nor reports ratios; the
 //! per-operation divan benches are in `crates/fusebox/benches`.
 
+pub mod config_check;
 pub mod harness;
 pub mod overload;
 pub mod peers;

@@ -1,4 +1,5 @@
-//! `cargo run --release -p fusebox-bench [-- --smoke] [--filter ID] [--json PATH]`
+//! `cargo run --release -p fusebox-bench [-- --smoke] [--filter ID] [--json PATH]`,
+//! or `-- --config-check [--entries N] [--runs N] [--cli PATH]...`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,16 +13,42 @@ const USAGE: &str = "usage: fusebox-bench [--smoke] [--rounds N] [--filter ID] [
                melt_100 melt_100000 ask_by_name_10 ... valve_acquire valve_acquire_async
                valve_rate scaling)
   --json PATH  where to write the JSON (default target/fusebox-bench/report.json)
-  --overload S instead: the overload benchmark, S seconds per regulator (10 for the report)";
+  --overload S instead: the overload benchmark, S seconds per regulator (10 for the report)
+  --config-check  instead: time the check of a generated config file
+    --entries N   fuses and valves in it (default 100000, about 20 MB; --smoke: 300)
+    --runs N      timed runs of each (default 5)
+    --cli PATH    also time `PATH check FILE` (repeatable; an old build gives the figure before)";
 
 fn main() -> ExitCode {
     let mut settings = Settings::full();
     let mut filter = String::new();
     let mut json: Option<PathBuf> = None;
+    let mut config_check = false;
+    let mut check = fusebox_bench::config_check::Settings::full();
+    let (mut entries, mut runs) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--smoke" => settings = Settings::smoke(),
+            "--smoke" => {
+                settings = Settings::smoke();
+                check = fusebox_bench::config_check::Settings {
+                    clis: check.clis,
+                    ..fusebox_bench::config_check::Settings::smoke()
+                };
+            }
+            "--config-check" => config_check = true,
+            "--entries" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(n) if n > 0 => entries = Some(n),
+                _ => return usage("--entries needs a positive number"),
+            },
+            "--runs" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(n) if n > 0 => runs = Some(n),
+                _ => return usage("--runs needs a positive number"),
+            },
+            "--cli" => match args.next() {
+                Some(p) => check.clis.push(p.into()),
+                None => return usage("--cli needs the path of a fusebox binary"),
+            },
             "--rounds" => match args.next().and_then(|v| v.parse().ok()) {
                 Some(n) if n > 0 => settings.rounds = n,
                 _ => return usage("--rounds needs a positive number"),
@@ -61,6 +88,31 @@ fn main() -> ExitCode {
             }
             other => return usage(&format!("unknown argument {other:?}")),
         }
+    }
+    if config_check {
+        check.entries = entries.unwrap_or(check.entries);
+        check.runs = runs.unwrap_or(check.runs);
+        let outcome = fusebox_bench::config_check::run(&check, true);
+        println!("{}", fusebox_bench::config_check::table(&outcome));
+        let path = json.unwrap_or_else(|| default_json_path().with_file_name("config-check.json"));
+        let text = serde_json::to_string_pretty(&outcome).expect("serializes");
+        return match path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, text))
+        {
+            Ok(()) => {
+                println!("JSON: {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if entries.is_some() || runs.is_some() || !check.clis.is_empty() {
+        return usage("--entries, --runs and --cli go with --config-check");
     }
     let report = fusebox_bench::run(&settings, &filter, true);
     println!("{}", report.table());

@@ -132,3 +132,52 @@ fn overload_runs_and_accounts_for_every_task() {
     let table = fusebox_bench::overload::table(&outcomes, 0.3);
     assert!(table.contains("fusebox codel"), "{table}");
 }
+
+/// The config check benchmark on a few hundred entries: the generated file
+/// checks, every contender reports a finite time, and the binary writes its
+/// JSON (timing `/bin/true` as the `--cli`, which exercises that path
+/// without needing the `fusebox` binary of another crate).
+#[test]
+fn config_check_runs_and_reports() {
+    use fusebox_bench::config_check;
+    let outcome = config_check::run(&config_check::Settings::smoke(), false);
+    assert_eq!((outcome.fuses, outcome.valves), (270, 30));
+    assert!(outcome.bytes > 300 * 150, "{}", outcome.bytes);
+    let t = &outcome.timed[0];
+    assert!(t.median_s.is_finite() && t.median_s > 0.0, "{t:?}");
+    assert!(config_check::table(&outcome).contains("ConfigFile::check"));
+
+    let dir = std::env::temp_dir().join(format!("fusebox-bench-cc-{}", std::process::id()));
+    let path = dir.join("config-check.json");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fusebox-bench"));
+    cmd.args(["--config-check", "--smoke", "--runs", "2", "--json"])
+        .arg(&path);
+    let true_bin = std::path::Path::new("/bin/true");
+    if true_bin.exists() {
+        cmd.arg("--cli").arg(true_bin);
+    }
+    let out = cmd.output().expect("the bench binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("JSON written"))
+            .expect("valid JSON");
+    assert_eq!(json["entries"], 300);
+    assert_eq!(json["runs"], 2);
+    let timed = json["timed"].as_array().unwrap();
+    assert_eq!(timed.len(), if true_bin.exists() { 2 } else { 1 });
+    let _ = std::fs::remove_dir_all(dir);
+
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_fusebox-bench"))
+        .args(["--entries", "10"])
+        .output()
+        .expect("the bench binary runs");
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "--entries without --config-check"
+    );
+}

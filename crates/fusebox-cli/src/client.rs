@@ -4,19 +4,23 @@
 //!
 //! Plain `http://` only: the admin server binds loopback by default and has
 //! no TLS of its own; reach a remote one through a tunnel.
+//!
+//! Every body is read into a [`Capped`] buffer of `--max-body` bytes (see
+//! [`crate::limit`]), and so is every event of a stream.
 
 use std::error::Error as StdError;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{ACCEPT, AUTHORIZATION};
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as Hyper;
 use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 
+use crate::limit::{ByteSize, Capped};
 use crate::Failure;
 
 /// How long a request may take, headers and body (not a stream's body).
@@ -26,6 +30,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
     base: String,
+    max_body: ByteSize,
     http: Hyper<HttpConnector, Full<Bytes>>,
 }
 
@@ -54,12 +59,28 @@ impl Answer {
             None => error,
         }
     }
+
+    /// The body as a short quote for a message: at most 200 characters of
+    /// one line, `(empty)` if there is none.
+    pub(crate) fn excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
+            return "(empty)".to_owned();
+        }
+        let mut quoted: String = text.chars().take(200).collect();
+        if quoted.len() < text.len() {
+            quoted.push_str("...");
+        }
+        quoted
+    }
 }
 
 impl Client {
     /// A client for the admin server at `url`, such as
-    /// `http://127.0.0.1:9797` or `http://host:8080/admin`.
-    pub(crate) fn new(url: &str) -> Result<Self, Failure> {
+    /// `http://127.0.0.1:9797` or `http://host:8080/admin`, that reads no
+    /// body (nor event) larger than `max_body`.
+    pub(crate) fn new(url: &str, max_body: ByteSize) -> Result<Self, Failure> {
         let base = url.trim().trim_end_matches('/').to_owned();
         let uri: Uri = base
             .parse()
@@ -83,7 +104,11 @@ impl Client {
             )));
         }
         let http = Hyper::builder(TokioExecutor::new()).build_http();
-        Ok(Client { base, http })
+        Ok(Client {
+            base,
+            max_body,
+            http,
+        })
     }
 
     /// The base URL, for messages.
@@ -118,18 +143,38 @@ impl Client {
         }
     }
 
+    /// The body of `res`, at most `--max-body` bytes of it.
+    async fn body(&self, url: &str, res: Response<Incoming>) -> Result<Answer, Failure> {
+        let status = res.status();
+        let limit = self.max_body.bytes();
+        let declared = res
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(too_large(url, "the answer is", self.max_body));
+        }
+        let mut body = res.into_body();
+        let mut buf = Capped::new(limit);
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| Failure(format!("{url}: reading the body: {}", chain(&e))))?;
+            if let Ok(data) = frame.into_data() {
+                buf.extend(&data)
+                    .map_err(|_| too_large(url, "the answer is", self.max_body))?;
+            }
+        }
+        Ok(Answer {
+            status,
+            body: Bytes::from(buf.into_inner()),
+        })
+    }
+
     async fn whole(&self, req: Request<Full<Bytes>>) -> Result<Answer, Failure> {
         let url = req.uri().to_string();
         let fetch = async {
             let res = self.send(req).await?;
-            let status = res.status();
-            let body = res
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| Failure(format!("{url}: reading the body: {}", chain(&e))))?
-                .to_bytes();
-            Ok(Answer { status, body })
+            self.body(&url, res).await
         };
         tokio::time::timeout(TIMEOUT, fetch)
             .await
@@ -165,7 +210,8 @@ impl Client {
         self.whole(self.request(Method::POST, path, token)?).await
     }
 
-    /// `GET path` as a stream of server-sent events.
+    /// `GET path` as a stream of server-sent events; an answer that is not
+    /// one (not 200, or not `text/event-stream`) is a failure.
     pub(crate) async fn events(&self, path: &str) -> Result<crate::cmd::trace::Sse, Failure> {
         let mut req = self.request(Method::GET, path, None)?;
         req.headers_mut().insert(
@@ -175,22 +221,55 @@ impl Client {
         let url = req.uri().to_string();
         let res = self.send(req).await?;
         if res.status() != StatusCode::OK {
+            // The status is the news; a body that is slow, broken or over
+            // the limit only loses its text.
             let status = res.status();
-            let body = res
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            let answer = Answer { status, body };
+            let answer = match tokio::time::timeout(TIMEOUT, self.body(&url, res)).await {
+                Ok(Ok(answer)) => answer,
+                _ => Answer {
+                    status,
+                    body: Bytes::new(),
+                },
+            };
             return Err(Failure(format!(
                 "{url}: HTTP {}: {}",
-                status.as_u16(),
+                answer.status.as_u16(),
                 answer.error_text()
             )));
         }
-        Ok(crate::cmd::trace::Sse::new(res.into_body()))
+        let content_type = res
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        if !content_type.as_deref().is_some_and(is_event_stream) {
+            let got = content_type.map_or_else(
+                || "no Content-Type".to_owned(),
+                |t| format!("Content-Type {t:?}"),
+            );
+            return Err(Failure(format!(
+                "{url} did not answer with an event stream ({got}, not text/event-stream); is this a fusebox admin server?"
+            )));
+        }
+        Ok(crate::cmd::trace::Sse::new(
+            res.into_body(),
+            url,
+            self.max_body,
+        ))
     }
+}
+
+/// The failure of an answer or event over `--max-body`: `what` is "the
+/// answer is" or "an event is".
+pub(crate) fn too_large(url: &str, what: &str, limit: ByteSize) -> Failure {
+    Failure(format!(
+        "{url}: {what} larger than {limit}, the limit (raise it with --max-body or FUSEBOX_MAX_BODY)"
+    ))
+}
+
+/// True for `text/event-stream`, with or without parameters, in any case.
+fn is_event_stream(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("text/event-stream")
 }
 
 /// An error and its sources, `a: b: c` (hyper's own Display says only
@@ -236,9 +315,35 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
-        assert!(Client::new("http://127.0.0.1:9797").is_ok());
-        assert!(Client::new("http://127.0.0.1:9797/admin/").is_ok());
-        assert!(Client::new("https://x").is_err());
-        assert!(Client::new("127.0.0.1:9797").is_err());
+        let new = |url| Client::new(url, crate::limit::DEFAULT_MAX_BODY);
+        assert!(new("http://127.0.0.1:9797").is_ok());
+        assert!(new("http://127.0.0.1:9797/admin/").is_ok());
+        assert!(new("https://x").is_err());
+        assert!(new("127.0.0.1:9797").is_err());
+    }
+
+    #[test]
+    fn event_streams_are_told_by_their_content_type() {
+        assert!(is_event_stream("text/event-stream"));
+        assert!(is_event_stream("Text/Event-Stream; charset=utf-8"));
+        assert!(!is_event_stream("application/json"));
+        assert!(!is_event_stream("text/event-streams"));
+        assert!(!is_event_stream(""));
+    }
+
+    #[test]
+    fn excerpts_are_one_short_line() {
+        let answer = |body: &str| Answer {
+            status: StatusCode::OK,
+            body: Bytes::from(body.to_owned()),
+        };
+        assert_eq!(
+            answer("{\"hello\":\n \"world\"}").excerpt(),
+            "{\"hello\": \"world\"}"
+        );
+        assert_eq!(answer("").excerpt(), "(empty)");
+        let long = answer(&"x".repeat(500)).excerpt();
+        assert_eq!(long.len(), 203);
+        assert!(long.ends_with("..."));
     }
 }

@@ -9,17 +9,25 @@
 //! `reset` and `unlock` act on one fuse with the admin token. `check`
 //! validates a TOML config file offline, reporting every error with its line.
 //!
+//! Every read is bounded (see [`limit`]): an HTTP answer, or one event of a
+//! stream, by `--max-body` (16 MiB), a config file by `--max-size` (64 MiB).
+//!
 //! Exit codes: 0 success, 1 failure (an invalid config, an HTTP or network
 //! error, a refused token), 2 a usage error (from clap).
 
 mod client;
 mod cmd;
+mod limit;
 mod table;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+
+use crate::client::Client;
+use crate::cmd::control::Action;
+use crate::limit::ByteSize;
 
 /// The admin URL used when neither `--url` nor `$FUSEBOX_URL` is given.
 const DEFAULT_URL: &str = "http://127.0.0.1:9797";
@@ -32,12 +40,40 @@ struct Cli {
     command: Command,
 }
 
-/// Where the admin server is (every command that talks to one).
+/// Where the admin server is, and how much of its answers to read (every
+/// command that talks to one).
 #[derive(Debug, clap::Args)]
 struct Remote {
-    /// The admin server's base URL (http only).
+    /// The admin server's base URL (http only); empty means the default.
     #[arg(long, env = "FUSEBOX_URL", default_value = DEFAULT_URL)]
     url: String,
+    /// The largest answer to read, or event of a stream ("16MiB", "512KiB",
+    /// bytes); larger ones are an error.
+    #[arg(
+        long,
+        env = "FUSEBOX_MAX_BODY",
+        value_name = "SIZE",
+        default_value_t = limit::DEFAULT_MAX_BODY,
+        value_parser = limit::parse_max_body,
+    )]
+    max_body: ByteSize,
+}
+
+impl Remote {
+    /// The URL to use: an empty `--url` or `FUSEBOX_URL` (as `FUSEBOX_URL=`
+    /// in a script that means to unset it) is the default, not an error.
+    fn url(&self) -> &str {
+        if self.url.trim().is_empty() {
+            DEFAULT_URL
+        } else {
+            &self.url
+        }
+    }
+
+    /// A client for the admin server.
+    pub(crate) fn client(&self) -> Result<Client, Failure> {
+        Client::new(self.url(), self.max_body)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +122,15 @@ enum Command {
     Check {
         /// The config file.
         config: std::path::PathBuf,
+        /// The largest file to read ("64MiB", "1GiB", bytes); a larger one
+        /// is an error.
+        #[arg(
+            long,
+            value_name = "SIZE",
+            default_value_t = limit::DEFAULT_MAX_FILE,
+            value_parser = limit::parse_max_file,
+        )]
+        max_size: ByteSize,
     },
     /// Run the self-contained demo: a simulated service with fuses and valves.
     Demo(cmd::demo::DemoArgs),
@@ -116,7 +161,7 @@ impl<T: std::fmt::Display> From<T> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { config } => cmd::check::run(&config),
+        Command::Check { config, max_size } => cmd::check::run(&config, max_size),
         Command::Demo(args) => cmd::demo::run(args),
         remote => on_runtime(remote),
     };
@@ -138,23 +183,53 @@ fn on_runtime(command: Command) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async move {
         match command {
-            Command::Status { remote, json } => cmd::status::run(&remote.url, json).await,
+            Command::Status { remote, json } => cmd::status::run(&remote, json).await,
             Command::Watch {
                 remote,
                 interval,
                 count,
-            } => cmd::watch::run(&remote.url, interval, count).await,
+            } => cmd::watch::run(&remote, interval, count).await,
             Command::Trace {
                 name,
                 remote,
                 max,
                 rate,
-            } => cmd::trace::run(&remote.url, &name, max, rate).await,
-            Command::Disable(c) => cmd::control::run("disable", c).await,
-            Command::Enable(c) => cmd::control::run("enable", c).await,
-            Command::Reset(c) => cmd::control::run("reset", c).await,
-            Command::Unlock(c) => cmd::control::run("unlock", c).await,
+            } => cmd::trace::run(&remote, &name, max, rate).await,
+            Command::Disable(c) => cmd::control::run(Action::Disable, c).await,
+            Command::Enable(c) => cmd::control::run(Action::Enable, c).await,
+            Command::Reset(c) => cmd::control::run(Action::Reset, c).await,
+            Command::Unlock(c) => cmd::control::run(Action::Unlock, c).await,
             Command::Check { .. } | Command::Demo(_) => unreachable!("run off the runtime"),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(args: &[&str]) -> Remote {
+        let cli = Cli::try_parse_from([&["fusebox", "status"], args].concat()).unwrap();
+        match cli.command {
+            Command::Status { remote, .. } => remote,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_url_is_the_default() {
+        assert_eq!(remote(&["--url", ""]).url(), DEFAULT_URL);
+        assert_eq!(remote(&["--url", " "]).url(), DEFAULT_URL);
+        assert_eq!(remote(&["--url", "http://h:1"]).url(), "http://h:1");
+    }
+
+    #[test]
+    fn max_body_parses_and_defaults() {
+        assert_eq!(
+            remote(&["--max-body", ""]).max_body,
+            limit::DEFAULT_MAX_BODY
+        );
+        assert_eq!(remote(&["--max-body", "1KiB"]).max_body.bytes(), 1024);
+        assert!(Cli::try_parse_from(["fusebox", "status", "--max-body", "0"]).is_err());
+    }
 }

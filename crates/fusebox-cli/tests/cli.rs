@@ -1,155 +1,16 @@
 //! The `fusebox` binary against a live admin server on 127.0.0.1, port 0,
-//! over a real Fusebox.
-//!
-//! Nothing waits on a fixed sleep: the server's listener is bound before the
-//! binary starts, and every run of the binary has a generous deadline after
-//! which it is killed and the test fails.
+//! over a real Fusebox (see `support` for how it is run).
 
-use std::io::Read;
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use fusebox::{FuseConfig, Fusebox, ValveConfig};
+use fusebox::{FuseConfig, Fusebox};
 use fusebox_admin::AdminConfig;
 
-/// How long one run of the binary may take before the test gives up.
-const DEADLINE: Duration = Duration::from_secs(60);
-
-const TOKEN: &str = "s3cret";
-
-/// An admin server over a Fusebox with fuse `db` (blows at the first melt),
-/// fuse `other`, and valve `api`; it stops when dropped.
-struct Server {
-    url: String,
-    fb: Fusebox,
-    _rt: tokio::runtime::Runtime,
-}
-
-fn server() -> Server {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let fb = Fusebox::new();
-    fb.install("db", FuseConfig::standard(0, Duration::from_secs(60)))
-        .unwrap();
-    fb.install("other", FuseConfig::standard(0, Duration::from_secs(60)))
-        .unwrap();
-    fb.install_valve("api", ValveConfig::new().concurrency(4).queue(16))
-        .unwrap();
-    rt.spawn(fusebox_admin::serve_listener(
-        listener,
-        fb.clone(),
-        AdminConfig::new().token(TOKEN),
-    ));
-    Server { url, fb, _rt: rt }
-}
-
-/// What a run of the binary left.
-#[derive(Debug)]
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-impl Run {
-    fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-}
-
-/// Runs `fusebox args...` with no FUSEBOX_* variables, killing it after
-/// [`DEADLINE`].
-fn fusebox(args: &[&str]) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fusebox"))
-        .args(args)
-        .env_remove("FUSEBOX_URL")
-        .env_remove("FUSEBOX_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().unwrap()));
-    let err = drain(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "fusebox {args:?} still running after {DEADLINE:?}\nstdout:\n{}\nstderr:\n{}",
-                out.join().unwrap(),
-                err.join().unwrap()
-            );
-        }
-        // Polling the child's exit, not waiting for an event of the test.
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let run = Run {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        took: start.elapsed(),
-    };
-    eprintln!("fusebox {args:?} -> {run:?}");
-    run
-}
-
-/// Melts and resets `names` in turn, forever, until dropped: a steady
-/// stream of transitions (`ok -> blown`, `blown -> ok`).
-struct Churn {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-fn churn(fb: &Fusebox, names: &'static [&'static str]) -> Churn {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (fb, flag) = (fb.clone(), stop.clone());
-    let thread = std::thread::spawn(move || {
-        while !flag.load(Ordering::Relaxed) {
-            for name in names {
-                fb.melt(name).unwrap();
-                fb.reset(name).unwrap();
-            }
-            // Pacing, not synchronisation: a few hundred events a second.
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    });
-    Churn {
-        stop,
-        thread: Some(thread),
-    }
-}
-
-impl Drop for Churn {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
+use support::{churn, fusebox, server, TOKEN};
 
 #[test]
 fn status_lists_fuses_valves_and_alarms() {
@@ -214,6 +75,8 @@ fn disable_needs_the_token_and_shows_in_status() {
     assert_eq!((run.code(), run.stdout.trim()), (Some(0), "db: ok"));
     s.fb.melt("db").unwrap();
     let run = fusebox(&["reset", "db", "--url", &s.url, "--token", TOKEN]);
+    assert_eq!((run.code(), run.stdout.trim()), (Some(0), "db: ok"));
+    let run = fusebox(&["unlock", "db", "--url", &s.url, "--token", TOKEN]);
     assert_eq!((run.code(), run.stdout.trim()), (Some(0), "db: ok"));
 }
 

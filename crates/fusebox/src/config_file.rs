@@ -105,10 +105,11 @@
 
 mod entry;
 mod error;
+mod lines;
 mod load;
 mod locate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
@@ -118,7 +119,8 @@ use toml::Spanned;
 use self::entry::{entry_name, read_fuse, read_valve, segments, sorted};
 pub use self::error::ConfigFileError;
 use self::error::Kind;
-use self::locate::{line_column, Locator, Path};
+use self::lines::LineIndex;
+use self::locate::{Locator, Path};
 use crate::error::ConfigError;
 use crate::fuse::FuseConfig;
 use crate::valve::ValveConfig;
@@ -181,6 +183,9 @@ impl ConfigFile {
     /// assert_eq!(found, [(2, "valves.a.concurrency"), (4, "valves.b.queue"), (5, "valvs")]);
     /// ```
     pub fn check(text: &str) -> Result<ConfigFile, Vec<ConfigFileError>> {
+        // Positions come from one index of the text: a scan per entry made
+        // this quadratic in the file's size (see `lines`).
+        let lines = LineIndex::new(text);
         let (root, syntax) = DeTable::parse_recoverable(text);
         let root = Spanned::new(root.span(), DeValue::Table(root.into_inner()));
         let whole = Locator {
@@ -194,7 +199,7 @@ impl ConfigFile {
             for e in syntax {
                 let span = e.span().unwrap_or(0..0);
                 errors.push(ConfigFileError::new(
-                    line_column(text, span.start),
+                    lines.position(span.start),
                     whole.near(text, span.clone(), e.message()).to_string(),
                     e.message(),
                     Kind::Syntax,
@@ -217,7 +222,7 @@ impl ConfigFile {
                 "valves" => &mut valve_entries,
                 _ => {
                     errors.push(ConfigFileError::new(
-                        line_column(text, key.span().start),
+                        lines.position(key.span().start),
                         Path::default().key(name).to_string(),
                         format!("unknown field `{name}`, expected `fuses` or `valves`"),
                         Kind::Shape,
@@ -227,7 +232,7 @@ impl ConfigFile {
             };
             let DeValue::Table(table) = value.get_ref() else {
                 errors.push(ConfigFileError::new(
-                    line_column(text, value.span().start),
+                    lines.position(value.span().start),
                     name.to_owned(),
                     format!(
                         "invalid type: {}, expected a table of {name}",
@@ -247,23 +252,24 @@ impl ConfigFile {
         }
 
         for entry in &fuse_entries {
-            match read_fuse(text, entry) {
+            match read_fuse(&lines, entry) {
                 Ok(cfg) => {
                     let name = entry_name(entry);
                     file.fuse_places
-                        .insert(name.clone(), line_column(text, entry.value.span().start));
+                        .insert(name.clone(), lines.position(entry.value.span().start));
                     file.fuses.insert(name, cfg);
                 }
                 Err(e) => errors.push(e),
             }
         }
-        let declared: Vec<String> = fuse_entries.iter().map(entry_name).collect();
+        // A set: a list searched once per valve was quadratic too.
+        let declared: BTreeSet<String> = fuse_entries.iter().map(entry_name).collect();
         for entry in &valve_entries {
-            match read_valve(text, entry, &declared) {
+            match read_valve(&lines, entry, &declared) {
                 Ok(cfg) => {
                     let name = entry_name(entry);
                     file.valve_places
-                        .insert(name.clone(), line_column(text, entry.value.span().start));
+                        .insert(name.clone(), lines.position(entry.value.span().start));
                     file.valves.insert(name, cfg);
                 }
                 Err(e) => errors.push(e),

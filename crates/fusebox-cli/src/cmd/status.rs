@@ -19,41 +19,32 @@ use fusebox::valve::ValveSnapshot;
 use fusebox::Snapshot;
 
 use crate::client::Client;
-use crate::{table, Failure};
+use crate::{table, Failure, Remote};
 
 /// What `status` shows: the server's snapshot.
 pub(crate) type Status = Snapshot;
 
-pub(crate) async fn run(url: &str, json: bool) -> Result<ExitCode, Failure> {
-    let client = Client::new(url)?;
-    let raw = fetch_raw(&client).await?;
+pub(crate) async fn run(remote: &Remote, json: bool) -> Result<ExitCode, Failure> {
+    let client = remote.client()?;
     if json {
         // The server's own JSON, untouched (every field, durations as it
-        // writes them).
+        // writes them): `{"at": .., "fuses": [...], "valves": [...],
+        // "alarms": [...]}`.
+        let raw: Value = client.get_json(PATH).await?;
         println!("{}", serde_json::to_string_pretty(&raw)?);
     } else {
-        print!("{}", render(&parse(raw)?, None));
+        print!("{}", render(&fetch(&client).await?, None));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads the snapshot.
+/// Where the snapshot is.
+const PATH: &str = "/api/snapshot";
+
+/// Reads the snapshot, straight from the body into the core's types (no
+/// `serde_json::Value` in between, which costs many times the text).
 pub(crate) async fn fetch(client: &Client) -> Result<Status, Failure> {
-    parse(fetch_raw(client).await?)
-}
-
-/// The snapshot as the server wrote it:
-/// `{"at": .., "fuses": [...], "valves": [...], "alarms": [...]}`.
-async fn fetch_raw(client: &Client) -> Result<Value, Failure> {
-    client.get_json::<Value>("/api/snapshot").await
-}
-
-fn parse(raw: Value) -> Result<Status, Failure> {
-    serde_json::from_value(raw).map_err(|e| {
-        Failure(format!(
-            "unexpected JSON ({e}); is this a fusebox admin server?"
-        ))
-    })
+    client.get_json(PATH).await
 }
 
 /// The tables; with `before` (the previous status and the time since),

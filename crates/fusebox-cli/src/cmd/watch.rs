@@ -9,16 +9,15 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
 use crate::cmd::status;
-use crate::Failure;
+use crate::{Failure, Remote};
 
 pub(crate) async fn run(
-    url: &str,
+    remote: &Remote,
     interval: Duration,
     count: Option<u64>,
 ) -> Result<ExitCode, Failure> {
-    let client = Client::new(url)?;
+    let client = remote.client()?;
     let terminal = std::io::stdout().is_terminal();
     let mut before: Option<(status::Status, Instant)> = None;
     let mut ticks = tokio::time::interval(interval.max(Duration::from_millis(10)));

@@ -2,11 +2,14 @@
 //! (serde, on its own subtree, so one bad entry hides no other) and its rules
 //! (the validators', placed at the key they name or the closest that exists).
 
+use std::collections::BTreeSet;
+
 use serde::Deserialize;
 use toml::de::ValueDeserializer;
 
 use super::error::{ConfigFileError, Kind};
-use super::locate::{line_column, Locator, Seg, Spot};
+use super::lines::LineIndex;
+use super::locate::{Locator, Seg, Spot};
 use crate::error::{ConfigError, PathSegment};
 use crate::fuse::FuseConfig;
 use crate::valve::ValveConfig;
@@ -24,34 +27,34 @@ pub(super) fn entry_name(entry: &Locator<'_, '_>) -> String {
 }
 
 pub(super) fn read_fuse(
-    text: &str,
+    lines: &LineIndex<'_>,
     entry: &Locator<'_, '_>,
 ) -> Result<FuseConfig, ConfigFileError> {
-    check_name(text, entry)?;
-    let cfg = deserialize::<FuseConfig>(text, entry)?;
+    check_name(lines, entry)?;
+    let cfg = deserialize::<FuseConfig>(lines, entry)?;
     cfg.validate().map_err(|e| {
         let field = segments(&e);
-        rule_error(text, entry, &field, e)
+        rule_error(lines, entry, &field, e)
     })?;
     Ok(cfg)
 }
 
 pub(super) fn read_valve(
-    text: &str,
+    lines: &LineIndex<'_>,
     entry: &Locator<'_, '_>,
-    fuses: &[String],
+    fuses: &BTreeSet<String>,
 ) -> Result<ValveConfig, ConfigFileError> {
-    check_name(text, entry)?;
-    let cfg = deserialize::<ValveConfig>(text, entry)?;
+    check_name(lines, entry)?;
+    let cfg = deserialize::<ValveConfig>(lines, entry)?;
     cfg.validate().map_err(|e| {
         let field = segments(&e);
-        rule_error(text, entry, &field, e)
+        rule_error(lines, entry, &field, e)
     })?;
     if let Some(guard) = &cfg.guard {
         if !fuses.contains(guard) {
             let spot = entry.follow(&[Seg::Key("guard".into())]);
             return Err(ConfigFileError::new(
-                line_column(text, spot.span.start),
+                lines.position(spot.span.start),
                 entry.path.clone().key("guard").to_string(),
                 format!("names no fuse declared in this file ({guard:?})"),
                 Kind::Rule(None),
@@ -64,7 +67,7 @@ pub(super) fn read_valve(
 /// Deserializes one fuse or valve from its subtree, so that an error in one
 /// does not hide the errors of the others.
 pub(super) fn deserialize<'de, T: Deserialize<'de>>(
-    text: &str,
+    lines: &LineIndex<'_>,
     entry: &Locator<'_, 'de>,
 ) -> Result<T, ConfigFileError> {
     T::deserialize(ValueDeserializer::from(entry.value.clone())).map_err(|e| {
@@ -72,13 +75,18 @@ pub(super) fn deserialize<'de, T: Deserialize<'de>>(
             Some(span) => entry.at_span(span, e.message()),
             None => entry.entry(),
         };
-        error_at(text, spot, e.message(), Kind::Shape)
+        error_at(lines, spot, e.message(), Kind::Shape)
     })
 }
 
-pub(super) fn error_at(text: &str, spot: Spot, message: &str, kind: Kind) -> ConfigFileError {
+pub(super) fn error_at(
+    lines: &LineIndex<'_>,
+    spot: Spot,
+    message: &str,
+    kind: Kind,
+) -> ConfigFileError {
     ConfigFileError::new(
-        line_column(text, spot.span.start),
+        lines.position(spot.span.start),
         spot.path.to_string(),
         message,
         kind,
@@ -88,7 +96,7 @@ pub(super) fn error_at(text: &str, spot: Spot, message: &str, kind: Kind) -> Con
 /// A rule broken: the field is the one the rule names (whether or not the
 /// file spells it out), the position that of the closest key that exists.
 pub(super) fn rule_error(
-    text: &str,
+    lines: &LineIndex<'_>,
     entry: &Locator<'_, '_>,
     field: &[Seg],
     err: ConfigError,
@@ -97,7 +105,7 @@ pub(super) fn rule_error(
     let mut path = entry.path.clone();
     path.0.extend(field.iter().cloned());
     ConfigFileError::new(
-        line_column(text, spot.span.start),
+        lines.position(spot.span.start),
         path.to_string(),
         err.rule(),
         Kind::Rule(Some(err)),
@@ -118,13 +126,16 @@ pub(super) fn segments(err: &ConfigError) -> Vec<Seg> {
 
 /// The registry's name rules ([`Fusebox::install`] checks them again), so
 /// that a bad name is reported with its line like everything else.
-pub(super) fn check_name(text: &str, entry: &Locator<'_, '_>) -> Result<(), ConfigFileError> {
+pub(super) fn check_name(
+    lines: &LineIndex<'_>,
+    entry: &Locator<'_, '_>,
+) -> Result<(), ConfigFileError> {
     let Err(err) = crate::registry::check_name(&entry_name(entry)) else {
         return Ok(());
     };
     let problem = format!("a name {}", err.rule());
     Err(ConfigFileError::new(
-        line_column(text, entry.key_span.start),
+        lines.position(entry.key_span.start),
         entry.path.to_string(),
         problem,
         Kind::Rule(None),

@@ -1,4 +1,5 @@
-//! Where in the text a field is: dotted paths, byte spans, lines and columns.
+//! Where in the text a field is: dotted paths and byte spans (their lines and
+//! columns are [`LineIndex`](super::lines::LineIndex)'s business).
 //!
 //! serde reports *what* is wrong; to say *where*, the document is also kept
 //! as a tree of spanned values (`toml::de::DeValue`, whose spans are byte
@@ -316,47 +317,9 @@ fn quoted_after<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
     rest.find('`').map(|end| &rest[..end])
 }
 
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-///
-/// An offset past the end (an error "at end of input") is moved back onto
-/// the last line, so the line always exists.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    // The position just after a final newline is on no line of its own.
-    if offset == text.len() && text.ends_with('\n') {
-        offset -= 1;
-        if text[..offset].ends_with('\r') {
-            offset -= 1;
-        }
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn positions_are_one_based_and_on_a_line() {
-        let text = "a = 1\nbé = 2\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, 4), (1, 5));
-        assert_eq!(line_column(text, 6), (2, 1));
-        assert_eq!(line_column(text, 9), (2, 3)); // after the two-byte é
-        assert_eq!(line_column(text, 8), (2, 2)); // inside é: its start
-        assert_eq!(line_column(text, text.len()), (2, 7));
-        assert_eq!(line_column(text, 1_000), (2, 7));
-        assert_eq!(line_column("", 0), (1, 1));
-        assert_eq!(line_column("\n", 1), (1, 1));
-        assert_eq!(line_column("x\r\n", 3), (1, 2));
-    }
 
     #[test]
     fn paths_quote_keys_toml_would_quote() {
