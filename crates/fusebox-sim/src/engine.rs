@@ -68,10 +68,13 @@ enum Ev {
     Boundary,
 }
 
+/// The fuse's view of a call: admitted, waiting for its dependency's answer.
+type Fused = Pin<Box<dyn Future<Output = Result<(), RunError<()>>>>>;
+
 /// How the service's call for a request stands.
 struct Call {
     /// The fuse's view of the call: admitted, and waiting for `gate`.
-    fused: Option<Pin<Box<dyn Future<Output = Result<(), RunError<()>>>>>>,
+    fused: Option<Fused>,
     /// How the dependency answered, for the fused future.
     gate: Rc<Cell<Option<Outcome>>>,
     /// Waiting for a valve slot.
@@ -207,7 +210,7 @@ pub(crate) fn run(
         guard,
         stats: Stats::new(s.phases()),
         arrivals: s.load.open.as_ref().map(|o| Arrivals::new(mix(s.seed), o)),
-        think: SplitMix64::new(mix(s.seed ^ 0x7417_4B)),
+        think: SplitMix64::new(mix(s.seed ^ 0x0074_174B)),
         serial: 0,
         started: Vec::new(),
         requests: 0,
@@ -404,13 +407,13 @@ impl Sim<'_> {
         let gen = r.gen;
         self.at(self.now + timeout, Ev::Timeout(id, gen));
         match self.guard.valve.clone() {
-            None => self.to_dependency(id),
+            None => self.call_dependency(id),
             Some(valve) => {
                 let mut acquire = Box::pin(valve.acquire());
                 match self.poll_acquire(id, &mut acquire) {
                     Poll::Ready(Ok(p)) => {
                         self.call_mut(id).permit = Some(p);
-                        self.to_dependency(id);
+                        self.call_dependency(id);
                     }
                     Poll::Ready(Err(r)) => self.refused(id, r),
                     Poll::Pending => self.call_mut(id).waiting = Some(acquire),
@@ -452,7 +455,7 @@ impl Sim<'_> {
                 match self.poll_acquire(id, &mut acquire) {
                     Poll::Ready(Ok(p)) => {
                         self.call_mut(id).permit = Some(p);
-                        self.to_dependency(id);
+                        self.call_dependency(id);
                     }
                     Poll::Ready(Err(r)) => self.refused(id, r),
                     Poll::Pending => self.call_mut(id).waiting = Some(acquire),
@@ -474,7 +477,7 @@ impl Sim<'_> {
         self.finish_with(id, End::Refused(reason), Outcome::Ignored);
     }
 
-    fn to_dependency(&mut self, id: u32) {
+    fn call_dependency(&mut self, id: u32) {
         let c = self.s.condition(self.now);
         self.call_mut(id).at_dependency = Some(self.now);
         self.stats.call(self.now);

@@ -45,6 +45,7 @@
 
 mod dependency;
 mod engine;
+pub mod file;
 mod load;
 pub mod scenario;
 mod stats;

@@ -1,6 +1,6 @@
 //! What a simulation runs: the load, the dependency, its episodes, and how
 //! the service calls it. Plain data, read from a TOML scenario file (see
-//! `file.rs`) or built in code.
+//! [`crate::file`]) or built in code.
 //!
 //! ```text
 //! clients ──load──▶ service ──[fuse]──[valve]──▶ dependency (connections, queue)
