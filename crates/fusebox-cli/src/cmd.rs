@@ -3,6 +3,7 @@
 pub(crate) mod check;
 pub(crate) mod control;
 pub(crate) mod demo;
+pub(crate) mod simulate;
 pub(crate) mod status;
 pub(crate) mod trace;
 pub(crate) mod watch;

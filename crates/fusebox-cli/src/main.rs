@@ -134,6 +134,8 @@ enum Command {
     },
     /// Run the self-contained demo: a simulated service with fuses and valves.
     Demo(cmd::demo::DemoArgs),
+    /// Simulate a scenario file on virtual time: a whole night in seconds.
+    Simulate(cmd::simulate::SimulateArgs),
 }
 
 /// The arguments of `disable`, `enable`, `reset` and `unlock`.
@@ -163,6 +165,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config, max_size } => cmd::check::run(&config, max_size),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Simulate(args) => cmd::simulate::run(args),
         remote => on_runtime(remote),
     };
     match result {
@@ -199,7 +202,9 @@ fn on_runtime(command: Command) -> Result<ExitCode, Failure> {
             Command::Enable(c) => cmd::control::run(Action::Enable, c).await,
             Command::Reset(c) => cmd::control::run(Action::Reset, c).await,
             Command::Unlock(c) => cmd::control::run(Action::Unlock, c).await,
-            Command::Check { .. } | Command::Demo(_) => unreachable!("run off the runtime"),
+            Command::Check { .. } | Command::Demo(_) | Command::Simulate(_) => {
+                unreachable!("run off the runtime")
+            }
         }
     })
 }

@@ -312,3 +312,51 @@ fn demo_runs_and_prints_the_table_and_report_path() {
     assert!(report.exists());
     let _ = std::fs::remove_file(&report);
 }
+
+#[test]
+fn simulate_runs_a_scenario_with_configs_side_by_side() {
+    let dir = workspace_root().join("crates/fusebox-sim/scenarios");
+    let arg = |f: &str| dir.join(f).to_str().unwrap().to_owned();
+    let (s, reset, program) = (
+        arg("flapping.toml"),
+        arg("flapping-reset.toml"),
+        arg("flapping-program.toml"),
+    );
+    let run = fusebox(&["simulate", &s, "--config", &reset, "--config", &program]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    for line in [
+        "none (",
+        "flapping-reset (",
+        "flapping-program (",
+        "objective: wasted_calls",
+    ] {
+        assert!(run.stdout.contains(line), "no {line:?} in\n{}", run.stdout);
+    }
+    let json = fusebox(&["simulate", &s, "--config", &reset, "--json"]);
+    assert_eq!(json.code(), Some(0), "{json:?}");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(v["runs"].as_array().map(Vec::len), Some(2));
+    let again = fusebox(&["simulate", &s, "--config", &reset, "--json"]);
+    assert_eq!(
+        json.stdout, again.stdout,
+        "the same scenario, the same bytes"
+    );
+}
+
+#[test]
+fn simulate_reports_a_broken_scenario_with_its_line() {
+    let dir = std::env::temp_dir().join(format!("fusebox-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("broken.toml");
+    std::fs::write(
+        &path,
+        "duration = \"60s\"\n[load]\nopen = { rate = -1.0 }\ntimeout = \"1s\"\n\
+         [dependency]\nconnections = 4\nlatency = { kind = \"constant\", value = \"1ms\" }\n",
+    )
+    .unwrap();
+    let run = fusebox(&["simulate", path.to_str().unwrap()]);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(run.stderr.contains("broken.toml:3:"), "{}", run.stderr);
+    assert!(run.stderr.contains("load.open.rate"), "{}", run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -248,3 +248,29 @@ mod tests {
         }
     }
 }
+
+/// Serde adapters for durations in this codec's form, for
+/// `#[serde(with = "fusebox::duration::serde_duration")]` (and
+/// `serde_duration::option` for an `Option<Duration>`): written `"250ms"`,
+/// read so or as a bare number of milliseconds.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Cfg {
+///     #[serde(with = "fusebox::duration::serde_duration")]
+///     wait: Duration,
+/// }
+/// let cfg: Cfg = serde_json::from_str(r#"{"wait": "90s"}"#).unwrap();
+/// assert_eq!(cfg.wait, Duration::from_secs(90));
+/// ```
+#[cfg(feature = "serde")]
+pub mod serde_duration {
+    pub use crate::duration_serde::{deserialize, serialize};
+
+    /// The same for `Option<Duration>` (`null` is `None`).
+    pub mod option {
+        pub use crate::duration_serde::option::{deserialize, serialize};
+    }
+}

@@ -10,11 +10,13 @@ use serde::{Deserializer, Serializer};
 
 use crate::duration::{format, parse};
 
-pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+/// Writes `d` in the codec's form (`"250ms"`).
+pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format(*d))
 }
 
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+/// Reads a duration string, or a bare number of milliseconds.
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     struct V;
     impl Visitor<'_> for V {
         type Value = Duration;
@@ -44,19 +46,20 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D
 }
 
 /// The same for `Option<Duration>`.
-pub(crate) mod option {
+#[allow(unreachable_pub)] // re-exported as `fusebox::duration::serde_duration::option`
+pub mod option {
     use super::*;
 
-    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    /// Writes `Some(d)` as [`serialize`](super::serialize) does, `None` as null.
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => super::serialize(d, s),
             None => s.serialize_none(),
         }
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
+    /// Reads null as `None`, anything else as [`deserialize`](super::deserialize) does.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         /// A duration in the codec's form, so that `null` reads as `None`.
         #[derive(serde::Deserialize)]
         struct Coded(#[serde(deserialize_with = "super::deserialize")] Duration);

@@ -21,6 +21,7 @@
 //! ```
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A seeded SplitMix64 generator. Clones continue the same stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,13 +71,48 @@ pub fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Where a Fusebox's draws come from: each thread's own generator (the
+/// default: no shared write on the draw), or one seeded stream for the
+/// whole Fusebox ([`FuseboxBuilder::seed`](crate::registry::FuseboxBuilder::seed)),
+/// so that a simulation run twice with one seed draws the same numbers.
+#[derive(Debug, Default)]
+pub(crate) struct Draws {
+    seeded: Option<AtomicU64>,
+}
+
+impl Draws {
+    /// One stream from `seed`.
+    pub(crate) fn seeded(seed: u64) -> Self {
+        Draws {
+            seeded: Some(AtomicU64::new(seed)),
+        }
+    }
+
+    /// A uniform draw in `[0, 2^32)`.
+    #[inline]
+    pub(crate) fn draw32(&self) -> u64 {
+        match &self.seeded {
+            // Ordering: the stream is the only state; a draw needs no other
+            // memory ordered with it. SplitMix64 is a counter: the n-th
+            // fetch_add gives the n-th output, whoever draws it.
+            Some(state) => {
+                let s = state
+                    .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+                    .wrapping_add(0x9E37_79B9_7F4A_7C15);
+                mix(s) >> 32
+            }
+            None => draw32(),
+        }
+    }
+}
+
 thread_local! {
     static STATE: Cell<u64> = const { Cell::new(0) };
 }
 
 /// A uniform draw in `[0, 2^32)` from this thread's generator.
 #[inline]
-pub(crate) fn draw32() -> u64 {
+fn draw32() -> u64 {
     STATE.with(|s| {
         let mut x = s.get();
         if x == 0 {
@@ -127,5 +163,14 @@ mod tests {
             assert!(draw32() < 1 << 32);
         }
         assert_eq!(g.below(0), 0);
+    }
+
+    #[test]
+    fn a_seeded_stream_is_the_generators_stream() {
+        let d = Draws::seeded(1_234_567);
+        let mut g = SplitMix64::new(1_234_567);
+        for _ in 0..100 {
+            assert_eq!(d.draw32(), g.next_u64() >> 32);
+        }
     }
 }

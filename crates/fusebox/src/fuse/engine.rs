@@ -56,7 +56,6 @@ use super::ticket::{Ticket, TIMES_CALLS};
 use super::watch::Watcher;
 use super::window::MeltWindow;
 use super::word;
-use crate::rng;
 use crate::stats::counters::{Hot, HotCounters};
 use crate::sync::{lock, AtomicU64, Mutex};
 
@@ -217,7 +216,7 @@ impl FuseCore {
                     return Err(Answer::Blown);
                 }
                 word::KIND_INJECT => {
-                    if rng::draw32() < word::threshold(w) {
+                    if self.env.draws.draw32() < word::threshold(w) {
                         self.hot.add(Hot::Injected);
                         return Err(Answer::Blown);
                     }
@@ -231,7 +230,7 @@ impl FuseCore {
                     continue;
                 }
                 word::KIND_GRADUAL => {
-                    if rng::draw32() < word::threshold(w) {
+                    if self.env.draws.draw32() < word::threshold(w) {
                         self.hot.add(Hot::AskOk);
                         return Ok(admitted);
                     }

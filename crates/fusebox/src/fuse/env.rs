@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::heal::Step;
 use super::state::{Cause, FuseState};
 use crate::clock::Timebase;
+use crate::rng::Draws;
 use crate::timer::Timers;
 
 /// Where a fuse reports its transitions. Called under the fuse's lock, so
@@ -44,4 +45,6 @@ pub(crate) struct Env {
     pub(crate) timebase: Timebase,
     pub(crate) timers: Arc<Timers>,
     pub(crate) notify: Arc<dyn Notify>,
+    /// Fault-injection and gradual-admission draws, heal jitter.
+    pub(crate) draws: Draws,
 }

@@ -11,7 +11,6 @@ use super::slow::{Admit, Phase, Slow};
 use super::state::{Cause, FuseState};
 use super::word;
 use crate::clock::duration_nanos;
-use crate::rng;
 use crate::sync::lock;
 use crate::timer::Due;
 
@@ -135,7 +134,7 @@ impl FuseCore {
         let j = heal.jitter_fraction();
         if j > 0.0 {
             // Shorten by a uniform share of up to `j`: within [d(1-j), d].
-            let u = rng::draw32() as f64 / 4_294_967_296.0;
+            let u = self.env.draws.draw32() as f64 / 4_294_967_296.0;
             (d as f64 * (1.0 - j * u)) as u64
         } else {
             d

@@ -9,6 +9,7 @@ use crate::clock::{Clock, MonotonicClock, Timebase};
 use crate::event::alarm::Monitor;
 use crate::event::Bus;
 use crate::fuse::Env;
+use crate::rng::Draws;
 use crate::sync::Mutex;
 use crate::timer::Timers;
 
@@ -44,6 +45,7 @@ pub struct FuseboxBuilder {
     alarm_clear_looks: u32,
     #[cfg(feature = "metrics")]
     metrics_interval: Duration,
+    seed: Option<u64>,
 }
 
 impl Default for FuseboxBuilder {
@@ -54,6 +56,7 @@ impl Default for FuseboxBuilder {
             alarm_clear_looks: DEFAULT_ALARM_CLEAR_LOOKS,
             #[cfg(feature = "metrics")]
             metrics_interval: crate::metrics_export::DEFAULT_METRICS_INTERVAL,
+            seed: None,
         }
     }
 }
@@ -89,6 +92,31 @@ impl FuseboxBuilder {
         self
     }
 
+    /// Draws the Fusebox's random numbers (fault injection, gradual
+    /// admission, heal jitter) from one stream seeded with `seed` instead of
+    /// each thread's own generator: with a [`ManualClock`](crate::ManualClock)
+    /// and one thread, the same operations then give the same answers, run
+    /// after run (what a simulation needs). Without it, every process draws
+    /// differently, so a fleet of services does not heal in step.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox::{FuseConfig, Fusebox, ManualClock};
+    ///
+    /// let answers = |seed| {
+    ///     let fb = Fusebox::builder().clock(ManualClock::new()).seed(seed).build();
+    ///     fb.install("chaos", FuseConfig::fault_injection(0.5, 1, Duration::from_secs(1)))
+    ///         .unwrap();
+    ///     (0..64).map(|_| fb.ask("chaos").unwrap().is_ok()).collect::<Vec<_>>()
+    /// };
+    /// assert_eq!(answers(7), answers(7));
+    /// assert_ne!(answers(7), answers(8));
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
     /// The Fusebox.
     pub fn build(self) -> Fusebox {
         let timers = Timers::new(self.timebase.clone());
@@ -97,6 +125,7 @@ impl FuseboxBuilder {
             timebase: self.timebase,
             timers,
             notify: bus.clone(),
+            draws: self.seed.map(Draws::seeded).unwrap_or_default(),
         });
         let shared = Arc::new_cyclic(|me| Shared {
             #[cfg(feature = "metrics")]

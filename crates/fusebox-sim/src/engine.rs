@@ -1,0 +1,592 @@
+//! The discrete-event loop: the real fusebox on virtual time.
+//!
+//! One [`ManualClock`] is the simulation's clock. Events (arrivals, the
+//! dependency's answers, timeouts, think times, phase boundaries) wait in a
+//! heap ordered by time and then by the order they were scheduled; the loop
+//! takes the earliest, moves the clock to it (which runs every fuse heal,
+//! alarm look, CoDel interval and `max_wait` the Fusebox's own timer has due,
+//! in deadline order) and handles it. Nothing sleeps, so a night takes
+//! seconds, and nothing is a second implementation of a rule: a request goes
+//! through the same `Fuse::call_classified` and `Valve::acquire` a service
+//! would await, polled by hand. A valve that grants a waiter wakes it through
+//! its waker, which puts the request on a list the loop polls next.
+//!
+//! Every random draw comes from seeded generators (the Fusebox's too, see
+//! `FuseboxBuilder::seed`): arrivals from one stream, each request's
+//! dependency draws from its own seed, so two configs on one scenario see
+//! the same arrivals and, call for call, the same dependency.
+
+use std::cell::Cell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use fusebox::rng::{mix, SplitMix64};
+use fusebox::valve::Acquire;
+use fusebox::{ConfigFile, Fuse, Fusebox, ManualClock, Outcome, Permit, Refused, RunError, Valve};
+
+use crate::dependency::{Answer, Dependency, Started};
+use crate::load::{self, Arrivals};
+use crate::scenario::Scenario;
+use crate::stats::{End, PhaseRow, Stats};
+use crate::SimError;
+
+/// What one configuration did on the scenario.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunResult {
+    /// The configuration's name (`none` for no protection).
+    pub config: String,
+    /// One row per phase.
+    pub phases: Vec<PhaseRow>,
+    /// The whole run.
+    pub total: PhaseRow,
+    /// The scenario's objective on the whole run (lower is better).
+    pub objective: f64,
+    /// Requests simulated (attempts, retries included).
+    pub requests: u64,
+}
+
+/// An event of the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    /// An open-loop arrival.
+    Arrive,
+    /// A closed-loop client's next request.
+    Client(u32),
+    /// A retry of request `.0`'s client request.
+    Retry(u32),
+    /// The dependency answers request `.0`'s call (generation `.1`).
+    Answer(u32, u32),
+    /// Request `.0`'s timeout (generation `.1`).
+    Timeout(u32, u32),
+    /// A phase boundary: the dependency's condition may change.
+    Boundary,
+}
+
+/// The fuse's view of a call: admitted, waiting for its dependency's answer.
+type Fused = Pin<Box<dyn Future<Output = Result<(), RunError<()>>>>>;
+
+/// How the service's call for a request stands.
+struct Call {
+    /// The fuse's view of the call: admitted, and waiting for `gate`.
+    fused: Option<Fused>,
+    /// How the dependency answered, for the fused future.
+    gate: Rc<Cell<Option<Outcome>>>,
+    /// Waiting for a valve slot.
+    waiting: Option<Pin<Box<Acquire>>>,
+    /// Holding a valve slot.
+    permit: Option<Permit>,
+    /// The dependency call, if one started for this attempt: (started at,
+    /// request generation).
+    at_dependency: Option<Duration>,
+}
+
+/// One client request (and its retries).
+struct Req {
+    /// Bumped per attempt, so stale answers and timeouts are told apart.
+    gen: u32,
+    born: Duration,
+    attempt: u32,
+    client: Option<u32>,
+    /// The seed of this attempt's dependency draws.
+    draws: u64,
+    call: Option<Call>,
+    done: bool,
+}
+
+/// A future that is ready once its cell holds an outcome.
+struct Gate(Rc<Cell<Option<Outcome>>>);
+
+impl Future for Gate {
+    type Output = Result<(), ()>;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.0.get() {
+            None => Poll::Pending,
+            Some(Outcome::Success) => Poll::Ready(Ok(())),
+            Some(_) => Poll::Ready(Err(())),
+        }
+    }
+}
+
+/// Wakes request `id` by putting it on the loop's list.
+struct Wakeup {
+    id: u32,
+    list: Arc<Mutex<Vec<u32>>>,
+}
+
+impl Wake for Wakeup {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.list
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.id);
+    }
+}
+
+/// The protection a run puts in front of the dependency.
+struct Guard {
+    fuse: Option<Fuse>,
+    valve: Option<Valve>,
+}
+
+/// The loop's state.
+struct Sim<'a> {
+    s: &'a Scenario,
+    clock: ManualClock,
+    now: Duration,
+    heap: BinaryHeap<Reverse<(u128, u64, Ev)>>,
+    seq: u64,
+    reqs: Vec<Req>,
+    free: Vec<u32>,
+    woken: Arc<Mutex<Vec<u32>>>,
+    dep: Dependency,
+    guard: Guard,
+    stats: Stats,
+    arrivals: Option<Arrivals>,
+    think: SplitMix64,
+    serial: u64,
+    started: Vec<Started>,
+    requests: u64,
+    // Keeps the Fusebox (and its timer) alive for the run.
+    _fb: Option<Fusebox>,
+}
+
+/// Runs `s` with the fuse and valve of `config` named by the scenario's
+/// dependency (`None`: unprotected).
+pub(crate) fn run(
+    s: &Scenario,
+    name: &str,
+    config: Option<&ConfigFile>,
+) -> Result<RunResult, SimError> {
+    let clock = ManualClock::new();
+    let (fb, guard) = match config {
+        None => (
+            None,
+            Guard {
+                fuse: None,
+                valve: None,
+            },
+        ),
+        Some(cfg) => {
+            let fb = Fusebox::builder()
+                .clock(clock.clone())
+                .seed(mix(s.seed ^ 0xF05E_B0C5))
+                .build();
+            fb.load_config(cfg)
+                .map_err(|e| SimError::new(format!("config {name}: {e}")))?;
+            let fuse = match &s.dependency.fuse {
+                Some(f) => Some(fb.fuse(f).ok_or_else(|| {
+                    SimError::new(format!("config {name} has no fuse named {f:?}"))
+                })?),
+                None => None,
+            };
+            let valve = match &s.dependency.valve {
+                Some(v) => Some(fb.valve(v).ok_or_else(|| {
+                    SimError::new(format!("config {name} has no valve named {v:?}"))
+                })?),
+                None => None,
+            };
+            (Some(fb), Guard { fuse, valve })
+        }
+    };
+    let mut sim = Sim {
+        s,
+        clock,
+        now: Duration::ZERO,
+        heap: BinaryHeap::new(),
+        seq: 0,
+        reqs: Vec::new(),
+        free: Vec::new(),
+        woken: Arc::default(),
+        dep: Dependency::new(s),
+        guard,
+        stats: Stats::new(s.phases()),
+        arrivals: s.load.open.as_ref().map(|o| Arrivals::new(mix(s.seed), o)),
+        think: SplitMix64::new(mix(s.seed ^ 0x0074_174B)),
+        serial: 0,
+        started: Vec::new(),
+        requests: 0,
+        _fb: fb,
+    };
+    sim.start();
+    sim.run_loop();
+    let (phases, total) = sim.stats.rows();
+    let objective = match s.objective {
+        crate::scenario::Objective::ClientErrors => total.client_errors() as f64,
+        crate::scenario::Objective::WastedCalls => total.wasted_calls as f64,
+        crate::scenario::Objective::P99 => total.p99.as_secs_f64(),
+    };
+    Ok(RunResult {
+        config: name.to_owned(),
+        phases,
+        total,
+        objective,
+        requests: sim.requests,
+    })
+}
+
+impl Sim<'_> {
+    fn at(&mut self, t: Duration, ev: Ev) {
+        self.seq += 1;
+        self.heap.push(Reverse((t.as_nanos(), self.seq, ev)));
+    }
+
+    fn start(&mut self) {
+        for (_, start, _) in self.s.phases().into_iter().skip(1) {
+            self.at(start, Ev::Boundary);
+        }
+        // A flapping dependency changes between phase boundaries too.
+        for e in &self.s.episodes {
+            if let Some(f) = e.flap {
+                let mut t = e.start;
+                let mut down = true;
+                while t < e.end.min(self.s.duration) && !(f.down_for + f.up_for).is_zero() {
+                    t += if down { f.down_for } else { f.up_for };
+                    down = !down;
+                    if t < e.end {
+                        self.at(t, Ev::Boundary);
+                    }
+                }
+            }
+        }
+        if let Some(open) = &self.s.load.open {
+            if let Some(t) = self
+                .arrivals
+                .as_mut()
+                .and_then(|a| a.next(open, self.s.duration))
+            {
+                self.at(t, Ev::Arrive);
+            }
+        }
+        if let Some(closed) = &self.s.load.closed {
+            for c in 0..closed.clients {
+                let t = load::think(&mut self.think, closed.think);
+                if t < self.s.duration {
+                    self.at(t, Ev::Client(c));
+                }
+            }
+        }
+    }
+
+    fn run_loop(&mut self) {
+        while let Some(Reverse((t, _, ev))) = self.heap.pop() {
+            let t = Duration::from_nanos(t as u64);
+            if t > self.now {
+                // Runs every fuse and valve timer due by `t`, in order.
+                self.clock.advance(t - self.now);
+                self.now = t;
+                self.poll_woken();
+            }
+            self.handle(ev);
+            self.poll_woken();
+        }
+        let c = self.s.condition(self.now);
+        self.stats.busy(self.now, self.dep.busy(), c.connections);
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Arrive => {
+                let open = self.s.load.open.as_ref().expect("open load");
+                if let Some(t) = self
+                    .arrivals
+                    .as_mut()
+                    .and_then(|a| a.next(open, self.s.duration))
+                {
+                    self.at(t, Ev::Arrive);
+                }
+                let id = self.new_req(None);
+                self.stats.offered(self.now);
+                self.attempt(id);
+            }
+            Ev::Client(c) => {
+                let id = self.new_req(Some(c));
+                self.stats.offered(self.now);
+                self.attempt(id);
+            }
+            Ev::Retry(id) => self.attempt(id),
+            Ev::Answer(id, gen) => self.answered(id, gen),
+            Ev::Timeout(id, gen) => {
+                let r = &self.reqs[id as usize];
+                if r.gen == gen && !r.done && r.call.is_some() {
+                    self.finish(id, End::TimedOut);
+                }
+            }
+            Ev::Boundary => {
+                let before = self
+                    .s
+                    .condition(self.now - Duration::from_nanos(1).min(self.now));
+                self.stats
+                    .busy(self.now, self.dep.busy(), before.connections);
+                let c = self.s.condition(self.now);
+                let mut started = std::mem::take(&mut self.started);
+                self.dep.drain(c, self.now, &mut started);
+                self.launch(&mut started);
+                self.started = started;
+            }
+        }
+    }
+
+    fn new_req(&mut self, client: Option<u32>) -> u32 {
+        let r = Req {
+            gen: 0,
+            born: self.now,
+            attempt: 0,
+            client,
+            draws: 0,
+            call: None,
+            done: false,
+        };
+        match self.free.pop() {
+            Some(id) => {
+                // The generation goes on: events of the slot's last request
+                // may still be on their way, and must find it stale.
+                let gen = self.reqs[id as usize].gen;
+                self.reqs[id as usize] = Req { gen, ..r };
+                id
+            }
+            None => {
+                self.reqs.push(r);
+                (self.reqs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// One attempt of request `id`: fuse, valve, dependency.
+    fn attempt(&mut self, id: u32) {
+        self.requests += 1;
+        self.stats.attempt(self.reqs[id as usize].born);
+        self.serial += 1;
+        let draws = mix(self.s.seed ^ self.serial.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let timeout = match self.s.dependency.timeout {
+            Some(d) => d.min(self.s.load.timeout),
+            None => self.s.load.timeout,
+        };
+        let gate = Rc::new(Cell::new(None));
+        let fused = match &self.guard.fuse {
+            None => None,
+            Some(fuse) => {
+                let fuse = fuse.clone();
+                let g = Gate(gate.clone());
+                let seen = gate.clone();
+                let mut f: Pin<Box<dyn Future<Output = _>>> = Box::pin(async move {
+                    fuse.call_classified(g, move |_| seen.get().unwrap_or(Outcome::Ignored))
+                        .await
+                });
+                match poll_once(&mut f) {
+                    Poll::Pending => Some(f),
+                    Poll::Ready(_) => {
+                        // Refused at once (blown, or removed).
+                        let r = &mut self.reqs[id as usize];
+                        r.gen += 1;
+                        r.draws = draws;
+                        self.end_attempt(id, End::Refused("fuse"));
+                        return;
+                    }
+                }
+            }
+        };
+        let r = &mut self.reqs[id as usize];
+        r.gen += 1;
+        r.draws = draws;
+        r.call = Some(Call {
+            fused,
+            gate,
+            waiting: None,
+            permit: None,
+            at_dependency: None,
+        });
+        let gen = r.gen;
+        self.at(self.now + timeout, Ev::Timeout(id, gen));
+        match self.guard.valve.clone() {
+            None => self.call_dependency(id),
+            Some(valve) => {
+                let mut acquire = Box::pin(valve.acquire());
+                match self.poll_acquire(id, &mut acquire) {
+                    Poll::Ready(Ok(p)) => {
+                        self.call_mut(id).permit = Some(p);
+                        self.call_dependency(id);
+                    }
+                    Poll::Ready(Err(r)) => self.refused(id, r),
+                    Poll::Pending => self.call_mut(id).waiting = Some(acquire),
+                }
+            }
+        }
+    }
+
+    fn call_mut(&mut self, id: u32) -> &mut Call {
+        self.reqs[id as usize].call.as_mut().expect("a call")
+    }
+
+    fn poll_acquire(
+        &self,
+        id: u32,
+        acquire: &mut Pin<Box<Acquire>>,
+    ) -> Poll<Result<Permit, Refused>> {
+        let waker = Waker::from(Arc::new(Wakeup {
+            id,
+            list: self.woken.clone(),
+        }));
+        acquire.as_mut().poll(&mut Context::from_waker(&waker))
+    }
+
+    /// Polls every request a valve woke.
+    fn poll_woken(&mut self) {
+        loop {
+            let ids = std::mem::take(&mut *self.woken.lock().unwrap_or_else(|e| e.into_inner()));
+            if ids.is_empty() {
+                return;
+            }
+            for id in ids {
+                let Some(call) = self.reqs[id as usize].call.as_mut() else {
+                    continue;
+                };
+                let Some(mut acquire) = call.waiting.take() else {
+                    continue;
+                };
+                match self.poll_acquire(id, &mut acquire) {
+                    Poll::Ready(Ok(p)) => {
+                        self.call_mut(id).permit = Some(p);
+                        self.call_dependency(id);
+                    }
+                    Poll::Ready(Err(r)) => self.refused(id, r),
+                    Poll::Pending => self.call_mut(id).waiting = Some(acquire),
+                }
+            }
+        }
+    }
+
+    fn refused(&mut self, id: u32, r: Refused) {
+        let reason = match r {
+            Refused::QueueFull => "valve_queue_full",
+            Refused::Overload => "valve_overload",
+            Refused::Timeout => "valve_timeout",
+            Refused::Blown => "valve_blown",
+            Refused::Busy => "valve_busy",
+            _ => "valve_removed",
+        };
+        // The dependency was not called: the fuse hears nothing of it.
+        self.finish_with(id, End::Refused(reason), Outcome::Ignored);
+    }
+
+    fn call_dependency(&mut self, id: u32) {
+        let c = self.s.condition(self.now);
+        self.call_mut(id).at_dependency = Some(self.now);
+        self.stats.call(self.now);
+        let draws = self.reqs[id as usize].draws;
+        let before = self.dep.busy();
+        let started = self.dep.call(id, draws, c, self.now);
+        if self.dep.busy() != before {
+            self.stats.busy(self.now, self.dep.busy(), c.connections);
+        }
+        if let Some(st) = started {
+            let mut v = vec![st];
+            self.launch(&mut v);
+        }
+    }
+
+    /// Schedules the answers of calls that started.
+    fn launch(&mut self, started: &mut Vec<Started>) {
+        for st in started.drain(..) {
+            if st.holds {
+                self.stats.served(self.now - st.waited, st.waited);
+            }
+            let gen = self.reqs[st.req as usize].gen & !(3 << 30);
+            // The answer carries whether it held a connection in its sign bit.
+            let tag = if st.holds { gen } else { gen | 1 << 31 };
+            let ok = matches!(st.answer, Answer::Ok);
+            let tag = if ok { tag } else { tag | 1 << 30 };
+            self.at(self.now + st.after, Ev::Answer(st.req, tag));
+        }
+    }
+
+    /// The dependency answered a call.
+    fn answered(&mut self, id: u32, tag: u32) {
+        let holds = tag & 1 << 31 == 0;
+        let ok = tag & 1 << 30 == 0;
+        let gen = tag & !(3 << 30);
+        let gen_now = self.reqs[id as usize].gen & !(3 << 30);
+        if holds {
+            let c = self.s.condition(self.now);
+            let mut started = std::mem::take(&mut self.started);
+            self.dep.release(c, self.now, &mut started);
+            self.stats.busy(self.now, self.dep.busy(), c.connections);
+            self.launch(&mut started);
+            self.started = started;
+        }
+        let r = &self.reqs[id as usize];
+        let current = gen_now == gen && !r.done && r.call.is_some();
+        let started_at = r
+            .call
+            .as_ref()
+            .and_then(|c| c.at_dependency)
+            .unwrap_or(self.now);
+        if !current {
+            // Its caller gave up long ago: the dependency worked for nobody.
+            self.stats.wasted(self.now);
+            return;
+        }
+        if !ok {
+            self.stats.wasted(started_at);
+        }
+        self.finish(id, if ok { End::Succeeded } else { End::Failed });
+    }
+
+    /// The attempt ends: the fuse hears the outcome, the valve slot is
+    /// given back, and the client gets its answer (or retries).
+    fn finish(&mut self, id: u32, end: End) {
+        let outcome = match end {
+            End::Succeeded => Outcome::Success,
+            End::Failed | End::TimedOut => Outcome::Failure,
+            End::Refused(_) => Outcome::Ignored,
+        };
+        self.finish_with(id, end, outcome);
+    }
+
+    fn finish_with(&mut self, id: u32, end: End, outcome: Outcome) {
+        if let Some(mut call) = self.reqs[id as usize].call.take() {
+            // A call still at the dependency goes on there, for nobody: it
+            // counts as wasted when it ends (see `answered`).
+            call.gate.set(Some(outcome));
+            if let Some(f) = call.fused.as_mut() {
+                let _ = poll_once(f);
+            }
+            // Dropping the permit or the waiting future hands the slot on.
+            drop(call);
+        }
+        self.end_attempt(id, end);
+    }
+
+    fn end_attempt(&mut self, id: u32, end: End) {
+        let retries = self.s.load.retries;
+        let r = &mut self.reqs[id as usize];
+        if end != End::Succeeded && r.attempt < retries {
+            r.attempt += 1;
+            let t = self.now + self.s.load.retry_after;
+            self.at(t, Ev::Retry(id));
+            return;
+        }
+        r.done = true;
+        let (born, client) = (r.born, r.client);
+        self.stats.ended(born, self.now, end);
+        if let (Some(c), Some(closed)) = (client, &self.s.load.closed) {
+            let t = self.now + load::think(&mut self.think, closed.think);
+            if t < self.s.duration {
+                self.at(t, Ev::Client(c));
+            }
+        }
+        self.free.push(id);
+    }
+}
+
+fn poll_once<T>(f: &mut Pin<Box<dyn Future<Output = T>>>) -> Poll<T> {
+    f.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+}

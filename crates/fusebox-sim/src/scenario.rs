@@ -1,0 +1,358 @@
+//! What a simulation runs: the load, the dependency, its episodes, and how
+//! the service calls it. Plain data, read from a TOML scenario file (see
+//! [`crate::file`]) or built in code.
+//!
+//! ```text
+//! clients ──load──▶ service ──[fuse]──[valve]──▶ dependency (connections, queue)
+//!                      ▲                               │ latency, errors,
+//!                      └──────── answer / timeout ─────┘ episodes
+//! ```
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A whole simulated stretch of time (a night, say).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// What the scenario is about, one line.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random draw (arrivals, latencies, errors, the fuses').
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// How long the simulated stretch lasts.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub duration: Duration,
+    /// Who calls the service, and how often.
+    pub load: Load,
+    /// What the service depends on.
+    pub dependency: Dependency,
+    /// Times when the dependency misbehaves, in any order; they may overlap
+    /// (the later-starting one wins where they do).
+    #[serde(default)]
+    pub episodes: Vec<Episode>,
+    /// The metric the scenario is judged on (for "which config is best").
+    #[serde(default)]
+    pub objective: Objective,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// Who calls the service.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Open loop: requests arrive at a rate, whatever the service does
+    /// (a Poisson process whose rate follows `shape`).
+    #[serde(default)]
+    pub open: Option<OpenLoad>,
+    /// Closed loop: a population of clients, each waiting for its answer,
+    /// thinking, and asking again.
+    #[serde(default)]
+    pub closed: Option<ClosedLoad>,
+    /// A client gives up on a request after this long (counted failed).
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub timeout: Duration,
+    /// A client retries a failed or timed-out request this many times
+    /// (refusals included: a retry storm is what clients do).
+    #[serde(default)]
+    pub retries: u32,
+    /// Wait before a retry.
+    #[serde(default, with = "fusebox::duration::serde_duration")]
+    pub retry_after: Duration,
+}
+
+/// Open-loop arrivals.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenLoad {
+    /// Mean requests per second (the shape's base rate).
+    pub rate: f64,
+    /// How the rate moves over time.
+    #[serde(default)]
+    pub shape: Shape,
+    /// Short bursts on top of the shape.
+    #[serde(default)]
+    pub spikes: Vec<Spike>,
+}
+
+/// How an open-loop rate moves over the run.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Shape {
+    /// Always `rate`.
+    #[default]
+    Steady,
+    /// From `rate` at the start to `to` at the end, linearly.
+    Ramp {
+        /// The rate at the end of the run.
+        to: f64,
+    },
+    /// A day's curve: `rate` is the mean, swinging by `amplitude` (a
+    /// fraction of the mean) over `period`, lowest at the start.
+    Diurnal {
+        /// Swing as a fraction of the mean, in `[0, 1]`.
+        amplitude: f64,
+        /// One full cycle.
+        #[serde(with = "fusebox::duration::serde_duration")]
+        period: Duration,
+    },
+}
+
+/// A burst of extra arrivals.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spike {
+    /// When it starts.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub at: Duration,
+    /// How long it lasts.
+    #[serde(rename = "for", with = "fusebox::duration::serde_duration")]
+    pub lasts: Duration,
+    /// Extra requests per second while it lasts.
+    pub rate: f64,
+}
+
+/// Closed-loop clients.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedLoad {
+    /// How many clients.
+    pub clients: u32,
+    /// Mean think time between an answer and the next request
+    /// (exponentially distributed).
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub think: Duration,
+}
+
+/// The dependency the service calls.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dependency {
+    /// Its name in the table.
+    #[serde(default = "default_dependency")]
+    pub name: String,
+    /// Calls it serves at once (connections); the rest wait in its queue,
+    /// first come first served.
+    pub connections: u32,
+    /// How long a healthy call takes.
+    pub latency: Latency,
+    /// The service's own timeout on a call: the call fails after this long,
+    /// but the dependency goes on working on it (it cannot know). `None`:
+    /// only the client's timeout ends a call.
+    #[serde(default, with = "fusebox::duration::serde_duration::option")]
+    pub timeout: Option<Duration>,
+    /// The fuse (of the fusebox config) guarding calls to it, by name.
+    #[serde(default)]
+    pub fuse: Option<String>,
+    /// The valve (of the fusebox config) regulating calls to it, by name.
+    #[serde(default)]
+    pub valve: Option<String>,
+}
+
+fn default_dependency() -> String {
+    "dependency".to_owned()
+}
+
+/// A latency distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Latency {
+    /// Always the same.
+    Constant {
+        /// The latency.
+        #[serde(with = "fusebox::duration::serde_duration")]
+        value: Duration,
+    },
+    /// Exponential with this mean (the M in M/M/c).
+    Exponential {
+        /// The mean.
+        #[serde(with = "fusebox::duration::serde_duration")]
+        mean: Duration,
+    },
+    /// Uniform between two bounds.
+    Uniform {
+        /// The least.
+        #[serde(with = "fusebox::duration::serde_duration")]
+        min: Duration,
+        /// The most.
+        #[serde(with = "fusebox::duration::serde_duration")]
+        max: Duration,
+    },
+    /// Log-normal, given by its median and its 99th percentile (a long tail).
+    LogNormal {
+        /// The median.
+        #[serde(with = "fusebox::duration::serde_duration")]
+        median: Duration,
+        /// The 99th percentile (at least the median).
+        #[serde(with = "fusebox::duration::serde_duration")]
+        p99: Duration,
+    },
+}
+
+/// A stretch of time when the dependency misbehaves.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Episode {
+    /// Its name in the per-phase table.
+    pub name: String,
+    /// When it starts.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub start: Duration,
+    /// When it ends.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub end: Duration,
+    /// Share of calls that fail (fast, in a tenth of the healthy latency).
+    #[serde(default)]
+    pub error_rate: f64,
+    /// Healthy latency is multiplied by this.
+    #[serde(default = "one")]
+    pub latency_multiplier: f64,
+    /// Connections during the episode, if they change.
+    #[serde(default)]
+    pub connections: Option<u32>,
+    /// Hard down: every call fails after `down_after`, nothing is served.
+    #[serde(default)]
+    pub down: bool,
+    /// How long a call to a down dependency takes to fail (a connect timeout).
+    #[serde(
+        default = "default_down_after",
+        with = "fusebox::duration::serde_duration"
+    )]
+    pub down_after: Duration,
+    /// Flapping: down for `down_for`, up for `up_for`, repeating from the
+    /// episode's start (overrides `down`).
+    #[serde(default)]
+    pub flap: Option<Flap>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn default_down_after() -> Duration {
+    Duration::from_millis(1)
+}
+
+/// Down and up, in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flap {
+    /// Down this long.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub down_for: Duration,
+    /// Then up this long.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub up_for: Duration,
+}
+
+/// The number a scenario is judged by; lower is better for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Requests the clients saw fail (errors, timeouts, refusals).
+    #[default]
+    ClientErrors,
+    /// Calls made to the dependency that failed or whose client had given
+    /// up: work spent on a dependency that could not help.
+    WastedCalls,
+    /// The 99th percentile of the clients' latency.
+    P99,
+}
+
+impl Objective {
+    /// Its name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Objective::ClientErrors => "client_errors",
+            Objective::WastedCalls => "wasted_calls",
+            Objective::P99 => "p99",
+        }
+    }
+}
+
+/// What the dependency is like at one instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Condition {
+    pub(crate) error_rate: f64,
+    pub(crate) latency_multiplier: f64,
+    pub(crate) connections: u32,
+    pub(crate) down: bool,
+    pub(crate) down_after: Duration,
+}
+
+impl Scenario {
+    /// The dependency's condition at `t`: the latest-starting episode that
+    /// covers `t`, or healthy.
+    pub(crate) fn condition(&self, t: Duration) -> Condition {
+        let healthy = Condition {
+            error_rate: 0.0,
+            latency_multiplier: 1.0,
+            connections: self.dependency.connections,
+            down: false,
+            down_after: default_down_after(),
+        };
+        let Some(e) = self
+            .episodes
+            .iter()
+            .filter(|e| e.start <= t && t < e.end)
+            .max_by_key(|e| e.start)
+        else {
+            return healthy;
+        };
+        let down = match e.flap {
+            Some(f) => {
+                let cycle = (f.down_for + f.up_for).as_nanos().max(1);
+                ((t - e.start).as_nanos() % cycle) < f.down_for.as_nanos()
+            }
+            None => e.down,
+        };
+        Condition {
+            error_rate: e.error_rate,
+            latency_multiplier: e.latency_multiplier,
+            connections: e.connections.unwrap_or(self.dependency.connections),
+            down,
+            down_after: e.down_after,
+        }
+    }
+
+    /// The phases of the per-phase table: the stretches between episode
+    /// boundaries, each named for the episode covering it (or `healthy`,
+    /// `recovered` after the last episode), in time order.
+    pub fn phases(&self) -> Vec<(String, Duration, Duration)> {
+        let mut cuts: Vec<Duration> = vec![Duration::ZERO, self.duration];
+        for e in &self.episodes {
+            cuts.push(e.start.min(self.duration));
+            cuts.push(e.end.min(self.duration));
+        }
+        cuts.sort();
+        cuts.dedup();
+        let last_end = self.episodes.iter().map(|e| e.end).max();
+        let mut out: Vec<(String, Duration, Duration)> = Vec::new();
+        for w in cuts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if a >= b {
+                continue;
+            }
+            let name = match self
+                .episodes
+                .iter()
+                .filter(|e| e.start <= a && a < e.end)
+                .max_by_key(|e| e.start)
+            {
+                Some(e) => e.name.clone(),
+                None if last_end.is_some_and(|end| a >= end) => "recovered".to_owned(),
+                None => "healthy".to_owned(),
+            };
+            match out.last_mut() {
+                Some(last) if last.0 == name && last.2 == a => last.2 = b,
+                _ => out.push((name, a, b)),
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,288 @@
+//! What a run saw, phase by phase: requests offered and how they ended, the
+//! calls the dependency served and how many were wasted, the clients'
+//! latency, and how busy the dependency's connections were.
+//!
+//! A request counts in the phase it first arrived in (a retry counts with
+//! its original); a dependency call in the phase it started; busy time in
+//! the phase it was spent.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How a client's request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    Succeeded,
+    /// The dependency answered with an error.
+    Failed,
+    /// The client (or the service's timeout) gave up.
+    TimedOut,
+    /// Refused without calling the dependency; the reason's name.
+    Refused(&'static str),
+}
+
+/// One row of the per-phase table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseRow {
+    /// The phase's name (an episode's, `healthy` or `recovered`).
+    pub phase: String,
+    /// When it starts.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub start: Duration,
+    /// When it ends.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub end: Duration,
+    /// Requests the clients sent (first attempts).
+    pub offered: u64,
+    /// Attempts, retries included.
+    pub attempts: u64,
+    /// Requests answered with success (perhaps after retries).
+    pub succeeded: u64,
+    /// Requests that ended failed: an error or a timeout on the last attempt.
+    pub failed: u64,
+    /// Of those, the ones that timed out.
+    pub timed_out: u64,
+    /// Requests whose last attempt was refused, by reason
+    /// (`fuse`, `valve_queue_full`, `valve_timeout`, ...).
+    pub refused: BTreeMap<String, u64>,
+    /// Calls that reached the dependency.
+    pub dependency_calls: u64,
+    /// Of those, the calls that failed or whose caller had given up.
+    pub wasted_calls: u64,
+    /// Clients' latency, first arrival to final answer: the mean.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub mean: Duration,
+    /// Calls the dependency served that first waited for a connection.
+    pub dependency_queued: u64,
+    /// Mean wait for a connection over the calls the dependency served
+    /// (zero for those that found one free).
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub dependency_wait: Duration,
+    /// Clients' latency: median.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub p50: Duration,
+    /// 99th percentile.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub p99: Duration,
+    /// Longest.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub max: Duration,
+    /// Share of the dependency's connection time spent serving calls.
+    pub utilisation: f64,
+}
+
+impl PhaseRow {
+    /// Requests that did not succeed (failed or refused).
+    pub fn client_errors(&self) -> u64 {
+        self.failed + self.refused.values().sum::<u64>()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Acc {
+    offered: u64,
+    attempts: u64,
+    succeeded: u64,
+    failed: u64,
+    timed_out: u64,
+    refused: BTreeMap<&'static str, u64>,
+    calls: u64,
+    wasted: u64,
+    /// Latencies in microseconds (rounded up), sorted at the end.
+    latencies: Vec<u32>,
+    busy_ns: u128,
+    served: u64,
+    queued: u64,
+    wait_ns: u128,
+}
+
+/// The accumulators of every phase.
+#[derive(Debug)]
+pub(crate) struct Stats {
+    phases: Vec<(String, Duration, Duration)>,
+    acc: Vec<Acc>,
+    /// Busy connections since `since`.
+    busy: u32,
+    since: Duration,
+    /// Connection time available in each phase, for utilisation.
+    capacity_ns: Vec<u128>,
+    /// Every phase together.
+    all: Acc,
+}
+
+impl Stats {
+    pub(crate) fn new(phases: Vec<(String, Duration, Duration)>) -> Self {
+        let n = phases.len();
+        Stats {
+            phases,
+            acc: (0..n).map(|_| Acc::default()).collect(),
+            busy: 0,
+            since: Duration::ZERO,
+            capacity_ns: vec![0; n],
+            all: Acc::default(),
+        }
+    }
+
+    fn index(&self, t: Duration) -> usize {
+        self.phases
+            .partition_point(|(_, start, _)| *start <= t)
+            .saturating_sub(1)
+    }
+
+    /// `f` on the phase at `t` and on the whole run.
+    fn count(&mut self, t: Duration, f: impl Fn(&mut Acc)) {
+        let i = self.index(t);
+        f(&mut self.acc[i]);
+        f(&mut self.all);
+    }
+
+    pub(crate) fn offered(&mut self, born: Duration) {
+        self.count(born, |a| a.offered += 1);
+    }
+
+    pub(crate) fn attempt(&mut self, born: Duration) {
+        self.count(born, |a| a.attempts += 1);
+    }
+
+    pub(crate) fn call(&mut self, at: Duration) {
+        self.count(at, |a| a.calls += 1);
+    }
+
+    /// The dependency started serving a call that arrived at `arrived` and
+    /// waited `waited` for its connection.
+    pub(crate) fn served(&mut self, arrived: Duration, waited: Duration) {
+        self.count(arrived, |a| {
+            a.served += 1;
+            a.queued += u64::from(!waited.is_zero());
+            a.wait_ns += waited.as_nanos();
+        });
+    }
+
+    pub(crate) fn wasted(&mut self, started: Duration) {
+        self.count(started, |a| a.wasted += 1);
+    }
+
+    /// A request ended at `at`, first sent at `born`.
+    pub(crate) fn ended(&mut self, born: Duration, at: Duration, end: End) {
+        let us = (at - born).as_nanos().div_ceil(1_000);
+        let us = u32::try_from(us).unwrap_or(u32::MAX);
+        self.count(born, |a| a.record(end, us));
+    }
+}
+
+impl Acc {
+    fn record(&mut self, end: End, us: u32) {
+        let a = self;
+        match end {
+            End::Succeeded => a.succeeded += 1,
+            End::Failed => a.failed += 1,
+            End::TimedOut => {
+                a.failed += 1;
+                a.timed_out += 1;
+            }
+            End::Refused(r) => *a.refused.entry(r).or_default() += 1,
+        }
+        a.latencies.push(us);
+    }
+}
+
+impl Stats {
+    /// Accounts the connection time from the last change to `t` (with the
+    /// busy count so far and `connections` available meanwhile), split at
+    /// phase boundaries; then `busy` connections are busy from `t` on.
+    pub(crate) fn busy(&mut self, t: Duration, busy: u32, connections: u32) {
+        let mut from = self.since;
+        while from < t {
+            let i = self.index(from);
+            let phase_end = self.phases[i].2.min(t);
+            let to = if phase_end > from { phase_end } else { t };
+            let ns = (to - from).as_nanos();
+            self.acc[i].busy_ns += ns * u128::from(self.busy);
+            self.all.busy_ns += ns * u128::from(self.busy);
+            self.capacity_ns[i] += ns * u128::from(connections);
+            from = to;
+        }
+        self.since = self.since.max(t);
+        self.busy = busy;
+    }
+
+    /// The rows, one per phase, and the whole run's.
+    pub(crate) fn rows(self) -> (Vec<PhaseRow>, PhaseRow) {
+        let length = self.phases.last().map_or(Duration::ZERO, |p| p.2);
+        let cap_all: u128 = self.capacity_ns.iter().sum();
+        let mut rows: Vec<PhaseRow> = self
+            .phases
+            .into_iter()
+            .zip(self.acc)
+            .zip(self.capacity_ns)
+            .map(|(((name, start, end), a), cap)| a.row(name, start, end, cap))
+            .collect();
+        let total = self
+            .all
+            .row("total".to_owned(), Duration::ZERO, length, cap_all);
+        rows.shrink_to_fit();
+        (rows, total)
+    }
+}
+
+impl Acc {
+    fn row(mut self, name: String, start: Duration, end: Duration, cap: u128) -> PhaseRow {
+        let a = &mut self;
+        {
+            a.latencies.sort_unstable();
+            let q = |q: f64| quantile_us(&a.latencies, q);
+            PhaseRow {
+                phase: name,
+                start,
+                end,
+                offered: a.offered,
+                attempts: a.attempts,
+                succeeded: a.succeeded,
+                failed: a.failed,
+                timed_out: a.timed_out,
+                refused: std::mem::take(&mut a.refused)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
+                dependency_calls: a.calls,
+                wasted_calls: a.wasted,
+                mean: if a.latencies.is_empty() {
+                    Duration::ZERO
+                } else {
+                    let sum: u128 = a.latencies.iter().map(|&us| u128::from(us)).sum();
+                    Duration::from_micros((sum / a.latencies.len() as u128) as u64)
+                },
+                dependency_queued: a.queued,
+                dependency_wait: if a.served == 0 {
+                    Duration::ZERO
+                } else {
+                    Duration::from_nanos((a.wait_ns / u128::from(a.served)) as u64)
+                },
+                p50: q(0.5),
+                p99: q(0.99),
+                max: a.latencies.last().map_or(Duration::ZERO, |&us| micros(us)),
+                utilisation: if cap == 0 {
+                    0.0
+                } else {
+                    // Rounded so that the JSON is the same on every build.
+                    (a.busy_ns as f64 / cap as f64 * 1e4).round() / 1e4
+                },
+            }
+        }
+    }
+}
+
+/// Nearest-rank quantile of sorted microseconds.
+fn quantile_us(sorted: &[u32], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    micros(sorted[rank - 1])
+}
+
+fn micros(us: u32) -> Duration {
+    Duration::from_micros(u64::from(us))
+}
