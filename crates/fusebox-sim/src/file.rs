@@ -1226,23 +1226,10 @@ fn near(root: &Spanned<DeValue<'_>>, text: &str, span: Range<usize>, message: &s
     path
 }
 
-/// The 1-based line and column (in characters) of byte `offset`; an offset
-/// at or past the end is moved back onto the last line.
+/// The 1-based line and column (in characters) of byte `offset`: the core's
+/// line index, so scenario files and config files place errors alike.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    if offset == text.len() && text.ends_with('\n') {
-        offset -= 1;
-        if text[..offset].ends_with('\r') {
-            offset -= 1;
-        }
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
+    fusebox::config_file::LineIndex::new(text).position(offset)
 }
 
 #[cfg(test)]

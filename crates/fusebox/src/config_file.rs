@@ -119,7 +119,7 @@ use toml::Spanned;
 use self::entry::{entry_name, read_fuse, read_valve, segments, sorted};
 pub use self::error::ConfigFileError;
 use self::error::Kind;
-use self::lines::LineIndex;
+pub use self::lines::LineIndex;
 use self::locate::{Locator, Path};
 use crate::error::ConfigError;
 use crate::fuse::FuseConfig;

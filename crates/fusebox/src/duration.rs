@@ -266,11 +266,4 @@ mod tests {
 /// assert_eq!(cfg.wait, Duration::from_secs(90));
 /// ```
 #[cfg(feature = "serde")]
-pub mod serde_duration {
-    pub use crate::duration_serde::{deserialize, serialize};
-
-    /// The same for `Option<Duration>` (`null` is `None`).
-    pub mod option {
-        pub use crate::duration_serde::option::{deserialize, serialize};
-    }
-}
+pub mod serde_duration;

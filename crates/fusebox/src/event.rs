@@ -41,7 +41,7 @@ pub struct Event {
     /// What happened.
     pub kind: EventKind,
     /// When, on the Fusebox's clock (for a heal: its deadline).
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
     pub at: Duration,
 }
 

@@ -144,8 +144,6 @@ pub mod clock;
 #[cfg_attr(docsrs, doc(cfg(feature = "toml")))]
 pub mod config_file;
 pub mod duration;
-#[cfg(feature = "serde")]
-mod duration_serde;
 pub mod error;
 pub mod event;
 pub mod fuse;

@@ -22,9 +22,21 @@
 /// Bytes between two character-count checkpoints.
 const BLOCK: usize = 256;
 
-/// The line starts and character checkpoints of one text.
+/// The line starts and character checkpoints of one text: lines and
+/// columns of byte offsets (a TOML span's start, say), for anything that
+/// reports errors in a file the way `fusebox check` does.
+///
+/// ```
+/// use fusebox::config_file::LineIndex;
+///
+/// let text = "a = 1\nb = \"é\"\n";
+/// let index = LineIndex::new(text);
+/// assert_eq!(index.position(0), (1, 1));
+/// assert_eq!(index.position(10), (2, 5)); // after the é: characters, not bytes
+/// assert_eq!(index.position(1_000), (2, 7)); // past the end: the last line
+/// ```
 #[derive(Debug)]
-pub(crate) struct LineIndex<'t> {
+pub struct LineIndex<'t> {
     text: &'t str,
     /// The byte offset where each line starts; `starts[0] == 0`.
     starts: Vec<usize>,
@@ -34,7 +46,7 @@ pub(crate) struct LineIndex<'t> {
 
 impl<'t> LineIndex<'t> {
     /// Indexes `text`, in one pass.
-    pub(crate) fn new(text: &'t str) -> Self {
+    pub fn new(text: &'t str) -> Self {
         let bytes = text.as_bytes();
         let mut starts = vec![0];
         let mut chars = Vec::with_capacity(bytes.len() / BLOCK + 1);
@@ -61,7 +73,7 @@ impl<'t> LineIndex<'t> {
     ///
     /// An offset past the end (an error "at end of input") is moved back
     /// onto the last line, so the line always exists.
-    pub(crate) fn position(&self, offset: usize) -> (usize, usize) {
+    pub fn position(&self, offset: usize) -> (usize, usize) {
         let text = self.text;
         let mut offset = offset.min(text.len());
         while !text.is_char_boundary(offset) {

@@ -50,7 +50,7 @@ pub struct Alarm {
     /// What it reports.
     pub kind: AlarmKind,
     /// When it was set, on the Fusebox's clock.
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
     pub since: Duration,
 }
 

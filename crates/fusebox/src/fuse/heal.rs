@@ -70,7 +70,7 @@ use crate::error::ConfigError;
 #[non_exhaustive]
 pub enum Step {
     /// Stay as we are for this long.
-    Delay(#[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))] Duration),
+    Delay(#[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))] Duration),
     /// From now on let this fraction, in (0, 1], of asks through; go on at once.
     Gradual(f64),
     /// Let at most this many calls through at once; after that many
@@ -88,7 +88,7 @@ pub struct Backoff {
     /// Growth per consecutive blow; at least 1.
     pub factor: f64,
     /// The longest first delay.
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
     pub max: Duration,
 }
 

@@ -62,10 +62,16 @@ pub struct FuseSnapshot {
     /// Its counters.
     pub counters: FuseCounters,
     /// When it last blew, on the Fusebox's clock.
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::duration::serde_duration::option")
+    )]
     pub last_blow: Option<Duration>,
     /// When it will heal, if it is blown and will heal on its own.
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::duration::serde_duration::option")
+    )]
     pub next_heal: Option<Duration>,
     /// The heal program step running, if the fuse is blown (0 is the first).
     pub heal_step: Option<usize>,

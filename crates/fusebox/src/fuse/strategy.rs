@@ -35,7 +35,7 @@ pub enum Strategy {
         /// How many melts the window tolerates; `0` blows on the first melt.
         max_melts: u32,
         /// How far back melts count; must be greater than zero.
-        #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+        #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
         window: Duration,
     },
     /// As [`Standard`](Strategy::Standard), and while the fuse is ok each ask
@@ -47,7 +47,7 @@ pub enum Strategy {
         /// As in `Standard`; must be at least 1.
         max_melts: u32,
         /// As in `Standard`.
-        #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+        #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
         window: Duration,
     },
     /// Blows after `failures` failures with no success in between (Polly's
@@ -66,14 +66,14 @@ pub enum Strategy {
         /// Failure share in (0, 1] that blows the fuse.
         ratio: f64,
         /// How far back outcomes count; must be greater than zero.
-        #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+        #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
         window: Duration,
         /// Fewest outcomes in the window before the ratio is judged; at least 1.
         min_calls: u32,
         /// Calls slower than this count as failures.
         #[cfg_attr(
             feature = "serde",
-            serde(default, with = "crate::duration_serde::option")
+            serde(default, with = "crate::duration::serde_duration::option")
         )]
         slow_call: Option<Duration>,
     },

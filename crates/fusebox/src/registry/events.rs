@@ -16,7 +16,7 @@ use crate::valve::ValveSnapshot;
 #[non_exhaustive]
 pub struct Snapshot {
     /// The time of the snapshot, on the Fusebox's clock.
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
     pub at: Duration,
     /// Every fuse, sorted by name.
     pub fuses: Vec<FuseSnapshot>,

@@ -26,11 +26,11 @@ pub enum Discipline {
     /// below `target` again.
     Codel {
         /// The acceptable standing waiting time (RFC 8289 suggests 5 ms).
-        #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+        #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
         target: Duration,
         /// How long waiting times may stay above `target` before shedding
         /// starts (RFC 8289 suggests 100 ms).
-        #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+        #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
         interval: Duration,
     },
     /// FIFO while the queue drains quickly, LIFO while a standing queue
@@ -38,7 +38,7 @@ pub enum Discipline {
     AdaptiveLifo {
         /// The wait of the oldest waiter above which the queue counts as
         /// standing.
-        #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+        #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
         standing: Duration,
     },
 }
@@ -51,7 +51,7 @@ pub struct Rate {
     /// Tokens per period; at least 1.
     pub count: u32,
     /// The period; greater than zero.
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
     pub period: Duration,
 }
 
@@ -91,7 +91,10 @@ pub struct ValveConfig {
     /// Who is served first, and when waiters are shed.
     pub discipline: Discipline,
     /// A waiter older than this is refused with `Timeout`.
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::duration::serde_duration::option")
+    )]
     pub max_wait: Option<Duration>,
     /// The fuse guarding this valve: when it blows, waiters are refused
     /// with `Blown` at once, and so are new tasks while it refuses.

@@ -72,17 +72,29 @@ pub struct ValveSnapshot {
     pub refused: Refusals,
     /// Median waiting time of admitted tasks (interpolated within its
     /// histogram bucket; never above the longest wait).
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::duration::serde_duration::option")
+    )]
     pub sojourn_p50: Option<Duration>,
     /// 99th percentile waiting time of admitted tasks (likewise).
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::duration::serde_duration::option")
+    )]
     pub sojourn_p99: Option<Duration>,
     /// Median service time (interpolated likewise; sampled, one task in 64
     /// per thread, so that most tasks read no clock).
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::duration::serde_duration::option")
+    )]
     pub service_p50: Option<Duration>,
     /// 99th percentile service time (interpolated and sampled likewise).
-    #[cfg_attr(feature = "serde", serde(with = "crate::duration_serde::option"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::duration::serde_duration::option")
+    )]
     pub service_p99: Option<Duration>,
     /// Waiting times of admitted tasks, a task admitted at once counted as
     /// a wait of zero: the histogram `fusebox_valve_sojourn_seconds`.

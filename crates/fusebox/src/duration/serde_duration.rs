@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::de::{self, Visitor};
 use serde::{Deserializer, Serializer};
 
-use crate::duration::{format, parse};
+use super::{format, parse};
 
 /// Writes `d` in the codec's form (`"250ms"`).
 pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -46,7 +46,6 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error
 }
 
 /// The same for `Option<Duration>`.
-#[allow(unreachable_pub)] // re-exported as `fusebox::duration::serde_duration::option`
 pub mod option {
     use super::*;
 
