@@ -32,8 +32,10 @@ const BLOCK: usize = 256;
 /// let text = "a = 1\nb = \"é\"\n";
 /// let index = LineIndex::new(text);
 /// assert_eq!(index.position(0), (1, 1));
-/// assert_eq!(index.position(10), (2, 5)); // after the é: characters, not bytes
-/// assert_eq!(index.position(1_000), (2, 7)); // past the end: the last line
+/// // The closing quote, byte 13: columns count characters (é is two bytes).
+/// assert_eq!(index.position(13), (2, 7));
+/// // Past the end: on the last line, after its last character.
+/// assert_eq!(index.position(1_000), (2, 8));
 /// ```
 #[derive(Debug)]
 pub struct LineIndex<'t> {
