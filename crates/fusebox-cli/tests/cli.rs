@@ -322,8 +322,21 @@ fn simulate_runs_a_scenario_with_configs_side_by_side() {
         arg("flapping-reset.toml"),
         arg("flapping-program.toml"),
     );
-    let run = fusebox(&["simulate", &s, "--config", &reset, "--config", &program]);
+    let html = std::env::temp_dir().join(format!("fusebox-sim-report-{}.html", std::process::id()));
+    let html_arg = html.to_str().unwrap().to_owned();
+    let run = fusebox(&[
+        "simulate", &s, "--config", &reset, "--config", &program, "--report", &html_arg,
+    ]);
     assert_eq!(run.code(), Some(0), "{run:?}");
+    let page = std::fs::read_to_string(&html).expect("the HTML report");
+    let _ = std::fs::remove_file(&html);
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page:.200}");
+    assert_eq!(
+        page.matches("<polyline").count(),
+        6,
+        "two charts of three runs"
+    );
+    assert!(page.contains("flapping-program"));
     for line in [
         "none (",
         "flapping-reset (",
@@ -332,11 +345,16 @@ fn simulate_runs_a_scenario_with_configs_side_by_side() {
     ] {
         assert!(run.stdout.contains(line), "no {line:?} in\n{}", run.stdout);
     }
-    let json = fusebox(&["simulate", &s, "--config", &reset, "--json"]);
+    let json = fusebox(&[
+        "simulate", &s, "--config", &reset, "--json", "--report", &html_arg,
+    ]);
     assert_eq!(json.code(), Some(0), "{json:?}");
     let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
     assert_eq!(v["runs"].as_array().map(Vec::len), Some(2));
-    let again = fusebox(&["simulate", &s, "--config", &reset, "--json"]);
+    let again = fusebox(&[
+        "simulate", &s, "--config", &reset, "--json", "--report", &html_arg,
+    ]);
+    let _ = std::fs::remove_file(&html);
     assert_eq!(
         json.stdout, again.stdout,
         "the same scenario, the same bytes"
@@ -354,7 +372,12 @@ fn simulate_reports_a_broken_scenario_with_its_line() {
          [dependency]\nconnections = 4\nlatency = { kind = \"constant\", value = \"1ms\" }\n",
     )
     .unwrap();
-    let run = fusebox(&["simulate", path.to_str().unwrap()]);
+    let run = fusebox(&[
+        "simulate",
+        path.to_str().unwrap(),
+        "--report",
+        "/nonexistent/never.html",
+    ]);
     assert_eq!(run.code(), Some(1), "{run:?}");
     assert!(run.stderr.contains("broken.toml:3:"), "{}", run.stderr);
     assert!(run.stderr.contains("load.open.rate"), "{}", run.stderr);

@@ -58,30 +58,7 @@ pub struct RunSummary {
     pub buckets: Vec<Bucket>,
 }
 
-/// The requests that arrived during one chart bucket.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub struct Bucket {
-    /// Start of the bucket, from the start of the run.
-    pub start: Duration,
-    /// Requests that arrived in it.
-    pub requests: u64,
-    /// Of those, how many got an error.
-    pub errors: u64,
-    /// Their 99th percentile latency (zero if none arrived).
-    pub p99: Duration,
-}
-
-impl Bucket {
-    /// Errors over requests, 0 when empty.
-    pub fn error_rate(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.errors as f64 / self.requests as f64
-        }
-    }
-}
+pub use fusebox_sim::report::Bucket;
 
 /// The `q` quantile of sorted values (nearest rank).
 pub(crate) fn quantile(sorted: &[Duration], q: f64) -> Duration {
@@ -131,12 +108,7 @@ fn buckets(scenario: &Scenario, samples: &[Sample]) -> Vec<Bucket> {
         .enumerate()
         .map(|(i, (mut l, errors))| {
             l.sort_unstable();
-            Bucket {
-                start: width * i as u32,
-                requests: l.len() as u64,
-                errors,
-                p99: quantile(&l, 0.99),
-            }
+            Bucket::new(width * i as u32, l.len() as u64, errors, quantile(&l, 0.99))
         })
         .collect()
 }

@@ -32,6 +32,7 @@ use fusebox::{ConfigFile, Fuse, Fusebox, ManualClock, Outcome, Permit, Refused, 
 
 use crate::dependency::{Answer, Dependency, Started};
 use crate::load::{self, Arrivals};
+use crate::report::Bucket;
 use crate::scenario::Scenario;
 use crate::stats::{End, PhaseRow, Stats};
 use crate::SimError;
@@ -49,6 +50,11 @@ pub struct RunResult {
     pub objective: f64,
     /// Requests simulated (attempts, retries included).
     pub requests: u64,
+    /// The chart buckets' width.
+    #[serde(with = "fusebox::duration::serde_duration")]
+    pub bucket: Duration,
+    /// The clients' requests by first arrival, bucket by bucket.
+    pub buckets: Vec<Bucket>,
 }
 
 /// An event of the loop.
@@ -218,6 +224,8 @@ pub(crate) fn run(
     };
     sim.start();
     sim.run_loop();
+    let bucket = sim.stats.width();
+    let buckets = sim.stats.buckets();
     let (phases, total) = sim.stats.rows();
     let objective = match s.objective {
         crate::scenario::Objective::ClientErrors => total.client_errors() as f64,
@@ -230,6 +238,8 @@ pub(crate) fn run(
         total,
         objective,
         requests: sim.requests,
+        bucket,
+        buckets,
     })
 }
 

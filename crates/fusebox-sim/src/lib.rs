@@ -47,6 +47,7 @@ mod dependency;
 mod engine;
 pub mod file;
 mod load;
+pub mod report;
 pub mod scenario;
 mod stats;
 mod table;
@@ -101,6 +102,12 @@ impl Report {
     /// The per-phase tables, for people.
     pub fn table(&self) -> String {
         table::render(self)
+    }
+
+    /// The HTML report: totals, p99 and error-rate charts of every run,
+    /// per-phase tables (the same report module as the demo's).
+    pub fn html(&self, scenario: &Scenario) -> String {
+        report::html(self, scenario)
     }
 
     /// The run of the configuration named `name`.

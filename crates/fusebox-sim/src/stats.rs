@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::report::Bucket;
+
 /// How a client's request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum End {
@@ -110,11 +112,17 @@ pub(crate) struct Stats {
     capacity_ns: Vec<u128>,
     /// Every phase together.
     all: Acc,
+    /// Chart buckets by first arrival: (requests, errors, latencies in µs).
+    width: Duration,
+    buckets: Vec<(u64, u64, Vec<u32>)>,
 }
 
 impl Stats {
     pub(crate) fn new(phases: Vec<(String, Duration, Duration)>) -> Self {
         let n = phases.len();
+        let length = phases.last().map_or(Duration::ZERO, |p| p.2);
+        // About 120 buckets a run, whole milliseconds, at least a second.
+        let width = Duration::from_millis((length.as_millis() as u64 / 120).max(1_000));
         Stats {
             phases,
             acc: (0..n).map(|_| Acc::default()).collect(),
@@ -122,6 +130,8 @@ impl Stats {
             since: Duration::ZERO,
             capacity_ns: vec![0; n],
             all: Acc::default(),
+            width,
+            buckets: Vec::new(),
         }
     }
 
@@ -169,6 +179,14 @@ impl Stats {
         let us = (at - born).as_nanos().div_ceil(1_000);
         let us = u32::try_from(us).unwrap_or(u32::MAX);
         self.count(born, |a| a.record(end, us));
+        let b = (born.as_nanos() / self.width.as_nanos().max(1)) as usize;
+        if self.buckets.len() <= b {
+            self.buckets.resize_with(b + 1, Default::default);
+        }
+        let bucket = &mut self.buckets[b];
+        bucket.0 += 1;
+        bucket.1 += u64::from(end != End::Succeeded);
+        bucket.2.push(us);
     }
 }
 
@@ -206,6 +224,24 @@ impl Stats {
         }
         self.since = self.since.max(t);
         self.busy = busy;
+    }
+
+    /// The chart buckets' width.
+    pub(crate) fn width(&self) -> Duration {
+        self.width
+    }
+
+    /// The chart buckets, in time order (one per width, empty ones too).
+    pub(crate) fn buckets(&mut self) -> Vec<Bucket> {
+        let w = self.width;
+        std::mem::take(&mut self.buckets)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (requests, errors, mut lat))| {
+                lat.sort_unstable();
+                Bucket::new(w * i as u32, requests, errors, quantile_us(&lat, 0.99))
+            })
+            .collect()
     }
 
     /// The rows, one per phase, and the whole run's.

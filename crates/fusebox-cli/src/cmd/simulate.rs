@@ -2,7 +2,8 @@
 //! night on virtual time, in seconds. Runs the scenario unprotected
 //! (`none`), with the fusebox config the scenario carries (if any), and with
 //! each `--config`, all on the same seed, and prints a per-phase table of
-//! each run (or the JSON report, the same bytes every time).
+//! each run (or the JSON report, the same bytes every time). It writes the
+//! HTML report too, drawn by the same module as the demo's.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,6 +24,9 @@ pub(crate) struct SimulateArgs {
     /// Print the report as JSON instead of tables.
     #[arg(long)]
     json: bool,
+    /// Where to write the HTML report (default target/fusebox-sim/report.html).
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: SimulateArgs) -> Result<ExitCode, Failure> {
@@ -37,6 +41,15 @@ pub(crate) fn run(args: SimulateArgs) -> Result<ExitCode, Failure> {
     }
     let report =
         fusebox_sim::simulate(&file.scenario, &configs).map_err(|e| Failure(e.to_string()))?;
+    let path = args
+        .report
+        .unwrap_or_else(|| PathBuf::from("target/fusebox-sim/report.html"));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(&path, report.html(&file.scenario))
+        .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
     if args.json {
         println!("{}", report.json());
     } else {
@@ -44,6 +57,7 @@ pub(crate) fn run(args: SimulateArgs) -> Result<ExitCode, Failure> {
             println!("{}\n", report.description);
         }
         print!("{}", report.table());
+        println!("report: {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
