@@ -116,7 +116,6 @@
 //! key is not written out), like `fusebox.toml`'s errors; an unknown or
 //! duplicate key at the key; a missing one at the table that should hold it.
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Range;
@@ -194,9 +193,13 @@ pub fn read(path: &Path) -> Result<ScenarioFile, ScenarioError> {
     let name: Arc<str> = path.display().to_string().into();
     let text = read_capped(path).map_err(|e| e.error(name.clone()))?;
     let dir = path.parent().unwrap_or(Path::new(""));
-    load(&text, Some(dir)).map_err(|mut e| {
-        e.inner.file.get_or_insert(name);
-        e
+    // An error in a config file the scenario names already names that file.
+    load(&text, Some(dir)).map_err(|e| {
+        if e.file().is_some() {
+            e
+        } else {
+            e.in_file(name)
+        }
     })
 }
 
@@ -216,23 +219,9 @@ pub fn read(path: &Path) -> Result<ScenarioFile, ScenarioError> {
 /// assert!(err.message().starts_with("unknown field `lod`"));
 /// assert!(err.file().is_none());
 /// ```
-#[derive(Debug, Clone)]
-pub struct ScenarioError {
-    // Boxed: one pointer in every `Result` that may carry it.
-    inner: Box<Inner>,
-}
+pub type ScenarioError = fusebox::config_file::ConfigFileError;
 
-#[derive(Debug, Clone)]
-struct Inner {
-    file: Option<Arc<str>>,
-    line: usize,
-    column: usize,
-    field: String,
-    message: String,
-    kind: Kind,
-}
-
-#[derive(Debug, Clone)]
+/// What a scenario error is about, before it becomes the core's error.
 enum Kind {
     /// Not TOML.
     Syntax,
@@ -243,97 +232,24 @@ enum Kind {
     /// The fusebox config refused it, with the core's rule if it was one.
     Config(Option<ConfigError>),
     /// A file could not be read.
-    Io(Option<Arc<io::Error>>),
+    Io(Option<io::Error>),
 }
 
-impl ScenarioError {
-    fn new(
-        (line, column): (usize, usize),
-        field: String,
-        message: impl Into<String>,
-        kind: Kind,
-    ) -> Self {
-        ScenarioError {
-            inner: Box::new(Inner {
-                file: None,
-                line,
-                column,
-                field,
-                message: message.into(),
-                kind,
-            }),
-        }
-    }
-
-    /// Names the file the text came from, for `Display`.
-    pub fn in_file(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.inner.file = Some(name.into());
-        self
-    }
-
-    /// The file the error is in, if known: the scenario file, or the
-    /// fusebox config it names.
-    pub fn file(&self) -> Option<&str> {
-        self.inner.file.as_deref()
-    }
-
-    /// The line, from 1; 0 only when the scenario file could not be read.
-    pub fn line(&self) -> usize {
-        self.inner.line
-    }
-
-    /// The column, in characters from 1; 0 only when the scenario file
-    /// could not be read.
-    pub fn column(&self) -> usize {
-        self.inner.column
-    }
-
-    /// The dotted path of the field; for a syntax error, the table it is in
-    /// as far as the broken text tells (empty outside any table); empty for
-    /// a file that could not be read.
-    pub fn field(&self) -> &str {
-        &self.inner.field
-    }
-
-    /// What is wrong, in words.
-    pub fn message(&self) -> &str {
-        &self.inner.message
-    }
-
-    /// True if the text is not valid TOML.
-    pub fn is_syntax(&self) -> bool {
-        matches!(self.inner.kind, Kind::Syntax)
-    }
-
-    fn position(&self) -> (usize, usize) {
-        (self.inner.line, self.inner.column)
-    }
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let e = &self.inner;
-        if e.line == 0 {
-            return write!(f, "{}: {}", self.file().unwrap_or("-"), e.message);
-        }
-        if let Some(file) = &e.file {
-            write!(f, "{file}:")?;
-        }
-        write!(f, "{}:{}: ", e.line, e.column)?;
-        if !e.field.is_empty() {
-            write!(f, "{}: ", e.field)?;
-        }
-        f.write_str(&e.message)
-    }
-}
-
-impl std::error::Error for ScenarioError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.inner.kind {
-            Kind::Config(Some(e)) => Some(e),
-            Kind::Io(Some(e)) => Some(&**e),
-            _ => None,
-        }
+/// An error at `pos` in `field`, of `kind`.
+fn error(
+    pos: (usize, usize),
+    field: String,
+    message: impl Into<String>,
+    kind: Kind,
+) -> ScenarioError {
+    let e = match kind {
+        Kind::Syntax => ScenarioError::syntax_at(pos, field, message),
+        _ => ScenarioError::at(pos, field, message),
+    };
+    match kind {
+        Kind::Config(Some(rule)) => e.with_rule(rule),
+        Kind::Io(Some(io)) => e.with_io(io),
+        _ => e,
     }
 }
 
@@ -360,9 +276,9 @@ impl Unreadable {
         }
     }
 
-    fn into_source(self) -> Option<Arc<io::Error>> {
+    fn into_source(self) -> Option<io::Error> {
         match self {
-            Unreadable::Io(e) => Some(Arc::new(e)),
+            Unreadable::Io(e) => Some(e),
             _ => None,
         }
     }
@@ -370,8 +286,12 @@ impl Unreadable {
     /// The error of a scenario file that could not be read: no line.
     fn error(self, file: Arc<str>) -> ScenarioError {
         let message = self.message();
-        ScenarioError::new((0, 0), String::new(), message, Kind::Io(self.into_source()))
-            .in_file(file)
+        let e = ScenarioError::at((0, 0), String::new(), message);
+        match self.into_source() {
+            Some(io) => e.with_io(io),
+            None => e,
+        }
+        .in_file(file)
     }
 }
 
@@ -400,7 +320,7 @@ fn load(text: &str, dir: Option<&Path>) -> Result<ScenarioFile, ScenarioError> {
     {
         let span = e.span().unwrap_or(0..0);
         let field = near(&root, text, span.clone(), e.message());
-        return Err(ScenarioError::new(
+        return Err(error(
             line_column(text, span.start),
             dotted(&field),
             e.message(),
@@ -423,7 +343,7 @@ fn load(text: &str, dir: Option<&Path>) -> Result<ScenarioFile, ScenarioError> {
             Some(span) => at_span(&root, span, e.message()),
             None => (Vec::new(), 0),
         };
-        ScenarioError::new(
+        error(
             line_column(text, offset),
             dotted(&path),
             e.message(),
@@ -452,7 +372,7 @@ fn load(text: &str, dir: Option<&Path>) -> Result<ScenarioFile, ScenarioError> {
     }
     for (path, message) in broken {
         let offset = follow(&root, &path);
-        let e = ScenarioError::new(
+        let e = error(
             line_column(text, offset),
             dotted(&path),
             message,
@@ -462,7 +382,7 @@ fn load(text: &str, dir: Option<&Path>) -> Result<ScenarioFile, ScenarioError> {
     }
     match found
         .into_iter()
-        .min_by_key(|(offset, e)| (*offset, e.position()))
+        .min_by_key(|(offset, e)| (*offset, (e.line(), e.column())))
     {
         Some((_, e)) => Err(e),
         None => Ok(ScenarioFile {
@@ -722,7 +642,7 @@ fn fusebox_config(
 ) -> Result<ConfigFile, (usize, ScenarioError)> {
     let at_value = |message: String, kind: Kind| {
         let offset = value.span().start;
-        let e = ScenarioError::new(line_column(text, offset), "fusebox".into(), message, kind);
+        let e = error(line_column(text, offset), "fusebox".into(), message, kind);
         (offset, e)
     };
     match value.get_ref() {
@@ -744,7 +664,7 @@ fn fusebox_config(
                 at_value(message, Kind::Io(e.into_source()))
             })?;
             ConfigFile::parse(&config_text).map_err(|e| {
-                let error = ScenarioError::new(
+                let error = error(
                     (e.line(), e.column()),
                     e.field().to_owned(),
                     e.message(),
@@ -772,8 +692,7 @@ fn fusebox_config(
                             f => format!("fusebox.{f}"),
                         };
                         let kind = Kind::Config(e.config_error().cloned());
-                        let error =
-                            ScenarioError::new(line_column(text, offset), field, e.message(), kind);
+                        let error = error(line_column(text, offset), field, e.message(), kind);
                         (offset, error)
                     })
                     .min_by_key(|(offset, _)| *offset)
@@ -1128,7 +1047,7 @@ fn steady_alone(
         Some((k, _)) => {
             let mut path = path;
             path.push(Seg::Key(k.get_ref().to_string()));
-            Err(ScenarioError::new(
+            Err(error(
                 line_column(text, k.span().start),
                 dotted(&path),
                 format!(

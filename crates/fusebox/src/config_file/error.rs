@@ -81,6 +81,51 @@ impl ConfigFileError {
         }
     }
 
+    /// An error at `position` (line and column, from 1; `(0, 0)` for one
+    /// with no place in the text) in the dotted `field`, saying `message`:
+    /// the way a tool that reads TOML files of its own (the simulator's
+    /// scenario files) reports errors as `fusebox check` does. Name the
+    /// file with [`in_file`](Self::in_file).
+    ///
+    /// ```
+    /// use fusebox::config_file::ConfigFileError;
+    ///
+    /// let e = ConfigFileError::at((3, 9), "load.rate", "must be greater than zero")
+    ///     .in_file("night.toml");
+    /// assert_eq!(e.to_string(), "night.toml:3:9: load.rate: must be greater than zero");
+    /// assert!(!e.is_syntax());
+    /// ```
+    pub fn at(
+        position: (usize, usize),
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(position, field.into(), message, Kind::Shape)
+    }
+
+    /// As [`at`](Self::at), for text that is not TOML at all.
+    pub fn syntax_at(
+        position: (usize, usize),
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(position, field.into(), message, Kind::Syntax)
+    }
+
+    /// The same error, caused by a fuse's or valve's config rule
+    /// ([`config_error`](Self::config_error) gives it back).
+    pub fn with_rule(mut self, rule: ConfigError) -> Self {
+        self.inner.kind = Kind::Rule(Some(rule));
+        self
+    }
+
+    /// The same error, caused by a file that could not be read (its
+    /// [`source`](std::error::Error::source)).
+    pub fn with_io(mut self, err: std::io::Error) -> Self {
+        self.inner.kind = Kind::Io(Arc::new(err));
+        self
+    }
+
     pub(crate) fn io(file: &str, err: std::io::Error) -> Self {
         ConfigFileError {
             inner: Box::new(Inner {
@@ -152,7 +197,8 @@ impl ConfigFileError {
 impl fmt::Display for ConfigFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = &self.inner;
-        if let Kind::Io(_) = e.kind {
+        if e.line == 0 {
+            // No place in the text (a file that could not be read).
             return write!(f, "{}: {}", self.file().unwrap_or("-"), e.message);
         }
         if let Some(file) = &e.file {
