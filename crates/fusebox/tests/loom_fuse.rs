@@ -45,6 +45,27 @@ fn agree(fb: &Fusebox, name: &str) {
     );
 }
 
+/// Two threads ask at once; both must be let through.
+fn two_asks_admitted(db: &fusebox::Fuse) {
+    let (d1, d2) = (db.clone(), db.clone());
+    let t1 = thread::spawn(move || d1.ask());
+    let t2 = thread::spawn(move || d2.ask());
+    assert_eq!(t1.join().unwrap(), Ask::Ok);
+    assert_eq!(t2.join().unwrap(), Ask::Ok);
+}
+
+/// Blows on its first melt; heals by `[delay 5 s, gradual, delay 5 s]`, the
+/// gradual step admitting next to nothing (so an ask that takes its word for
+/// current is refused).
+fn gradual_program() -> FuseConfig {
+    let program = Heal::program([
+        Step::Delay(Duration::from_secs(5)),
+        Step::Gradual(1e-9),
+        Step::Delay(Duration::from_secs(5)),
+    ]);
+    FuseConfig::standard(0, Duration::from_secs(10)).heal(program)
+}
+
 fn causes(events: &fusebox::event::Subscription) -> Vec<Cause> {
     let mut out = Vec::new();
     while let Ok(e) = events.try_recv() {
@@ -88,11 +109,7 @@ fn late_timer_heals_exactly_once() {
         db.melt();
         let events = fb.subscribe();
         clock.advance_quietly(Duration::from_secs(5)); // deadline passed, timer silent
-        let (d1, d2) = (db.clone(), db.clone());
-        let t1 = thread::spawn(move || d1.ask());
-        let t2 = thread::spawn(move || d2.ask());
-        assert_eq!(t1.join().unwrap(), Ask::Ok);
-        assert_eq!(t2.join().unwrap(), Ask::Ok);
+        two_asks_admitted(&db);
         clock.run_due(); // the late timer finally fires: a stale no-op
         agree(&fb, "db");
         assert_eq!(causes(&events), vec![Cause::Heal]);
@@ -117,25 +134,12 @@ fn late_gradual_program_heals_exactly_once() {
     model.check(|| {
         RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (fb, clock) = fusebox();
-        let program = Heal::program([
-            Step::Delay(Duration::from_secs(5)),
-            Step::Gradual(1e-9),
-            Step::Delay(Duration::from_secs(5)),
-        ]);
-        fb.install(
-            "db",
-            FuseConfig::standard(0, Duration::from_secs(10)).heal(program),
-        )
-        .unwrap();
+        fb.install("db", gradual_program()).unwrap();
         let db = fb.fuse("db").unwrap();
         db.melt();
         let events = fb.subscribe();
         clock.advance_quietly(Duration::from_secs(10)); // both delays over, timer silent
-        let (d1, d2) = (db.clone(), db.clone());
-        let t1 = thread::spawn(move || d1.ask());
-        let t2 = thread::spawn(move || d2.ask());
-        assert_eq!(t1.join().unwrap(), Ask::Ok);
-        assert_eq!(t2.join().unwrap(), Ask::Ok);
+        two_asks_admitted(&db);
         clock.run_due();
         agree(&fb, "db");
         assert_eq!(causes(&events), vec![Cause::Heal]);
@@ -156,25 +160,12 @@ fn an_ask_racing_the_heal_of_a_gradual_step_sees_it_healed() {
     model.preemption_bound = Some(3);
     model.check(|| {
         let (fb, clock) = fusebox();
-        let program = Heal::program([
-            Step::Delay(Duration::from_secs(5)),
-            Step::Gradual(1e-9),
-            Step::Delay(Duration::from_secs(5)),
-        ]);
-        fb.install(
-            "db",
-            FuseConfig::standard(0, Duration::from_secs(10)).heal(program),
-        )
-        .unwrap();
+        fb.install("db", gradual_program()).unwrap();
         let db = fb.fuse("db").unwrap();
         db.melt();
         clock.advance(Duration::from_secs(5)); // the gradual step, on time
         clock.advance_quietly(Duration::from_secs(5)); // its end, timer silent
-        let (d1, d2) = (db.clone(), db.clone());
-        let t1 = thread::spawn(move || d1.ask());
-        let t2 = thread::spawn(move || d2.ask());
-        assert_eq!(t1.join().unwrap(), Ask::Ok);
-        assert_eq!(t2.join().unwrap(), Ask::Ok);
+        two_asks_admitted(&db);
         clock.run_due();
         agree(&fb, "db");
     });
