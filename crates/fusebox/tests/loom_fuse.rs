@@ -45,6 +45,22 @@ fn agree(fb: &Fusebox, name: &str) {
     );
 }
 
+/// Runs `f` under loom (preemption bound `bound`, if any) and checks loom
+/// explored more than one interleaving, or the test tested nothing.
+fn explore(name: &str, bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = bound;
+    model.check(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        f();
+    });
+    let runs = runs.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(runs > 1, "loom explored {runs} interleaving(s)");
+    eprintln!("{name}: {runs} interleavings");
+}
+
 /// Two threads ask at once; both must be let through.
 fn two_asks_admitted(db: &fusebox::Fuse) {
     let (d1, d2) = (db.clone(), db.clone());
@@ -100,9 +116,7 @@ fn melt_blows_once_and_asks_see_it() {
 
 #[test]
 fn late_timer_heals_exactly_once() {
-    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    loom::model(|| {
-        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    explore("late_timer_heals_exactly_once", None, || {
         let (fb, clock) = fusebox();
         fb.install("db", cfg(0)).unwrap();
         let db = fb.fuse("db").unwrap();
@@ -114,10 +128,6 @@ fn late_timer_heals_exactly_once() {
         agree(&fb, "db");
         assert_eq!(causes(&events), vec![Cause::Heal]);
     });
-    // Loom must have explored more than one interleaving, or it tested nothing.
-    let runs = RUNS.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(runs > 1, "loom explored {runs} interleaving(s)");
-    eprintln!("late_timer_heals_exactly_once: {runs} interleavings");
 }
 
 /// A heal program `[delay, gradual, delay]` whose deadlines have all passed
@@ -128,11 +138,7 @@ fn late_timer_heals_exactly_once() {
 /// Both must answer ok, the heal happens once, and the late timer is a no-op.
 #[test]
 fn late_gradual_program_heals_exactly_once() {
-    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(3);
-    model.check(|| {
-        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    explore("late_gradual_program_heals_exactly_once", Some(3), || {
         let (fb, clock) = fusebox();
         fb.install("db", gradual_program()).unwrap();
         let db = fb.fuse("db").unwrap();
@@ -144,9 +150,6 @@ fn late_gradual_program_heals_exactly_once() {
         agree(&fb, "db");
         assert_eq!(causes(&events), vec![Cause::Heal]);
     });
-    let runs = RUNS.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(runs > 1, "loom explored {runs} interleaving(s)");
-    eprintln!("late_gradual_program_heals_exactly_once: {runs} interleavings");
 }
 
 /// The gradual step was entered on time (its word published with the end
@@ -177,29 +180,26 @@ fn an_ask_racing_the_heal_of_a_gradual_step_sees_it_healed() {
 /// loom interleaves them too.
 #[test]
 fn a_late_timer_racing_a_lazy_heal_heals_once() {
-    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(3);
-    model.check(|| {
-        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (fb, clock) = fusebox();
-        fb.install("db", cfg(0)).unwrap();
-        let db = fb.fuse("db").unwrap();
-        db.melt();
-        let events = fb.subscribe();
-        clock.advance_quietly(Duration::from_secs(5));
-        let d1 = db.clone();
-        let t1 = thread::spawn(move || d1.ask());
-        let c2 = clock.clone();
-        let t2 = thread::spawn(move || c2.run_due());
-        assert_eq!(t1.join().unwrap(), Ask::Ok);
-        t2.join().unwrap();
-        agree(&fb, "db");
-        assert_eq!(causes(&events), vec![Cause::Heal]);
-    });
-    let runs = RUNS.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(runs > 1, "loom explored {runs} interleaving(s)");
-    eprintln!("a_late_timer_racing_a_lazy_heal_heals_once: {runs} interleavings");
+    explore(
+        "a_late_timer_racing_a_lazy_heal_heals_once",
+        Some(3),
+        || {
+            let (fb, clock) = fusebox();
+            fb.install("db", cfg(0)).unwrap();
+            let db = fb.fuse("db").unwrap();
+            db.melt();
+            let events = fb.subscribe();
+            clock.advance_quietly(Duration::from_secs(5));
+            let d1 = db.clone();
+            let t1 = thread::spawn(move || d1.ask());
+            let c2 = clock.clone();
+            let t2 = thread::spawn(move || c2.run_due());
+            assert_eq!(t1.join().unwrap(), Ask::Ok);
+            t2.join().unwrap();
+            agree(&fb, "db");
+            assert_eq!(causes(&events), vec![Cause::Heal]);
+        },
+    );
 }
 
 #[test]

@@ -135,16 +135,7 @@ impl Slow {
                 self.consecutive = self.consecutive.saturating_add(1);
                 self.consecutive >= failures
             }
-            Strategy::FailureRate {
-                ratio,
-                window,
-                min_calls,
-                ..
-            } => {
-                let w = duration_nanos(window);
-                self.rate.record(now, w, true);
-                self.rate.tripped(now, w, ratio, min_calls)
-            }
+            Strategy::FailureRate { .. } => self.tally_rate(now, true),
         }
     }
 
@@ -157,18 +148,26 @@ impl Slow {
                 self.consecutive = 0;
                 false
             }
-            Strategy::FailureRate {
-                ratio,
-                window,
-                min_calls,
-                ..
-            } => {
-                let w = duration_nanos(window);
-                self.rate.record(now, w, false);
-                self.rate.tripped(now, w, ratio, min_calls)
-            }
+            Strategy::FailureRate { .. } => self.tally_rate(now, false),
             Strategy::Standard { .. } | Strategy::FaultInjection { .. } => false,
         }
+    }
+
+    /// A failure rate records one outcome and judges the window after it,
+    /// whichever the outcome was. (Only called for that strategy.)
+    fn tally_rate(&mut self, now: u64, failed: bool) -> bool {
+        let Strategy::FailureRate {
+            ratio,
+            window,
+            min_calls,
+            ..
+        } = self.config.strategy
+        else {
+            return false;
+        };
+        let w = duration_nanos(window);
+        self.rate.record(now, w, failed);
+        self.rate.tripped(now, w, ratio, min_calls)
     }
 
     /// How long a fuse must stay healed for backoff to start over.
