@@ -314,6 +314,39 @@ fn demo_runs_and_prints_the_table_and_report_path() {
 }
 
 #[test]
+fn demo_on_virtual_time_prints_the_same_table_at_once() {
+    let report =
+        std::env::temp_dir().join(format!("fusebox-cli-vdemo-{}.html", std::process::id()));
+    let started = std::time::Instant::now();
+    let run = fusebox(&[
+        "demo",
+        "--virtual",
+        "--quiet",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    // A 60 s demo (two runs of 30 s): 6,000 requests each, in far less
+    // than the real minute.
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with("requests")
+            && l.split_whitespace().skip(1).eq(["6000", "6000"])),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("time to recover"), "{}", run.stdout);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let html = std::fs::read_to_string(&report).expect("report written");
+    assert!(html.contains("virtual time"));
+    let _ = std::fs::remove_file(&report);
+    // Virtual time has no dashboard to serve.
+    assert_eq!(
+        fusebox(&["demo", "--virtual", "--dashboard", "127.0.0.1:0"]).code(),
+        Some(2)
+    );
+}
+
+#[test]
 fn simulate_runs_a_scenario_with_configs_side_by_side() {
     let dir = workspace_root().join("crates/fusebox-sim/scenarios");
     let arg = |f: &str| dir.join(f).to_str().unwrap().to_owned();

@@ -23,8 +23,13 @@ pub(crate) fn html(report: &DemoReport) -> String {
         r#"<h1>fusebox demo</h1>
 <p>A service calls a database that fails in episodes, under a steady load of {rate} requests/s,
 run twice with the same script: <b>unprotected</b> (each call with a {timeout} client timeout) and
-<b>protected</b> by a fuse and a valve (same timeout). Each run lasts {run}.</p>
+<b>protected</b> by a fuse and a valve (same timeout). Each run lasts {run}{clock}.</p>
 "#,
+        clock = if report.virtual_time {
+            ", simulated on virtual time by the real fusebox code"
+        } else {
+            ", on the real clock"
+        },
         rate = s.rate,
         timeout = human(s.timeout),
         run = human(s.run),

@@ -33,8 +33,8 @@ impl Mode {
     }
 }
 
-/// Installs the fuse and the valve of the protected run.
-pub(crate) fn install(fb: &Fusebox, s: &Scenario) -> std::io::Result<Mode> {
+/// The protected run's fuse.
+pub(crate) fn fuse_config(s: &Scenario) -> FuseConfig {
     let strategy = Strategy::failure_rate(s.fuse_ratio, s.fuse_window, s.fuse_min_calls)
         .slow_call(s.slow_call);
     // One probe at a time, three in a row: a slow database costs one slow
@@ -45,20 +45,28 @@ pub(crate) fn install(fb: &Fusebox, s: &Scenario) -> std::io::Result<Mode> {
         Step::Probe(1),
         Step::Probe(1),
     ]);
-    fb.install(DB, FuseConfig::new(strategy).heal(heal))
+    FuseConfig::new(strategy).heal(heal)
+}
+
+/// The protected run's valve.
+///
+/// Not `.guard(DB)`: a guarded valve refuses while its fuse is in a probe
+/// or gradual step, so the very probes the fuse lets through would be
+/// refused and the fuse could never heal. The fuse sits in front of the
+/// valve anyway, so a blown fuse refuses before anyone queues.
+pub(crate) fn valve_config(s: &Scenario) -> ValveConfig {
+    ValveConfig::new()
+        .concurrency(s.valve_concurrency)
+        .queue(s.valve_queue)
+        .max_wait(s.valve_max_wait)
+}
+
+/// Installs the fuse and the valve of the protected run.
+pub(crate) fn install(fb: &Fusebox, s: &Scenario) -> std::io::Result<Mode> {
+    fb.install(DB, fuse_config(s))
         .map_err(std::io::Error::other)?;
-    // Not `.guard(DB)`: a guarded valve refuses while its fuse is in a probe
-    // or gradual step, so the very probes the fuse lets through would be
-    // refused and the fuse could never heal. The fuse sits in front of the
-    // valve anyway, so a blown fuse refuses before anyone queues.
-    fb.install_valve(
-        DB,
-        ValveConfig::new()
-            .concurrency(s.valve_concurrency)
-            .queue(s.valve_queue)
-            .max_wait(s.valve_max_wait),
-    )
-    .map_err(std::io::Error::other)?;
+    fb.install_valve(DB, valve_config(s))
+        .map_err(std::io::Error::other)?;
     let fuse = fb
         .fuse(DB)
         .ok_or_else(|| std::io::Error::other("fuse missing"))?;

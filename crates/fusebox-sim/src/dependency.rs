@@ -32,6 +32,7 @@ struct Queued {
 #[derive(Debug)]
 pub(crate) struct Dependency {
     latency: Latency,
+    thrash_backlog: Option<f64>,
     busy: u32,
     queue: VecDeque<Queued>,
     /// Most calls it queues; beyond, a call fails at once.
@@ -56,6 +57,7 @@ impl Dependency {
     pub(crate) fn new(s: &Scenario) -> Self {
         Dependency {
             latency: s.dependency.latency,
+            thrash_backlog: s.dependency.thrash_backlog,
             busy: 0,
             queue: VecDeque::new(),
             queue_cap: 1 << 20,
@@ -128,12 +130,21 @@ impl Dependency {
     fn start(&mut self, req: u32, draws: u64, c: Condition, waited: Duration) -> Started {
         self.busy += 1;
         let mut rng = SplitMix64::new(draws);
-        let healthy = sample(self.latency, &mut rng).mul_f64(c.latency_multiplier);
+        // The calls still waiting behind this one make it dearer.
+        let thrash = self
+            .thrash_backlog
+            .map_or(1.0, |b| 1.0 + self.queue.len() as f64 / b);
+        let healthy = sample(self.latency, &mut rng).mul_f64(c.latency_multiplier * thrash);
         let (after, answer) = if rng.chance(c.error_rate) {
-            // Errors come back fast: a tenth of the healthy latency.
-            (healthy / 10, Answer::Error)
+            // Errors come back fast: a tenth of the healthy latency, unless
+            // the episode says how long.
+            let after = c.error_latency.map_or(healthy / 10, |d| d.mul_f64(thrash));
+            (after, Answer::Error)
         } else {
-            (healthy, Answer::Ok)
+            let extra = c
+                .extra_latency
+                .map_or(Duration::ZERO, |l| sample(l, &mut rng));
+            (healthy + extra, Answer::Ok)
         };
         Started {
             req,
@@ -149,7 +160,10 @@ impl Dependency {
 pub(crate) fn sample(l: Latency, rng: &mut SplitMix64) -> Duration {
     match l {
         Latency::Constant { value } => value,
-        Latency::Exponential { mean } => mean.mul_f64(exponential(rng)),
+        Latency::Exponential { mean, shift, max } => {
+            let d = shift + mean.mul_f64(exponential(rng));
+            max.map_or(d, |m| d.min(m))
+        }
         Latency::Uniform { min, max } => min + (max - min).mul_f64(rng.unit()),
         Latency::LogNormal { median, p99 } => {
             // ln X ~ N(ln median, sigma), with the 99th percentile at z = 2.3263.

@@ -103,6 +103,24 @@ struct Req {
     draws: u64,
     call: Option<Call>,
     done: bool,
+    /// This attempt reached the dependency.
+    called: bool,
+}
+
+/// One client request as its client saw it (the last attempt's, after
+/// retries), for callers that want more than the table (see [`run_logged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientRequest {
+    /// When it first arrived, from the start of the run.
+    pub at: Duration,
+    /// First arrival to final answer.
+    pub latency: Duration,
+    /// How it ended.
+    pub end: End,
+    /// Whether its last attempt reached the dependency.
+    pub called: bool,
+    /// The attempts it took (1 without retries).
+    pub attempts: u32,
 }
 
 /// A future that is ready once its cell holds an outcome.
@@ -161,6 +179,8 @@ struct Sim<'a> {
     serial: u64,
     started: Vec<Started>,
     requests: u64,
+    /// Every client request, when the caller asked for them.
+    log: Option<Vec<ClientRequest>>,
     // Keeps the Fusebox (and its timer) alive for the run.
     _fb: Option<Fusebox>,
 }
@@ -172,6 +192,26 @@ pub(crate) fn run(
     name: &str,
     config: Option<&ConfigFile>,
 ) -> Result<RunResult, SimError> {
+    run_with_log(s, name, config, false).map(|(r, _)| r)
+}
+
+/// One run of `s` (unprotected with `config` `None`), with every client
+/// request as its client saw it, in the order they ended: the raw material
+/// of figures the table does not have (the demo's time to recover, say).
+pub fn run_logged(
+    s: &Scenario,
+    name: &str,
+    config: Option<&ConfigFile>,
+) -> Result<(RunResult, Vec<ClientRequest>), SimError> {
+    run_with_log(s, name, config, true).map(|(r, log)| (r, log.unwrap_or_default()))
+}
+
+fn run_with_log(
+    s: &Scenario,
+    name: &str,
+    config: Option<&ConfigFile>,
+    log: bool,
+) -> Result<(RunResult, Option<Vec<ClientRequest>>), SimError> {
     let clock = ManualClock::new();
     let (fb, guard) = match config {
         None => (
@@ -220,6 +260,7 @@ pub(crate) fn run(
         serial: 0,
         started: Vec::new(),
         requests: 0,
+        log: log.then(Vec::new),
         _fb: fb,
     };
     sim.start();
@@ -232,7 +273,7 @@ pub(crate) fn run(
         crate::scenario::Objective::WastedCalls => total.wasted_calls as f64,
         crate::scenario::Objective::P99 => total.p99.as_secs_f64(),
     };
-    Ok(RunResult {
+    let result = RunResult {
         config: name.to_owned(),
         phases,
         total,
@@ -240,7 +281,8 @@ pub(crate) fn run(
         requests: sim.requests,
         bucket,
         buckets,
-    })
+    };
+    Ok((result, sim.log))
 }
 
 impl Sim<'_> {
@@ -354,6 +396,7 @@ impl Sim<'_> {
             draws: 0,
             call: None,
             done: false,
+            called: false,
         };
         match self.free.pop() {
             Some(id) => {
@@ -398,6 +441,7 @@ impl Sim<'_> {
                         let r = &mut self.reqs[id as usize];
                         r.gen += 1;
                         r.draws = draws;
+                        r.called = false;
                         self.end_attempt(id, End::Refused("fuse"));
                         return;
                     }
@@ -407,6 +451,7 @@ impl Sim<'_> {
         let r = &mut self.reqs[id as usize];
         r.gen += 1;
         r.draws = draws;
+        r.called = false;
         r.call = Some(Call {
             fused,
             gate,
@@ -490,6 +535,7 @@ impl Sim<'_> {
     fn call_dependency(&mut self, id: u32) {
         let c = self.s.condition(self.now);
         self.call_mut(id).at_dependency = Some(self.now);
+        self.reqs[id as usize].called = true;
         self.stats.call(self.now);
         let draws = self.reqs[id as usize].draws;
         let before = self.dep.busy();
@@ -586,6 +632,15 @@ impl Sim<'_> {
         }
         r.done = true;
         let (born, client) = (r.born, r.client);
+        if let Some(log) = &mut self.log {
+            log.push(ClientRequest {
+                at: born,
+                latency: self.now - born,
+                end,
+                called: r.called,
+                attempts: r.attempt + 1,
+            });
+        }
         self.stats.ended(born, self.now, end);
         if let (Some(c), Some(closed)) = (client, &self.s.load.closed) {
             let t = self.now + load::think(&mut self.think, closed.think);

@@ -28,13 +28,15 @@
 //! | `load.retry_after` | `"0s"` | wait before a retry |
 //! | `[load.open]` | | open loop: Poisson arrivals |
 //! | `load.open.rate` | | mean requests per second, finite and > 0 |
+//! | `load.open.arrivals` | `"poisson"` | `poisson` (exponential gaps) or `periodic` (one every `1 / rate`, from 0: a ticker) |
 //! | `load.open.shape` | `{ kind = "steady" }` | `steady`; `{ kind = "ramp", to }` (rate at the end, ≥ 0); `{ kind = "diurnal", amplitude, period }` (amplitude in [0, 1], period > 0) |
 //! | `[[load.open.spikes]]` | none | `at`, `for` (> 0), `rate` (extra requests per second, > 0) |
 //! | `[load.closed]` | | closed loop: `clients` (≥ 1), `think` (mean think time, exponential) |
 //! | `[dependency]` | | what the service calls (one per scenario) |
 //! | `dependency.name` | `"dependency"` | its name in reports |
 //! | `dependency.connections` | | calls served at once, ≥ 1; the rest queue |
-//! | `dependency.latency` | | `{ kind = "constant", value }`, `{ kind = "exponential", mean }`, `{ kind = "uniform", min, max }`, `{ kind = "log_normal", median, p99 }`: every one > 0, `min` ≤ `max`, `p99` ≥ `median` |
+//! | `dependency.latency` | | `{ kind = "constant", value }`, `{ kind = "exponential", mean, shift = "0s", max }` (shift + exponential, cut at `max` ≥ `shift`), `{ kind = "uniform", min, max }`, `{ kind = "log_normal", median, p99 }`: `value`, `mean`, `max` and `median` > 0, `min` ≤ `max`, `p99` ≥ `median` |
+//! | `dependency.thrash_backlog` | none | a pile-up makes it worse: with `n` calls waiting, a call costs `1 + n / thrash_backlog` times its latency; finite, > 0 |
 //! | `dependency.timeout` | none | the service's own timeout on a call, > 0 |
 //! | `dependency.fuse`, `dependency.valve` | none | the fuse and valve of the fusebox config guarding the calls, by name |
 //! | `[[episodes]]` | none | times when the dependency misbehaves (the later-starting wins where they overlap) |
@@ -42,6 +44,8 @@
 //! | `episodes[].start`, `end` | | `start` < `end` ≤ `duration` |
 //! | `episodes[].error_rate` | `0.0` | share of calls that fail fast, in [0, 1] |
 //! | `episodes[].latency_multiplier` | `1.0` | healthy latency times this, finite and > 0 |
+//! | `episodes[].extra_latency` | none | a latency (as `dependency.latency`) added to every successful call |
+//! | `episodes[].error_latency` | a tenth of the healthy latency | how long a failing call takes (times the thrash factor) |
 //! | `episodes[].connections` | unchanged | connections meanwhile, ≥ 1 |
 //! | `episodes[].down` | `false` | hard down: every call fails after `down_after` |
 //! | `episodes[].down_after` | `"1ms"` | how long a call to a down dependency takes to fail |
@@ -440,12 +444,24 @@ fn rules(s: &Scenario) -> Vec<Broken> {
     if let Some(t) = s.dependency.timeout {
         positive(at!["dependency", "timeout"], t);
     }
-    match s.dependency.latency {
-        Latency::Constant { value } => positive(at!["dependency", "latency", "value"], value),
-        Latency::Exponential { mean } => positive(at!["dependency", "latency", "mean"], mean),
-        Latency::Uniform { max, .. } => positive(at!["dependency", "latency", "max"], max),
-        Latency::LogNormal { median, .. } => {
-            positive(at!["dependency", "latency", "median"], median)
+    let mut latencies: Vec<(Vec<Seg>, Latency)> =
+        vec![(at!["dependency", "latency"], s.dependency.latency)];
+    for (i, e) in s.episodes.iter().enumerate() {
+        if let Some(l) = e.extra_latency {
+            latencies.push((at!["episodes", i, "extra_latency"], l));
+        }
+    }
+    for (path, l) in &latencies {
+        let field = |key: &str| {
+            let mut p = path.clone();
+            p.push(Seg::from(key));
+            p
+        };
+        match *l {
+            Latency::Constant { value } => positive(field("value"), value),
+            Latency::Exponential { mean, .. } => positive(field("mean"), mean),
+            Latency::Uniform { max, .. } => positive(field("max"), max),
+            Latency::LogNormal { median, .. } => positive(field("median"), median),
         }
     }
     if let Some(open) = &s.load.open {
@@ -526,22 +542,49 @@ fn rules(s: &Scenario) -> Vec<Broken> {
         at!["dependency", "connections"],
         "must be at least 1".into(),
     );
-    match s.dependency.latency {
-        Latency::Uniform { min, max } => rule(
-            min <= max,
-            at!["dependency", "latency", "min"],
-            format!("must be at most max (min {}, max {})", show(min), show(max)),
-        ),
-        Latency::LogNormal { median, p99 } => rule(
-            p99 >= median,
-            at!["dependency", "latency", "p99"],
-            format!(
-                "must be at least the median (median {}, p99 {})",
-                show(median),
-                show(p99)
+    if let Some(b) = s.dependency.thrash_backlog {
+        rule(
+            b.is_finite() && b > 0.0,
+            at!["dependency", "thrash_backlog"],
+            format!("must be a finite number greater than zero (is {b})"),
+        );
+    }
+    for (path, l) in latencies {
+        let field = |key: &str| {
+            let mut p = path.clone();
+            p.push(Seg::from(key));
+            p
+        };
+        match l {
+            Latency::Exponential {
+                shift,
+                max: Some(max),
+                ..
+            } => rule(
+                max >= shift,
+                field("max"),
+                format!(
+                    "must be at least the shift (shift {}, max {})",
+                    show(shift),
+                    show(max)
+                ),
             ),
-        ),
-        _ => {}
+            Latency::Uniform { min, max } => rule(
+                min <= max,
+                field("min"),
+                format!("must be at most max (min {}, max {})", show(min), show(max)),
+            ),
+            Latency::LogNormal { median, p99 } => rule(
+                p99 >= median,
+                field("p99"),
+                format!(
+                    "must be at least the median (median {}, p99 {})",
+                    show(median),
+                    show(p99)
+                ),
+            ),
+            _ => {}
+        }
     }
     for (i, e) in s.episodes.iter().enumerate() {
         rule(

@@ -54,9 +54,9 @@ mod table;
 
 use std::fmt;
 
-pub use engine::RunResult;
+pub use engine::{run_logged, ClientRequest, RunResult};
 pub use scenario::Scenario;
-pub use stats::PhaseRow;
+pub use stats::{End, PhaseRow};
 
 /// A simulation that could not run (a config that names no such fuse, say).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use fusebox::rng::SplitMix64;
 
 use crate::dependency::exponential;
-use crate::scenario::{OpenLoad, Shape};
+use crate::scenario::{self, OpenLoad, Shape};
 
 /// The open-loop rate, requests per second, at `t` of a run of `length`.
 pub(crate) fn rate_at(open: &OpenLoad, t: Duration, length: Duration) -> f64 {
@@ -48,6 +48,10 @@ pub(crate) struct Arrivals {
     rng: SplitMix64,
     peak: f64,
     next: Duration,
+    /// A ticker: the next arrival is `1 / rate` after the last.
+    periodic: bool,
+    /// No arrival yet (a ticker's first is at zero).
+    first: bool,
 }
 
 impl Arrivals {
@@ -56,6 +60,8 @@ impl Arrivals {
             rng: SplitMix64::new(seed),
             peak: peak(open),
             next: Duration::ZERO,
+            periodic: open.arrivals == scenario::Arrivals::Periodic,
+            first: true,
         }
     }
 
@@ -64,6 +70,9 @@ impl Arrivals {
         if self.peak <= 0.0 {
             return None;
         }
+        if self.periodic {
+            return self.tick(open, length);
+        }
         loop {
             let gap = exponential(&mut self.rng) / self.peak;
             self.next += Duration::from_secs_f64(gap);
@@ -71,6 +80,29 @@ impl Arrivals {
                 return None;
             }
             if self.rng.unit() * self.peak < rate_at(open, self.next, length) {
+                return Some(self.next);
+            }
+        }
+    }
+}
+
+impl Arrivals {
+    /// A ticker's next arrival: at zero first, then `1 / rate` after the
+    /// last (a rate that fell to zero is looked at again a millisecond on).
+    fn tick(&mut self, open: &OpenLoad, length: Duration) -> Option<Duration> {
+        loop {
+            if !std::mem::take(&mut self.first) {
+                let rate = rate_at(open, self.next, length);
+                self.next += if rate > 0.0 {
+                    Duration::from_secs_f64(1.0 / rate)
+                } else {
+                    Duration::from_millis(1)
+                };
+            }
+            if self.next >= length {
+                return None;
+            }
+            if rate_at(open, self.next, length) > 0.0 {
                 return Some(self.next);
             }
         }

@@ -75,6 +75,10 @@ pub struct OpenLoad {
     /// How the rate moves over time.
     #[serde(default)]
     pub shape: Shape,
+    /// How arrivals are spaced: a Poisson process, or one every `1 / rate`
+    /// (a load generator's ticker, as the demo's).
+    #[serde(default)]
+    pub arrivals: Arrivals,
     /// Short bursts on top of the shape.
     #[serde(default)]
     pub spikes: Vec<Spike>,
@@ -101,6 +105,17 @@ pub enum Shape {
         #[serde(with = "fusebox::duration::serde_duration")]
         period: Duration,
     },
+}
+
+/// How open-loop arrivals are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// Independent arrivals: exponential gaps (a Poisson process).
+    #[default]
+    Poisson,
+    /// One every `1 / rate(t)`, starting at zero: a ticker.
+    Periodic,
 }
 
 /// A burst of extra arrivals.
@@ -152,6 +167,12 @@ pub struct Dependency {
     /// The valve (of the fusebox config) regulating calls to it, by name.
     #[serde(default)]
     pub valve: Option<String>,
+    /// A pile-up makes it worse: with `n` calls waiting for a connection, a
+    /// call that starts costs `1 + n / thrash_backlog` times its healthy
+    /// latency (and its error latency): context switches, lock contention,
+    /// memory pressure. `None`: waiting costs nothing extra.
+    #[serde(default)]
+    pub thrash_backlog: Option<f64>,
 }
 
 fn default_dependency() -> String {
@@ -168,11 +189,18 @@ pub enum Latency {
         #[serde(with = "fusebox::duration::serde_duration")]
         value: Duration,
     },
-    /// Exponential with this mean (the M in M/M/c).
+    /// `shift` plus an exponential of mean `mean` (the M in M/M/c when
+    /// `shift` is zero), cut at `max` if given.
     Exponential {
-        /// The mean.
+        /// The mean of the exponential part.
         #[serde(with = "fusebox::duration::serde_duration")]
         mean: Duration,
+        /// Added to every draw: the least latency.
+        #[serde(default, with = "fusebox::duration::serde_duration")]
+        shift: Duration,
+        /// No draw is longer (shift included).
+        #[serde(default, with = "fusebox::duration::serde_duration::option")]
+        max: Option<Duration>,
     },
     /// Uniform between two bounds.
     Uniform {
@@ -212,6 +240,13 @@ pub struct Episode {
     /// Healthy latency is multiplied by this.
     #[serde(default = "one")]
     pub latency_multiplier: f64,
+    /// A latency added to every successful call (after the multiplier): a
+    /// dependency that went slow by a fixed amount.
+    #[serde(default)]
+    pub extra_latency: Option<Latency>,
+    /// How long a failing call takes; `None`: a tenth of the healthy latency.
+    #[serde(default, with = "fusebox::duration::serde_duration::option")]
+    pub error_latency: Option<Duration>,
     /// Connections during the episode, if they change.
     #[serde(default)]
     pub connections: Option<u32>,
@@ -280,6 +315,8 @@ impl Objective {
 pub(crate) struct Condition {
     pub(crate) error_rate: f64,
     pub(crate) latency_multiplier: f64,
+    pub(crate) extra_latency: Option<Latency>,
+    pub(crate) error_latency: Option<Duration>,
     pub(crate) connections: u32,
     pub(crate) down: bool,
     pub(crate) down_after: Duration,
@@ -292,6 +329,8 @@ impl Scenario {
         let healthy = Condition {
             error_rate: 0.0,
             latency_multiplier: 1.0,
+            extra_latency: None,
+            error_latency: None,
             connections: self.dependency.connections,
             down: false,
             down_after: default_down_after(),
@@ -314,6 +353,8 @@ impl Scenario {
         Condition {
             error_rate: e.error_rate,
             latency_multiplier: e.latency_multiplier,
+            extra_latency: e.extra_latency,
+            error_latency: e.error_latency,
             connections: e.connections.unwrap_or(self.dependency.connections),
             down,
             down_after: e.down_after,

@@ -15,7 +15,8 @@ use crate::report::Bucket;
 
 /// How a client's request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum End {
+pub enum End {
+    /// The dependency answered with success.
     Succeeded,
     /// The dependency answered with an error.
     Failed,

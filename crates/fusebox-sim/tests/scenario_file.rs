@@ -236,6 +236,11 @@ malformed! {
     exponential_mean_zero: line 19 = r#"latency = { kind = "exponential", mean = "0s" }"# => (19, 42, "dependency.latency.mean"), "must be greater than zero";
     exponential_mean_misspelt: line 19 = r#"latency = { kind = "exponential", mena = "3ms" }"# => (19, 35, "dependency.latency.mena"), "unknown field `mena`";
     exponential_mean_bad_unit: line 19 = r#"latency = { kind = "exponential", mean = "3 parsecs" }"# => (19, 42, "dependency.latency.mean"), "unknown unit";
+    exponential_max_below_shift: line 19 = r#"latency = { kind = "exponential", mean = "3ms", shift = "2ms", max = "1ms" }"# => (19, 70, "dependency.latency.max"), "must be at least the shift (shift 2ms, max 1ms)";
+    thrash_backlog_zero: line 20 = r#"thrash_backlog = 0.0"# => (20, 18, "dependency.thrash_backlog"), "must be a finite number greater than zero";
+    arrivals_unknown: line 13 = r#"arrivals = "bursty""# => (13, 12, "load.open.arrivals"), "unknown variant `bursty`";
+    extra_latency_zero: line 28 = r#"extra_latency = { kind = "constant", value = "0s" }"# => (28, 46, "episodes[0].extra_latency.value"), "must be greater than zero";
+    error_latency_bad: line 28 = r#"error_latency = "fast""# => (28, 17, "episodes[0].error_latency"), "unknown unit";
     latency_not_a_table: line 19 = r#"latency = "fast""# => (19, 11, "dependency.latency"), "invalid type";
     dependency_timeout_zero: line 20 = r#"timeout = "0s""# => (20, 11, "dependency.timeout"), "must be greater than zero";
     dependency_timeout_bad: line 20 = r#"timeout = "soon""# => (20, 11, "dependency.timeout"), "unknown unit \"soon\"";
@@ -712,12 +717,17 @@ fn obeys_the_rules(s: &Scenario) -> bool {
                 }
         })
         && s.load.closed.as_ref().is_none_or(|c| c.clients >= 1);
-    let latency = match s.dependency.latency {
+    let good = |l: Latency| match l {
         Latency::Constant { value } => !value.is_zero(),
-        Latency::Exponential { mean } => !mean.is_zero(),
+        Latency::Exponential { mean, shift, max } => {
+            !mean.is_zero() && max.is_none_or(|m| m >= shift)
+        }
         Latency::Uniform { min, max } => min <= max && !max.is_zero(),
         Latency::LogNormal { median, p99 } => !median.is_zero() && p99 >= median,
     };
+    let latency = good(s.dependency.latency)
+        && s.dependency.thrash_backlog.is_none_or(positive)
+        && s.episodes.iter().all(|e| e.extra_latency.is_none_or(good));
     let episodes = s.episodes.iter().all(|e| {
         !e.name.trim().is_empty()
             && e.start < e.end

@@ -29,6 +29,10 @@ pub(crate) struct DemoArgs {
     /// No progress lines: only the final table and the report's path.
     #[arg(long)]
     quiet: bool,
+    /// Run the same scenario through the simulator, on virtual time: the
+    /// same table and report in a second or two, no dashboard.
+    #[arg(long = "virtual", conflicts_with = "dashboard")]
+    virtual_time: bool,
 }
 
 pub(crate) fn run(args: DemoArgs) -> Result<ExitCode, Failure> {
@@ -44,6 +48,14 @@ pub(crate) fn run(args: DemoArgs) -> Result<ExitCode, Failure> {
         quiet: args.quiet,
     };
     let quiet = args.quiet;
+    if args.virtual_time {
+        let report = fusebox_demo::run_virtual(opts).map_err(|e| Failure(format!("demo: {e}")))?;
+        print!("{}", report.table());
+        if quiet {
+            println!("report: {}", report.report_path.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
