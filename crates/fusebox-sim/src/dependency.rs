@@ -24,6 +24,9 @@ pub(crate) enum Answer {
 #[derive(Debug, Clone, Copy)]
 struct Queued {
     req: u32,
+    /// The request's generation when it called: the call answers that
+    /// attempt, even if the request's slot is someone else's by then.
+    gen: u32,
     draws: u64,
     since: Duration,
 }
@@ -44,6 +47,8 @@ pub(crate) struct Dependency {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Started {
     pub(crate) req: u32,
+    /// The generation of the attempt that made the call.
+    pub(crate) gen: u32,
     pub(crate) after: Duration,
     pub(crate) answer: Answer,
     /// Whether it holds a connection (a call to a dependency that is down
@@ -74,6 +79,7 @@ impl Dependency {
     pub(crate) fn call(
         &mut self,
         req: u32,
+        gen: u32,
         draws: u64,
         c: Condition,
         now: Duration,
@@ -81,6 +87,7 @@ impl Dependency {
         if c.down || self.queue.len() >= self.queue_cap {
             return Some(Started {
                 req,
+                gen,
                 after: c.down_after,
                 answer: Answer::Error,
                 holds: false,
@@ -88,10 +95,11 @@ impl Dependency {
             });
         }
         if self.busy < c.connections && self.queue.is_empty() {
-            return Some(self.start(req, draws, c, Duration::ZERO));
+            return Some(self.start(req, gen, draws, c, Duration::ZERO));
         }
         self.queue.push_back(Queued {
             req,
+            gen,
             draws,
             since: now,
         });
@@ -116,6 +124,7 @@ impl Dependency {
             if c.down {
                 out.push(Started {
                     req: q.req,
+                    gen: q.gen,
                     after: c.down_after,
                     answer: Answer::Error,
                     holds: false,
@@ -123,11 +132,11 @@ impl Dependency {
                 });
                 continue;
             }
-            out.push(self.start(q.req, q.draws, c, waited));
+            out.push(self.start(q.req, q.gen, q.draws, c, waited));
         }
     }
 
-    fn start(&mut self, req: u32, draws: u64, c: Condition, waited: Duration) -> Started {
+    fn start(&mut self, req: u32, gen: u32, draws: u64, c: Condition, waited: Duration) -> Started {
         self.busy += 1;
         let mut rng = SplitMix64::new(draws);
         // The calls still waiting behind this one make it dearer.
@@ -148,6 +157,7 @@ impl Dependency {
         };
         Started {
             req,
+            gen,
             after,
             answer,
             holds: true,

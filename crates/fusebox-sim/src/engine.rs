@@ -537,9 +537,9 @@ impl Sim<'_> {
         self.call_mut(id).at_dependency = Some(self.now);
         self.reqs[id as usize].called = true;
         self.stats.call(self.now);
-        let draws = self.reqs[id as usize].draws;
+        let (draws, gen) = (self.reqs[id as usize].draws, self.reqs[id as usize].gen);
         let before = self.dep.busy();
-        let started = self.dep.call(id, draws, c, self.now);
+        let started = self.dep.call(id, gen, draws, c, self.now);
         if self.dep.busy() != before {
             self.stats.busy(self.now, self.dep.busy(), c.connections);
         }
@@ -555,7 +555,8 @@ impl Sim<'_> {
             if st.holds {
                 self.stats.served(self.now - st.waited, st.waited);
             }
-            let gen = self.reqs[st.req as usize].gen & !(3 << 30);
+            // The attempt that called, not whoever holds the slot now.
+            let gen = st.gen & !(3 << 30);
             // The answer carries whether it held a connection in its sign bit.
             let tag = if st.holds { gen } else { gen | 1 << 31 };
             let ok = matches!(st.answer, Answer::Ok);

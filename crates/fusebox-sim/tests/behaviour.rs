@@ -78,3 +78,40 @@ fn on_the_flapping_dependency_a_heal_program_beats_reset_and_none_loses_to_both(
     assert!(program < reset, "program {program} vs reset {reset}");
     assert!(reset < none, "reset {reset} vs none {none}");
 }
+
+/// A call that waited in the dependency's queue answers the attempt that
+/// made it, even after its caller gave up and the request's slot went to a
+/// newer request. One connection, first come first served, 100 ms a call:
+/// the clients that succeed are answered in the order they arrived, each
+/// after 100 ms at least.
+#[test]
+fn an_abandoned_queued_call_never_answers_a_newer_request() {
+    let scenario: fusebox_sim::Scenario = toml::from_str(
+        r#"
+        duration = "30s"
+        [load]
+        open = { rate = 5.0, spikes = [{ at = "5s", for = "4s", rate = 20.0 }] }
+        timeout = "300ms"
+        [dependency]
+        connections = 1
+        latency = { kind = "constant", value = "100ms" }
+        "#,
+    )
+    .expect("scenario");
+    let (run, mut log) = fusebox_sim::run_logged(&scenario, "none", None).expect("runs");
+    // The spike overloads it: the queue outgrows the timeout, calls are
+    // abandoned in it (and still served), request slots are reused.
+    assert!(run.total.timed_out > 30, "{:?}", run.total);
+    log.retain(|r| r.end == fusebox_sim::End::Succeeded);
+    log.sort_by_key(|r| r.at);
+    assert!(log.len() > 50, "{}", log.len());
+    for w in log.windows(2) {
+        assert!(w[1].latency >= std::time::Duration::from_millis(100));
+        assert!(
+            w[0].at + w[0].latency < w[1].at + w[1].latency,
+            "arrived at {:?} and {:?}, answered in the other order",
+            w[0].at,
+            w[1].at
+        );
+    }
+}
