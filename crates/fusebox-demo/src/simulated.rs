@@ -32,6 +32,7 @@ use crate::summary::{summarize, Counts, RunSummary, Sample};
 pub(crate) fn scenario(s: &Scenario) -> fusebox_sim::Scenario {
     let episode = |name: &str, start, end| Episode {
         name: name.to_owned(),
+        dependency: None,
         start,
         end,
         error_rate: 0.0,
@@ -59,7 +60,7 @@ pub(crate) fn scenario(s: &Scenario) -> fusebox_sim::Scenario {
             retries: 0,
             retry_after: Duration::ZERO,
         },
-        dependency: Dependency {
+        dependency: Some(Dependency {
             name: "database".to_owned(),
             connections: s.capacity as u32,
             latency: Latency::Exponential {
@@ -71,7 +72,8 @@ pub(crate) fn scenario(s: &Scenario) -> fusebox_sim::Scenario {
             fuse: Some(DB.to_owned()),
             valve: Some(DB.to_owned()),
             thrash_backlog: Some(s.thrash_backlog),
-        },
+        }),
+        dependencies: Vec::new(),
         episodes: vec![
             Episode {
                 error_rate: s.error_share,

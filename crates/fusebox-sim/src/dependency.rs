@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use fusebox::rng::SplitMix64;
 
-use crate::scenario::{Condition, Latency, Scenario};
+use crate::scenario::{self, Condition, Latency};
 
 /// How one call to the dependency ends, decided when it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,10 +59,10 @@ pub(crate) struct Started {
 }
 
 impl Dependency {
-    pub(crate) fn new(s: &Scenario) -> Self {
+    pub(crate) fn new(d: &scenario::Dependency) -> Self {
         Dependency {
-            latency: s.dependency.latency,
-            thrash_backlog: s.dependency.thrash_backlog,
+            latency: d.latency,
+            thrash_backlog: d.thrash_backlog,
             busy: 0,
             queue: VecDeque::new(),
             queue_cap: 1 << 20,

@@ -66,8 +66,8 @@ enum Ev {
     Client(u32),
     /// A retry of request `.0`'s client request.
     Retry(u32),
-    /// The dependency answers request `.0`'s call (generation `.1`).
-    Answer(u32, u32),
+    /// Dependency `.2` answers request `.0`'s call (generation `.1`).
+    Answer(u32, u32, u16),
     /// Request `.0`'s timeout (generation `.1`).
     Timeout(u32, u32),
     /// A phase boundary: the dependency's condition may change.
@@ -87,20 +87,24 @@ struct Call {
     waiting: Option<Pin<Box<Acquire>>>,
     /// Holding a valve slot.
     permit: Option<Permit>,
-    /// The dependency call, if one started for this attempt: (started at,
-    /// request generation).
+    /// When the dependency call started, if it did.
     at_dependency: Option<Duration>,
 }
 
 /// One client request (and its retries).
 struct Req {
-    /// Bumped per attempt, so stale answers and timeouts are told apart.
+    /// Bumped per attempt and per dependency called, so stale answers and
+    /// timeouts are told apart.
     gen: u32,
     born: Duration,
     attempt: u32,
     client: Option<u32>,
     /// The seed of this attempt's dependency draws.
     draws: u64,
+    /// The dependency being called (an index into the scenario's calls).
+    stage: usize,
+    /// When the client gives up on this attempt.
+    deadline: Duration,
     call: Option<Call>,
     done: bool,
     /// This attempt reached the dependency.
@@ -155,7 +159,7 @@ impl Wake for Wakeup {
     }
 }
 
-/// The protection a run puts in front of the dependency.
+/// The protection a run puts in front of one dependency.
 struct Guard {
     fuse: Option<Fuse>,
     valve: Option<Valve>,
@@ -171,8 +175,9 @@ struct Sim<'a> {
     reqs: Vec<Req>,
     free: Vec<u32>,
     woken: Arc<Mutex<Vec<u32>>>,
-    dep: Dependency,
-    guard: Guard,
+    /// The dependencies, in call order, and their guards.
+    deps: Vec<Dependency>,
+    guards: Vec<Guard>,
     stats: Stats,
     arrivals: Option<Arrivals>,
     think: SplitMix64,
@@ -213,14 +218,12 @@ fn run_with_log(
     log: bool,
 ) -> Result<(RunResult, Option<Vec<ClientRequest>>), SimError> {
     let clock = ManualClock::new();
-    let (fb, guard) = match config {
-        None => (
-            None,
-            Guard {
-                fuse: None,
-                valve: None,
-            },
-        ),
+    let unguarded = || Guard {
+        fuse: None,
+        valve: None,
+    };
+    let (fb, guards) = match config {
+        None => (None, s.calls().iter().map(|_| unguarded()).collect()),
         Some(cfg) => {
             let fb = Fusebox::builder()
                 .clock(clock.clone())
@@ -228,19 +231,23 @@ fn run_with_log(
                 .build();
             fb.load_config(cfg)
                 .map_err(|e| SimError::new(format!("config {name}: {e}")))?;
-            let fuse = match &s.dependency.fuse {
-                Some(f) => Some(fb.fuse(f).ok_or_else(|| {
-                    SimError::new(format!("config {name} has no fuse named {f:?}"))
-                })?),
-                None => None,
-            };
-            let valve = match &s.dependency.valve {
-                Some(v) => Some(fb.valve(v).ok_or_else(|| {
-                    SimError::new(format!("config {name} has no valve named {v:?}"))
-                })?),
-                None => None,
-            };
-            (Some(fb), Guard { fuse, valve })
+            let mut guards = Vec::new();
+            for d in s.calls() {
+                let fuse = match &d.fuse {
+                    Some(f) => Some(fb.fuse(f).ok_or_else(|| {
+                        SimError::new(format!("config {name} has no fuse named {f:?}"))
+                    })?),
+                    None => None,
+                };
+                let valve = match &d.valve {
+                    Some(v) => Some(fb.valve(v).ok_or_else(|| {
+                        SimError::new(format!("config {name} has no valve named {v:?}"))
+                    })?),
+                    None => None,
+                };
+                guards.push(Guard { fuse, valve });
+            }
+            (Some(fb), guards)
         }
     };
     let mut sim = Sim {
@@ -252,9 +259,12 @@ fn run_with_log(
         reqs: Vec::new(),
         free: Vec::new(),
         woken: Arc::default(),
-        dep: Dependency::new(s),
-        guard,
-        stats: Stats::new(s.phases()),
+        deps: s.calls().into_iter().map(Dependency::new).collect(),
+        guards,
+        stats: Stats::new(
+            s.phases(),
+            s.calls().iter().map(|d| d.name.clone()).collect(),
+        ),
         arrivals: s.load.open.as_ref().map(|o| Arrivals::new(mix(s.seed), o)),
         think: SplitMix64::new(mix(s.seed ^ 0x0074_174B)),
         serial: 0,
@@ -340,8 +350,11 @@ impl Sim<'_> {
             self.handle(ev);
             self.poll_woken();
         }
-        let c = self.s.condition(self.now);
-        self.stats.busy(self.now, self.dep.busy(), c.connections);
+        for k in 0..self.deps.len() {
+            let c = self.s.condition(k, self.now);
+            self.stats
+                .busy(k, self.now, self.deps[k].busy(), c.connections);
+        }
     }
 
     fn handle(&mut self, ev: Ev) {
@@ -365,7 +378,7 @@ impl Sim<'_> {
                 self.attempt(id);
             }
             Ev::Retry(id) => self.attempt(id),
-            Ev::Answer(id, gen) => self.answered(id, gen),
+            Ev::Answer(id, tag, dep) => self.answered(id, tag, usize::from(dep)),
             Ev::Timeout(id, gen) => {
                 let r = &self.reqs[id as usize];
                 if r.gen == gen && !r.done && r.call.is_some() {
@@ -373,16 +386,17 @@ impl Sim<'_> {
                 }
             }
             Ev::Boundary => {
-                let before = self
-                    .s
-                    .condition(self.now - Duration::from_nanos(1).min(self.now));
-                self.stats
-                    .busy(self.now, self.dep.busy(), before.connections);
-                let c = self.s.condition(self.now);
-                let mut started = std::mem::take(&mut self.started);
-                self.dep.drain(c, self.now, &mut started);
-                self.launch(&mut started);
-                self.started = started;
+                let just_before = self.now - Duration::from_nanos(1).min(self.now);
+                for k in 0..self.deps.len() {
+                    let before = self.s.condition(k, just_before);
+                    self.stats
+                        .busy(k, self.now, self.deps[k].busy(), before.connections);
+                    let c = self.s.condition(k, self.now);
+                    let mut started = std::mem::take(&mut self.started);
+                    self.deps[k].drain(c, self.now, &mut started);
+                    self.launch(k, &mut started);
+                    self.started = started;
+                }
             }
         }
     }
@@ -394,6 +408,8 @@ impl Sim<'_> {
             attempt: 0,
             client,
             draws: 0,
+            stage: 0,
+            deadline: Duration::ZERO,
             call: None,
             done: false,
             called: false,
@@ -413,18 +429,24 @@ impl Sim<'_> {
         }
     }
 
-    /// One attempt of request `id`: fuse, valve, dependency.
+    /// One attempt of request `id`: each dependency in turn.
     fn attempt(&mut self, id: u32) {
         self.requests += 1;
         self.stats.attempt(self.reqs[id as usize].born);
         self.serial += 1;
         let draws = mix(self.s.seed ^ self.serial.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let timeout = match self.s.dependency.timeout {
-            Some(d) => d.min(self.s.load.timeout),
-            None => self.s.load.timeout,
-        };
+        let r = &mut self.reqs[id as usize];
+        r.draws = draws;
+        r.called = false;
+        r.deadline = self.now + self.s.load.timeout;
+        self.stage(id, 0);
+    }
+
+    /// Request `id` calls dependency `k`: its fuse, its valve, the call.
+    fn stage(&mut self, id: u32, k: usize) {
+        let dep = self.s.call_at(k);
         let gate = Rc::new(Cell::new(None));
-        let fused = match &self.guard.fuse {
+        let fused = match &self.guards[k].fuse {
             None => None,
             Some(fuse) => {
                 let fuse = fuse.clone();
@@ -438,10 +460,7 @@ impl Sim<'_> {
                     Poll::Pending => Some(f),
                     Poll::Ready(_) => {
                         // Refused at once (blown, or removed).
-                        let r = &mut self.reqs[id as usize];
-                        r.gen += 1;
-                        r.draws = draws;
-                        r.called = false;
+                        self.reqs[id as usize].gen += 1;
                         self.end_attempt(id, End::Refused("fuse"));
                         return;
                     }
@@ -450,8 +469,7 @@ impl Sim<'_> {
         };
         let r = &mut self.reqs[id as usize];
         r.gen += 1;
-        r.draws = draws;
-        r.called = false;
+        r.stage = k;
         r.call = Some(Call {
             fused,
             gate,
@@ -460,8 +478,12 @@ impl Sim<'_> {
             at_dependency: None,
         });
         let gen = r.gen;
-        self.at(self.now + timeout, Ev::Timeout(id, gen));
-        match self.guard.valve.clone() {
+        let timeout_at = match dep.timeout {
+            Some(d) => (self.now + d).min(r.deadline),
+            None => r.deadline,
+        };
+        self.at(timeout_at, Ev::Timeout(id, gen));
+        match self.guards[k].valve.clone() {
             None => self.call_dependency(id),
             Some(valve) => {
                 let mut acquire = Box::pin(valve.acquire());
@@ -533,24 +555,34 @@ impl Sim<'_> {
     }
 
     fn call_dependency(&mut self, id: u32) {
-        let c = self.s.condition(self.now);
+        let k = self.reqs[id as usize].stage;
+        let c = self.s.condition(k, self.now);
         self.call_mut(id).at_dependency = Some(self.now);
         self.reqs[id as usize].called = true;
-        self.stats.call(self.now);
-        let (draws, gen) = (self.reqs[id as usize].draws, self.reqs[id as usize].gen);
-        let before = self.dep.busy();
-        let started = self.dep.call(id, gen, draws, c, self.now);
-        if self.dep.busy() != before {
-            self.stats.busy(self.now, self.dep.busy(), c.connections);
+        self.stats.call(k, self.now);
+        let r = &self.reqs[id as usize];
+        // The first dependency draws from the attempt's seed, the others
+        // from seeds of their own.
+        let draws = if k == 0 {
+            r.draws
+        } else {
+            mix(r.draws ^ k as u64)
+        };
+        let gen = r.gen;
+        let before = self.deps[k].busy();
+        let started = self.deps[k].call(id, gen, draws, c, self.now);
+        if self.deps[k].busy() != before {
+            self.stats
+                .busy(k, self.now, self.deps[k].busy(), c.connections);
         }
         if let Some(st) = started {
             let mut v = vec![st];
-            self.launch(&mut v);
+            self.launch(k, &mut v);
         }
     }
 
-    /// Schedules the answers of calls that started.
-    fn launch(&mut self, started: &mut Vec<Started>) {
+    /// Schedules the answers of dependency `k`'s calls that started.
+    fn launch(&mut self, k: usize, started: &mut Vec<Started>) {
         for st in started.drain(..) {
             if st.holds {
                 self.stats.served(self.now - st.waited, st.waited);
@@ -561,22 +593,23 @@ impl Sim<'_> {
             let tag = if st.holds { gen } else { gen | 1 << 31 };
             let ok = matches!(st.answer, Answer::Ok);
             let tag = if ok { tag } else { tag | 1 << 30 };
-            self.at(self.now + st.after, Ev::Answer(st.req, tag));
+            self.at(self.now + st.after, Ev::Answer(st.req, tag, k as u16));
         }
     }
 
-    /// The dependency answered a call.
-    fn answered(&mut self, id: u32, tag: u32) {
+    /// Dependency `k` answered a call.
+    fn answered(&mut self, id: u32, tag: u32, k: usize) {
         let holds = tag & 1 << 31 == 0;
         let ok = tag & 1 << 30 == 0;
         let gen = tag & !(3 << 30);
         let gen_now = self.reqs[id as usize].gen & !(3 << 30);
         if holds {
-            let c = self.s.condition(self.now);
+            let c = self.s.condition(k, self.now);
             let mut started = std::mem::take(&mut self.started);
-            self.dep.release(c, self.now, &mut started);
-            self.stats.busy(self.now, self.dep.busy(), c.connections);
-            self.launch(&mut started);
+            self.deps[k].release(c, self.now, &mut started);
+            self.stats
+                .busy(k, self.now, self.deps[k].busy(), c.connections);
+            self.launch(k, &mut started);
             self.started = started;
         }
         let r = &self.reqs[id as usize];
@@ -588,13 +621,20 @@ impl Sim<'_> {
             .unwrap_or(self.now);
         if !current {
             // Its caller gave up long ago: the dependency worked for nobody.
-            self.stats.wasted(self.now);
+            self.stats.wasted(k, self.now);
             return;
         }
         if !ok {
-            self.stats.wasted(started_at);
+            self.stats.wasted(k, started_at);
+            self.finish(id, End::Failed);
+        } else if k + 1 < self.deps.len() {
+            // This one answered: the fuse hears of it, the valve slot is
+            // given back, and the next dependency is called.
+            self.close(id, Outcome::Success);
+            self.stage(id, k + 1);
+        } else {
+            self.finish(id, End::Succeeded);
         }
-        self.finish(id, if ok { End::Succeeded } else { End::Failed });
     }
 
     /// The attempt ends: the fuse hears the outcome, the valve slot is
@@ -609,6 +649,13 @@ impl Sim<'_> {
     }
 
     fn finish_with(&mut self, id: u32, end: End, outcome: Outcome) {
+        self.close(id, outcome);
+        self.end_attempt(id, end);
+    }
+
+    /// The call to the current dependency ends with `outcome`: its fuse
+    /// hears it, its valve slot (or place in the queue) is given back.
+    fn close(&mut self, id: u32, outcome: Outcome) {
         if let Some(mut call) = self.reqs[id as usize].call.take() {
             // A call still at the dependency goes on there, for nobody: it
             // counts as wasted when it ends (see `answered`).
@@ -619,7 +666,6 @@ impl Sim<'_> {
             // Dropping the permit or the waiting future hands the slot on.
             drop(call);
         }
-        self.end_attempt(id, end);
     }
 
     fn end_attempt(&mut self, id: u32, end: End) {

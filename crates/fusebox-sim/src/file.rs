@@ -32,7 +32,7 @@
 //! | `load.open.shape` | `{ kind = "steady" }` | `steady`; `{ kind = "ramp", to }` (rate at the end, ≥ 0); `{ kind = "diurnal", amplitude, period }` (amplitude in [0, 1], period > 0) |
 //! | `[[load.open.spikes]]` | none | `at`, `for` (> 0), `rate` (extra requests per second, > 0) |
 //! | `[load.closed]` | | closed loop: `clients` (≥ 1), `think` (mean think time, exponential) |
-//! | `[dependency]` | | what the service calls (one per scenario) |
+//! | `[dependency]` | | what the service calls; or `[[dependencies]]`, several (each with the keys below, names unique), called in turn by every request, which fails at the first that fails; exactly one of the two |
 //! | `dependency.name` | `"dependency"` | its name in reports |
 //! | `dependency.connections` | | calls served at once, ≥ 1; the rest queue |
 //! | `dependency.latency` | | `{ kind = "constant", value }`, `{ kind = "exponential", mean, shift = "0s", max }` (shift + exponential, cut at `max` ≥ `shift`), `{ kind = "uniform", min, max }`, `{ kind = "log_normal", median, p99 }`: `value`, `mean`, `max` and `median` > 0, `min` ≤ `max`, `p99` ≥ `median` |
@@ -41,6 +41,7 @@
 //! | `dependency.fuse`, `dependency.valve` | none | the fuse and valve of the fusebox config guarding the calls, by name |
 //! | `[[episodes]]` | none | times when the dependency misbehaves (the later-starting wins where they overlap) |
 //! | `episodes[].name` | | non-empty: its row in the per-phase table |
+//! | `episodes[].dependency` | the first | the dependency that misbehaves, by name |
 //! | `episodes[].start`, `end` | | `start` < `end` ≤ `duration` |
 //! | `episodes[].error_rate` | `0.0` | share of calls that fail fast, in [0, 1] |
 //! | `episodes[].latency_multiplier` | `1.0` | healthy latency times this, finite and > 0 |
@@ -441,11 +442,13 @@ fn rules(s: &Scenario) -> Vec<Broken> {
     };
     positive(at!["duration"], s.duration);
     positive(at!["load", "timeout"], s.load.timeout);
-    if let Some(t) = s.dependency.timeout {
-        positive(at!["dependency", "timeout"], t);
+    let mut latencies: Vec<(Vec<Seg>, Latency)> = Vec::new();
+    for (i, d) in s.calls().into_iter().enumerate() {
+        if let Some(t) = d.timeout {
+            positive(dependency_field(s, i, "timeout"), t);
+        }
+        latencies.push((dependency_field(s, i, "latency"), d.latency));
     }
-    let mut latencies: Vec<(Vec<Seg>, Latency)> =
-        vec![(at!["dependency", "latency"], s.dependency.latency)];
     for (i, e) in s.episodes.iter().enumerate() {
         if let Some(l) = e.extra_latency {
             latencies.push((at!["episodes", i, "extra_latency"], l));
@@ -537,16 +540,37 @@ fn rules(s: &Scenario) -> Vec<Broken> {
             "must be at least 1".into(),
         );
     }
-    rule(
-        s.dependency.connections >= 1,
-        at!["dependency", "connections"],
-        "must be at least 1".into(),
-    );
-    if let Some(b) = s.dependency.thrash_backlog {
+    match (&s.dependency, s.dependencies.is_empty()) {
+        (None, true) => rule(
+            false,
+            Vec::new(),
+            "needs `[dependency]` (what the service calls) or `[[dependencies]]` (several, called in turn)".into(),
+        ),
+        (Some(_), false) => rule(
+            false,
+            at!["dependencies"],
+            "`dependency` and `dependencies` exclude each other: give one".into(),
+        ),
+        _ => {}
+    }
+    let calls = s.calls();
+    for (i, d) in calls.iter().enumerate() {
         rule(
-            b.is_finite() && b > 0.0,
-            at!["dependency", "thrash_backlog"],
-            format!("must be a finite number greater than zero (is {b})"),
+            d.connections >= 1,
+            dependency_field(s, i, "connections"),
+            "must be at least 1".into(),
+        );
+        if let Some(b) = d.thrash_backlog {
+            rule(
+                b.is_finite() && b > 0.0,
+                dependency_field(s, i, "thrash_backlog"),
+                format!("must be a finite number greater than zero (is {b})"),
+            );
+        }
+        rule(
+            !calls[..i].iter().any(|o| o.name == d.name),
+            dependency_field(s, i, "name"),
+            format!("must be unique ({:?} is an earlier dependency's)", d.name),
         );
     }
     for (path, l) in latencies {
@@ -630,12 +654,33 @@ fn rules(s: &Scenario) -> Vec<Broken> {
                 "must be at least 1".into(),
             );
         }
+        if let Some(name) = &e.dependency {
+            let names: Vec<String> = calls.iter().map(|d| format!("{:?}", d.name)).collect();
+            rule(
+                calls.iter().any(|d| &d.name == name),
+                at!["episodes", i, "dependency"],
+                format!(
+                    "names no dependency of the scenario ({name:?}; it has {})",
+                    names.join(", ")
+                ),
+            );
+        }
     }
     out
 }
 
-/// `dependency.fuse` and `dependency.valve` must name a fuse and a valve
-/// of the scenario's own fusebox config.
+/// The path of `key` in the `i`th dependency a request calls:
+/// `dependency.key` or `dependencies[i].key`.
+fn dependency_field(s: &Scenario, i: usize, key: &str) -> Vec<Seg> {
+    match (&s.dependency, i) {
+        (Some(_), 0) => at!["dependency", key],
+        (Some(_), i) => at!["dependencies", i - 1, key],
+        (None, i) => at!["dependencies", i, key],
+    }
+}
+
+/// Each dependency's `fuse` and `valve` must name a fuse and a valve of the
+/// scenario's own fusebox config.
 fn names(s: &Scenario, config: &ConfigFile) -> Vec<Broken> {
     let list = |names: Vec<&String>| -> String {
         if names.is_empty() {
@@ -646,26 +691,28 @@ fn names(s: &Scenario, config: &ConfigFile) -> Vec<Broken> {
         }
     };
     let mut out = Vec::new();
-    if let Some(fuse) = &s.dependency.fuse {
-        if !config.fuses().contains_key(fuse) {
-            out.push((
-                at!["dependency", "fuse"],
-                format!(
-                    "names no fuse of the fusebox config ({fuse:?}; {})",
-                    list(config.fuses().keys().collect())
-                ),
-            ));
+    for (i, d) in s.calls().into_iter().enumerate() {
+        if let Some(fuse) = &d.fuse {
+            if !config.fuses().contains_key(fuse) {
+                out.push((
+                    dependency_field(s, i, "fuse"),
+                    format!(
+                        "names no fuse of the fusebox config ({fuse:?}; {})",
+                        list(config.fuses().keys().collect())
+                    ),
+                ));
+            }
         }
-    }
-    if let Some(valve) = &s.dependency.valve {
-        if !config.valves().contains_key(valve) {
-            out.push((
-                at!["dependency", "valve"],
-                format!(
-                    "names no valve of the fusebox config ({valve:?}; {})",
-                    list(config.valves().keys().collect())
-                ),
-            ));
+        if let Some(valve) = &d.valve {
+            if !config.valves().contains_key(valve) {
+                out.push((
+                    dependency_field(s, i, "valve"),
+                    format!(
+                        "names no valve of the fusebox config ({valve:?}; {})",
+                        list(config.valves().keys().collect())
+                    ),
+                ));
+            }
         }
     }
     out

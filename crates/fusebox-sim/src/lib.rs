@@ -2,7 +2,7 @@
 //!
 //! A whole night of failures on virtual time, in seconds, with the real
 //! fusebox code: a deterministic discrete-event simulation of a service, its
-//! load and the dependency it calls, in which every request goes through the
+//! load and the dependencies it calls, in which every request goes through the
 //! same fuses, valves, heal programs and timers a production service uses.
 //! Nobody else ships this (Polly, resilience4j, Sentinel, tower and Erlang
 //! fuse leave it to the user); it answers "does this config get us through
@@ -56,7 +56,7 @@ use std::fmt;
 
 pub use engine::{run_logged, ClientRequest, RunResult};
 pub use scenario::Scenario;
-pub use stats::{End, PhaseRow};
+pub use stats::{DependencyRow, End, PhaseRow};
 
 /// A simulation that could not run (a config that names no such fuse, say).
 #[derive(Debug, Clone, PartialEq, Eq)]

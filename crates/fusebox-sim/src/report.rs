@@ -361,6 +361,16 @@ pub fn html(report: &Report, scenario: &Scenario) -> String {
             );
         }
         body.push_str("</table>\n");
+        for d in &r.total.dependencies {
+            let _ = writeln!(
+                body,
+                "<p>{}: {} calls, {} wasted, {:.0}% busy over the run.</p>",
+                escape(&d.name),
+                d.calls,
+                d.wasted_calls,
+                d.utilisation * 100.0
+            );
+        }
     }
     page("fusebox simulate report", &body)
 }

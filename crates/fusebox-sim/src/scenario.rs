@@ -1,5 +1,6 @@
-//! What a simulation runs: the load, the dependency, its episodes, and how
-//! the service calls it. Plain data, read from a TOML scenario file (see
+//! What a simulation runs: the load, the dependencies (one, or several that
+//! every request calls in turn), their episodes, and how the service calls
+//! them. Plain data, read from a TOML scenario file (see
 //! [`crate::file`]) or built in code.
 //!
 //! ```text
@@ -27,8 +28,15 @@ pub struct Scenario {
     pub duration: Duration,
     /// Who calls the service, and how often.
     pub load: Load,
-    /// What the service depends on.
-    pub dependency: Dependency,
+    /// What the service depends on, when it is one thing. Exactly one of
+    /// `dependency` and `dependencies` is given.
+    #[serde(default)]
+    pub dependency: Option<Dependency>,
+    /// What the service depends on, when it is several: every request
+    /// calls each of them in turn (a cache, then the database, say), each
+    /// behind its own fuse and valve, and fails at the first that fails.
+    #[serde(default)]
+    pub dependencies: Vec<Dependency>,
     /// Times when the dependency misbehaves, in any order; they may overlap
     /// (the later-starting one wins where they do).
     #[serde(default)]
@@ -228,6 +236,9 @@ pub enum Latency {
 pub struct Episode {
     /// Its name in the per-phase table.
     pub name: String,
+    /// The dependency that misbehaves, by name; `None`: the first one.
+    #[serde(default)]
+    pub dependency: Option<String>,
     /// When it starts.
     #[serde(with = "fusebox::duration::serde_duration")]
     pub start: Duration,
@@ -323,22 +334,52 @@ pub(crate) struct Condition {
 }
 
 impl Scenario {
-    /// The dependency's condition at `t`: the latest-starting episode that
-    /// covers `t`, or healthy.
-    pub(crate) fn condition(&self, t: Duration) -> Condition {
+    /// The dependencies a request calls, in order (`dependency`, or
+    /// `dependencies`).
+    pub fn calls(&self) -> Vec<&Dependency> {
+        self.dependency.iter().chain(&self.dependencies).collect()
+    }
+
+    /// How many dependencies a request calls.
+    pub(crate) fn call_count(&self) -> usize {
+        usize::from(self.dependency.is_some()) + self.dependencies.len()
+    }
+
+    /// The `i`th dependency a request calls.
+    pub(crate) fn call_at(&self, i: usize) -> &Dependency {
+        match (&self.dependency, i) {
+            (Some(d), 0) => d,
+            (Some(_), i) => &self.dependencies[i - 1],
+            (None, i) => &self.dependencies[i],
+        }
+    }
+
+    /// The index in [`calls`](Self::calls) of the dependency `e` is about,
+    /// `None` if it names none.
+    pub(crate) fn target(&self, e: &Episode) -> Option<usize> {
+        match &e.dependency {
+            None => Some(0),
+            Some(name) => (0..self.call_count()).find(|&i| &self.call_at(i).name == name),
+        }
+    }
+
+    /// Dependency `dep`'s condition at `t`: the latest-starting of its
+    /// episodes that covers `t`, or healthy.
+    pub(crate) fn condition(&self, dep: usize, t: Duration) -> Condition {
+        let connections = self.call_at(dep).connections;
         let healthy = Condition {
             error_rate: 0.0,
             latency_multiplier: 1.0,
             extra_latency: None,
             error_latency: None,
-            connections: self.dependency.connections,
+            connections,
             down: false,
             down_after: default_down_after(),
         };
         let Some(e) = self
             .episodes
             .iter()
-            .filter(|e| e.start <= t && t < e.end)
+            .filter(|e| e.start <= t && t < e.end && self.target(e) == Some(dep))
             .max_by_key(|e| e.start)
         else {
             return healthy;
@@ -355,7 +396,7 @@ impl Scenario {
             latency_multiplier: e.latency_multiplier,
             extra_latency: e.extra_latency,
             error_latency: e.error_latency,
-            connections: e.connections.unwrap_or(self.dependency.connections),
+            connections: e.connections.unwrap_or(connections),
             down,
             down_after: e.down_after,
         }

@@ -72,7 +72,25 @@ pub struct PhaseRow {
     /// Longest.
     #[serde(with = "fusebox::duration::serde_duration")]
     pub max: Duration,
-    /// Share of the dependency's connection time spent serving calls.
+    /// Share of the dependency's connection time spent serving calls (of
+    /// every dependency's together, when there are several).
+    pub utilisation: f64,
+    /// Dependency by dependency, when a request calls several (empty when
+    /// it calls one: the row's own figures are that one's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<DependencyRow>,
+}
+
+/// One dependency's part of a phase row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DependencyRow {
+    /// The dependency's name.
+    pub name: String,
+    /// Calls that reached it (started in the phase).
+    pub calls: u64,
+    /// Of those, the calls that failed or whose caller had given up.
+    pub wasted_calls: u64,
+    /// Share of its connection time spent serving calls.
     pub utilisation: f64,
 }
 
@@ -96,9 +114,28 @@ struct Acc {
     /// Latencies in microseconds (rounded up), sorted at the end.
     latencies: Vec<u32>,
     busy_ns: u128,
+    /// Connection time available, for utilisation.
+    cap_ns: u128,
     served: u64,
     queued: u64,
     wait_ns: u128,
+    /// Dependency by dependency: calls, wasted, busy and available time.
+    deps: Vec<DepAcc>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct DepAcc {
+    calls: u64,
+    wasted: u64,
+    busy_ns: u128,
+    cap_ns: u128,
+}
+
+/// A dependency's connections as time goes: busy since `since`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Busy {
+    busy: u32,
+    since: Duration,
 }
 
 /// The accumulators of every phase.
@@ -106,11 +143,10 @@ struct Acc {
 pub(crate) struct Stats {
     phases: Vec<(String, Duration, Duration)>,
     acc: Vec<Acc>,
-    /// Busy connections since `since`.
-    busy: u32,
-    since: Duration,
-    /// Connection time available in each phase, for utilisation.
-    capacity_ns: Vec<u128>,
+    /// The dependencies' names, in call order.
+    names: Vec<String>,
+    /// Each dependency's busy connections.
+    busy: Vec<Busy>,
     /// Every phase together.
     all: Acc,
     /// Chart buckets by first arrival: (requests, errors, latencies in µs).
@@ -119,18 +155,21 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
-    pub(crate) fn new(phases: Vec<(String, Duration, Duration)>) -> Self {
+    pub(crate) fn new(phases: Vec<(String, Duration, Duration)>, names: Vec<String>) -> Self {
         let n = phases.len();
+        let acc = || Acc {
+            deps: vec![DepAcc::default(); names.len()],
+            ..Acc::default()
+        };
         let length = phases.last().map_or(Duration::ZERO, |p| p.2);
         // About 120 buckets a run, whole milliseconds, at least a second.
         let width = Duration::from_millis((length.as_millis() as u64 / 120).max(1_000));
         Stats {
             phases,
-            acc: (0..n).map(|_| Acc::default()).collect(),
-            busy: 0,
-            since: Duration::ZERO,
-            capacity_ns: vec![0; n],
-            all: Acc::default(),
+            acc: (0..n).map(|_| acc()).collect(),
+            busy: vec![Busy::default(); names.len()],
+            all: acc(),
+            names,
             width,
             buckets: Vec::new(),
         }
@@ -157,8 +196,12 @@ impl Stats {
         self.count(born, |a| a.attempts += 1);
     }
 
-    pub(crate) fn call(&mut self, at: Duration) {
-        self.count(at, |a| a.calls += 1);
+    /// A call to dependency `dep` started at `at`.
+    pub(crate) fn call(&mut self, dep: usize, at: Duration) {
+        self.count(at, |a| {
+            a.calls += 1;
+            a.deps[dep].calls += 1;
+        });
     }
 
     /// The dependency started serving a call that arrived at `arrived` and
@@ -171,8 +214,12 @@ impl Stats {
         });
     }
 
-    pub(crate) fn wasted(&mut self, started: Duration) {
-        self.count(started, |a| a.wasted += 1);
+    /// A call to dependency `dep`, started at `started`, was wasted.
+    pub(crate) fn wasted(&mut self, dep: usize, started: Duration) {
+        self.count(started, |a| {
+            a.wasted += 1;
+            a.deps[dep].wasted += 1;
+        });
     }
 
     /// A request ended at `at`, first sent at `born`.
@@ -208,23 +255,33 @@ impl Acc {
 }
 
 impl Stats {
-    /// Accounts the connection time from the last change to `t` (with the
-    /// busy count so far and `connections` available meanwhile), split at
-    /// phase boundaries; then `busy` connections are busy from `t` on.
-    pub(crate) fn busy(&mut self, t: Duration, busy: u32, connections: u32) {
-        let mut from = self.since;
+    /// Accounts dependency `dep`'s connection time from its last change to
+    /// `t` (with the busy count so far and `connections` available
+    /// meanwhile), split at phase boundaries; then `busy` connections are
+    /// busy from `t` on.
+    pub(crate) fn busy(&mut self, dep: usize, t: Duration, busy: u32, connections: u32) {
+        let Busy {
+            busy: before,
+            since,
+        } = self.busy[dep];
+        let mut from = since;
         while from < t {
             let i = self.index(from);
             let phase_end = self.phases[i].2.min(t);
             let to = if phase_end > from { phase_end } else { t };
             let ns = (to - from).as_nanos();
-            self.acc[i].busy_ns += ns * u128::from(self.busy);
-            self.all.busy_ns += ns * u128::from(self.busy);
-            self.capacity_ns[i] += ns * u128::from(connections);
+            for a in [&mut self.acc[i], &mut self.all] {
+                a.busy_ns += ns * u128::from(before);
+                a.cap_ns += ns * u128::from(connections);
+                a.deps[dep].busy_ns += ns * u128::from(before);
+                a.deps[dep].cap_ns += ns * u128::from(connections);
+            }
             from = to;
         }
-        self.since = self.since.max(t);
-        self.busy = busy;
+        self.busy[dep] = Busy {
+            busy,
+            since: since.max(t),
+        };
     }
 
     /// The chart buckets' width.
@@ -248,24 +305,23 @@ impl Stats {
     /// The rows, one per phase, and the whole run's.
     pub(crate) fn rows(self) -> (Vec<PhaseRow>, PhaseRow) {
         let length = self.phases.last().map_or(Duration::ZERO, |p| p.2);
-        let cap_all: u128 = self.capacity_ns.iter().sum();
+        let names = &self.names;
         let mut rows: Vec<PhaseRow> = self
             .phases
             .into_iter()
             .zip(self.acc)
-            .zip(self.capacity_ns)
-            .map(|(((name, start, end), a), cap)| a.row(name, start, end, cap))
+            .map(|((name, start, end), a)| a.row(name, start, end, names))
             .collect();
         let total = self
             .all
-            .row("total".to_owned(), Duration::ZERO, length, cap_all);
+            .row("total".to_owned(), Duration::ZERO, length, names);
         rows.shrink_to_fit();
         (rows, total)
     }
 }
 
 impl Acc {
-    fn row(mut self, name: String, start: Duration, end: Duration, cap: u128) -> PhaseRow {
+    fn row(mut self, name: String, start: Duration, end: Duration, names: &[String]) -> PhaseRow {
         let a = &mut self;
         {
             a.latencies.sort_unstable();
@@ -300,14 +356,32 @@ impl Acc {
                 p50: q(0.5),
                 p99: q(0.99),
                 max: a.latencies.last().map_or(Duration::ZERO, |&us| micros(us)),
-                utilisation: if cap == 0 {
-                    0.0
+                utilisation: share(a.busy_ns, a.cap_ns),
+                dependencies: if names.len() < 2 {
+                    Vec::new()
                 } else {
-                    // Rounded so that the JSON is the same on every build.
-                    (a.busy_ns as f64 / cap as f64 * 1e4).round() / 1e4
+                    names
+                        .iter()
+                        .zip(&a.deps)
+                        .map(|(name, d)| DependencyRow {
+                            name: name.clone(),
+                            calls: d.calls,
+                            wasted_calls: d.wasted,
+                            utilisation: share(d.busy_ns, d.cap_ns),
+                        })
+                        .collect()
                 },
             }
         }
+    }
+}
+
+/// `busy / cap`, rounded so that the JSON is the same on every build.
+fn share(busy: u128, cap: u128) -> f64 {
+    if cap == 0 {
+        0.0
+    } else {
+        (busy as f64 / cap as f64 * 1e4).round() / 1e4
     }
 }
 

@@ -67,6 +67,17 @@ pub(crate) fn render(r: &Report) -> String {
         for row in &rows {
             line(row.iter().map(String::as_str).collect(), &mut out);
         }
+        // Several dependencies: each one's part of the whole run.
+        for d in &run.total.dependencies {
+            let _ = writeln!(
+                out,
+                "  {}: {} calls, {} wasted, {:.0}% busy",
+                d.name,
+                d.calls,
+                d.wasted_calls,
+                d.utilisation * 100.0
+            );
+        }
         out.push('\n');
     }
     let _ = writeln!(out, "objective: {} (lower is better)", r.objective);

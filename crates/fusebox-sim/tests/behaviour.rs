@@ -115,3 +115,93 @@ fn an_abandoned_queued_call_never_answers_a_newer_request() {
         );
     }
 }
+
+/// A request calls every dependency in turn, each behind its own fuse, and
+/// fails at the first that fails; an episode names the dependency it is
+/// about.
+#[test]
+fn a_request_calls_each_dependency_in_turn() {
+    let f = file::parse(
+        r#"
+        duration = "60s"
+        [load]
+        open = { rate = 100.0 }
+        timeout = "1s"
+
+        [[dependencies]]
+        name = "cache"
+        connections = 32
+        latency = { kind = "constant", value = "1ms" }
+        fuse = "cache"
+
+        [[dependencies]]
+        name = "db"
+        connections = 8
+        latency = { kind = "exponential", mean = "10ms" }
+        fuse = "db"
+
+        [[episodes]]
+        name = "db down"
+        dependency = "db"
+        start = "20s"
+        end = "30s"
+        down = true
+
+        [[episodes]]
+        name = "cache errors"
+        dependency = "cache"
+        start = "40s"
+        end = "45s"
+        error_rate = 1.0
+
+        [fusebox.fuses.cache]
+        strategy = { kind = "consecutive", failures = 5 }
+        heal = { steps = [{ delay = "1s" }, { probe = 1 }] }
+        [fusebox.fuses.db]
+        strategy = { kind = "consecutive", failures = 5 }
+        heal = { steps = [{ delay = "1s" }, { probe = 1 }] }
+        "#,
+    )
+    .expect("scenario");
+    let configs = [("fused".to_owned(), f.fusebox.clone().expect("config"))];
+    let report = simulate(&f.scenario, &configs).expect("runs");
+    let phase = |run: &fusebox_sim::RunResult, name: &str| {
+        run.phases
+            .iter()
+            .find(|p| p.phase == name)
+            .cloned()
+            .expect("phase")
+    };
+    let dep = |row: &fusebox_sim::PhaseRow, name: &str| {
+        row.dependencies
+            .iter()
+            .find(|d| d.name == name)
+            .cloned()
+            .expect("dependency row")
+    };
+    let none = report.run("none").expect("none");
+    let fused = report.run("fused").expect("fused");
+    // Healthy: every request calls the cache, then the database.
+    let healthy = phase(none, "healthy");
+    assert_eq!(dep(&healthy, "cache").calls, healthy.offered);
+    assert_eq!(dep(&healthy, "db").calls, healthy.offered);
+    assert_eq!(healthy.dependency_calls, 2 * healthy.offered);
+    assert_eq!(healthy.succeeded, healthy.offered);
+    // The database is down: unprotected, every request still calls both
+    // and fails; fused, the cache is still called, the database's fuse
+    // refuses, and the cache's fuse never hears a failure.
+    let down = phase(none, "db down");
+    assert_eq!(down.succeeded, 0);
+    assert_eq!(dep(&down, "db").wasted_calls, down.offered);
+    assert_eq!(dep(&down, "cache").wasted_calls, 0);
+    let down = phase(fused, "db down");
+    assert_eq!(dep(&down, "cache").calls, down.offered);
+    assert!(dep(&down, "db").calls * 20 < down.offered, "{down:?}");
+    assert_eq!(dep(&down, "cache").wasted_calls, 0);
+    // The cache fails: nobody reaches the database.
+    let cache = phase(none, "cache errors");
+    assert_eq!(dep(&cache, "db").calls, 0);
+    assert_eq!(dep(&cache, "cache").wasted_calls, cache.offered);
+    // The text table says each dependency's part.
+    assert!(report.table().contains("db: "), "{}", report.table());
+}

@@ -137,7 +137,7 @@ fn the_base_scenario_is_valid() {
         }
     );
     assert_eq!(
-        s.dependency.latency,
+        s.calls()[0].latency,
         Latency::LogNormal {
             median: Duration::from_millis(4),
             p99: Duration::from_millis(16)
@@ -160,9 +160,9 @@ fn defaults() {
     let s: Scenario = f.scenario;
     assert_eq!((s.seed, s.description.as_str()), (1, ""));
     assert_eq!(s.load.retries, 0);
-    assert_eq!(s.load.open.unwrap().shape, Shape::Steady);
-    assert_eq!(s.dependency.name, "dependency");
-    assert_eq!(s.dependency.timeout, None);
+    assert_eq!(s.load.open.as_ref().unwrap().shape, Shape::Steady);
+    assert_eq!(s.calls()[0].name, "dependency");
+    assert_eq!(s.calls()[0].timeout, None);
     let e = &s.episodes[0];
     assert_eq!(
         (e.error_rate, e.latency_multiplier, e.down),
@@ -241,6 +241,7 @@ malformed! {
     arrivals_unknown: line 13 = r#"arrivals = "bursty""# => (13, 12, "load.open.arrivals"), "unknown variant `bursty`";
     extra_latency_zero: line 28 = r#"extra_latency = { kind = "constant", value = "0s" }"# => (28, 46, "episodes[0].extra_latency.value"), "must be greater than zero";
     error_latency_bad: line 28 = r#"error_latency = "fast""# => (28, 17, "episodes[0].error_latency"), "unknown unit";
+    episode_names_no_dependency: line 28 = r#"dependency = "cache""# => (28, 14, "episodes[0].dependency"), "names no dependency of the scenario (\"cache\"; it has \"db\")";
     latency_not_a_table: line 19 = r#"latency = "fast""# => (19, 11, "dependency.latency"), "invalid type";
     dependency_timeout_zero: line 20 = r#"timeout = "0s""# => (20, 11, "dependency.timeout"), "must be greater than zero";
     dependency_timeout_bad: line 20 = r#"timeout = "soon""# => (20, 11, "dependency.timeout"), "unknown unit \"soon\"";
@@ -279,6 +280,34 @@ malformed! {
 #[test]
 fn load_needs_open_or_closed() {
     check(&edit(BASE, 11, 14, ""), (6, 1, "load"), "needs `open`");
+}
+
+#[test]
+fn a_scenario_needs_a_dependency() {
+    // Lines 16 to 22 are `[dependency]` and its keys.
+    let e = refused(&edit(BASE, 16, 22, ""));
+    assert_eq!((e.line(), e.column(), e.field()), (1, 1, ""));
+    assert!(e
+        .to_string()
+        .starts_with("1:1: needs `[dependency]` (what the service calls) or `[[dependencies]]`"));
+}
+
+#[test]
+fn dependency_and_dependencies_exclude_each_other() {
+    let text = edit(
+        BASE,
+        23,
+        23,
+        "[[dependencies]]\nname = \"cache\"\nconnections = 4\nlatency = { kind = \"constant\", value = \"1ms\" }\n",
+    );
+    check(&text, (23, 1, "dependencies"), "exclude each other");
+}
+
+#[test]
+fn dependency_names_are_unique() {
+    let dep = "[[dependencies]]\nname = \"db\"\nconnections = 4\nlatency = { kind = \"constant\", value = \"1ms\" }";
+    let text = edit(BASE, 16, 22, &format!("{dep}\n{dep}\n"));
+    check(&text, (21, 8, "dependencies[1].name"), "must be unique");
 }
 
 #[test]
@@ -368,7 +397,7 @@ fn a_path_and_a_table_conflict() {
 #[test]
 fn without_a_config_the_names_are_unused() {
     let f = file::parse(&base_without_fusebox()).unwrap();
-    assert_eq!(f.scenario.dependency.fuse.as_deref(), Some("db"));
+    assert_eq!(f.scenario.calls()[0].fuse.as_deref(), Some("db"));
     assert!(f.fusebox.is_none());
 }
 
@@ -605,7 +634,7 @@ fn the_flapping_configs_declare_the_scenarios_fuse() {
         f.fusebox.is_none(),
         "the configs come from the command line"
     );
-    let fuse = f.scenario.dependency.fuse.unwrap();
+    let fuse = f.scenario.calls()[0].fuse.clone().unwrap();
     let mut heals = Vec::new();
     for name in ["flapping-reset.toml", "flapping-program.toml"] {
         let config = ConfigFile::read(shipped().join(name)).unwrap();
@@ -622,9 +651,9 @@ fn the_demo_scenario_is_the_demos() {
     let demo = fusebox_demo_reference();
     assert_eq!(s.duration, demo.run);
     assert_eq!(s.seed, demo.seed);
-    assert_eq!(s.load.open.unwrap().rate, demo.rate);
+    assert_eq!(s.load.open.as_ref().unwrap().rate, demo.rate);
     assert_eq!(s.load.timeout, demo.timeout);
-    assert_eq!(s.dependency.connections, demo.capacity);
+    assert_eq!(s.calls()[0].connections, demo.capacity);
     let [errors, slow] = [&s.episodes[0], &s.episodes[1]];
     assert_eq!(
         (errors.start, errors.end, errors.error_rate),
@@ -725,8 +754,8 @@ fn obeys_the_rules(s: &Scenario) -> bool {
         Latency::Uniform { min, max } => min <= max && !max.is_zero(),
         Latency::LogNormal { median, p99 } => !median.is_zero() && p99 >= median,
     };
-    let latency = good(s.dependency.latency)
-        && s.dependency.thrash_backlog.is_none_or(positive)
+    let latency = good(s.calls()[0].latency)
+        && s.calls()[0].thrash_backlog.is_none_or(positive)
         && s.episodes.iter().all(|e| e.extra_latency.is_none_or(good));
     let episodes = s.episodes.iter().all(|e| {
         !e.name.trim().is_empty()
@@ -740,8 +769,8 @@ fn obeys_the_rules(s: &Scenario) -> bool {
     });
     !s.duration.is_zero()
         && load
-        && s.dependency.connections >= 1
-        && s.dependency.timeout.is_none_or(|t| !t.is_zero())
+        && s.calls()[0].connections >= 1
+        && s.calls()[0].timeout.is_none_or(|t| !t.is_zero())
         && latency
         && episodes
 }
