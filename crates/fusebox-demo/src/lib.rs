@@ -107,6 +107,7 @@ mod run;
 mod scenario;
 mod simulated;
 mod summary;
+mod table;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -117,7 +118,7 @@ use fusebox::Fusebox;
 use fusebox_admin::AdminConfig;
 
 pub use scenario::{Phase, Scenario, REFERENCE_RUN};
-pub use summary::{Bucket, RunSummary};
+pub use summary::{Bucket, PhaseFigures, RunSummary};
 
 /// What [`run`] is asked to do.
 ///
@@ -179,61 +180,17 @@ impl DemoReport {
     /// The comparison table, as printed at the end of the demo.
     ///
     /// ```text
-    ///                              unprotected       protected
-    /// requests                            6000            6000
-    /// p50 latency                        5.3ms           4.8ms
+    ///                              unprotected       protected   best possible
+    /// requests                            6000            6000            6000
+    /// p50 latency                        5.3ms           4.8ms               -
     /// ...
     /// ```
+    ///
+    /// then the same phase by phase. "Best possible" is what no protection
+    /// could do better than ([`Scenario::best_possible_errors`]).
     pub fn table(&self) -> String {
-        let mut out = format!("{:<26}{:>16}{:>16}\n", "", "unprotected", "protected");
-        for (name, u, p) in rows(&self.unprotected, &self.protected) {
-            out.push_str(&format!("{name:<26}{u:>16}{p:>16}\n"));
-        }
-        out
+        table::text(self)
     }
-}
-
-fn rows(u: &RunSummary, p: &RunSummary) -> Vec<(&'static str, String, String)> {
-    let errors = |r: &RunSummary| {
-        let pct = if r.requests == 0 {
-            0.0
-        } else {
-            100.0 * r.client_errors as f64 / r.requests as f64
-        };
-        format!("{} ({pct:.1}%)", r.client_errors)
-    };
-    let ttr = |r: &RunSummary| match r.time_to_recover {
-        Some(d) => human(d),
-        None => "not in the run".to_string(),
-    };
-    vec![
-        ("requests", u.requests.to_string(), p.requests.to_string()),
-        ("p50 latency", human(u.p50), human(p.p50)),
-        ("p99 latency", human(u.p99), human(p.p99)),
-        ("max latency", human(u.max), human(p.max)),
-        ("client errors", errors(u), errors(p)),
-        (
-            "  of which timeouts",
-            u.timeouts.to_string(),
-            p.timeouts.to_string(),
-        ),
-        (
-            "  of which fast refusals",
-            u.refused.to_string(),
-            p.refused.to_string(),
-        ),
-        (
-            "database calls",
-            u.db_calls.to_string(),
-            p.db_calls.to_string(),
-        ),
-        (
-            "wasted database calls",
-            u.wasted_calls.to_string(),
-            p.wasted_calls.to_string(),
-        ),
-        ("time to recover", ttr(u), ttr(p)),
-    ]
 }
 
 /// Runs the demo: the unprotected run, then the protected one, each half of

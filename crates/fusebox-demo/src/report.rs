@@ -10,7 +10,7 @@ use fusebox::duration::human;
 use fusebox_sim::report::{self, Bucket};
 
 use crate::scenario::Scenario;
-use crate::DemoReport;
+use crate::{table, DemoReport};
 
 const ERROR_BAND: &str = "#f8d0d0";
 const SLOW_BAND: &str = "#fbe5c0";
@@ -91,10 +91,24 @@ stays ≥ 99% for {rw}</td></tr>
 }
 
 fn table_html(report: &DemoReport) -> String {
-    let mut out =
-        String::from("<table>\n<tr><th></th><th>unprotected</th><th>protected</th></tr>\n");
-    for (name, u, p) in crate::rows(&report.unprotected, &report.protected) {
-        let _ = writeln!(out, "<tr><td>{name}</td><td>{u}</td><td>{p}</td></tr>");
+    let mut out = grid("", &table::COLUMNS, &table::rows(report));
+    out.push_str("<h2>Per phase</h2>\n");
+    out.push_str(&grid("phase", &table::PHASE_COLUMNS, &table::phase_rows(report)));
+    out
+}
+
+fn grid(title: &str, columns: &[&str], rows: &[table::Row]) -> String {
+    let mut out = format!("<table>\n<tr><th>{title}</th>");
+    for c in columns {
+        let _ = write!(out, "<th>{c}</th>");
+    }
+    out.push_str("</tr>\n");
+    for (name, cells) in rows {
+        let _ = write!(out, "<tr><td>{name}</td>");
+        for c in cells {
+            let _ = write!(out, "<td>{c}</td>");
+        }
+        out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
     out

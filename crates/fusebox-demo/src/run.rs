@@ -167,7 +167,12 @@ async fn request(s: &Scenario, mode: &Mode, db: &Database, record: &Mutex<Record
     };
     let latency = begin.elapsed();
     let mut r = record.lock().unwrap_or_else(|e| e.into_inner());
-    r.samples.push(Sample { at, latency, ok });
+    r.samples.push(Sample {
+        at,
+        latency,
+        ok,
+        wasted,
+    });
     r.counts.db_calls += u64::from(called);
     r.counts.wasted_calls += u64::from(wasted);
     r.counts.refused += u64::from(refused);

@@ -32,6 +32,9 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every phase, in the order of a run.
+    pub const ALL: [Phase; 4] = [Phase::Healthy, Phase::Errors, Phase::Slow, Phase::Recovered];
+
     /// A short lower-case label.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -156,6 +159,30 @@ impl Scenario {
             Phase::Slow
         } else {
             Phase::Recovered
+        }
+    }
+
+    /// The database's capacity in the slow episode, queries per second: its
+    /// connections over a slow query's mean cost (the slow latency plus a
+    /// healthy query's mean, 5 ms).
+    pub fn slow_capacity(&self) -> f64 {
+        let cost = self.slow_latency + Duration::from_millis(5);
+        self.capacity as f64 / cost.as_secs_f64()
+    }
+
+    /// The client errors no protection could avoid among `requests`
+    /// arriving in `phase`: the queries the database fails in the error
+    /// episode, the requests beyond its capacity in the slow one, none
+    /// otherwise. Fuses and valves can make errors cheap, not fewer than
+    /// this.
+    pub fn best_possible_errors(&self, phase: Phase, requests: u64) -> u64 {
+        match phase {
+            Phase::Healthy | Phase::Recovered => 0,
+            Phase::Errors => (requests as f64 * self.error_share).round() as u64,
+            Phase::Slow => {
+                let served = self.slow_capacity() * (self.slow_end - self.slow_start).as_secs_f64();
+                (requests as f64 - served).max(0.0).round() as u64
+            }
         }
     }
 

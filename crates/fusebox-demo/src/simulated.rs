@@ -137,13 +137,15 @@ fn summary(label: &'static str, s: &Scenario, log: &[ClientRequest]) -> RunSumma
         counts.db_calls += u64::from(r.called);
         // As `run::request` counts them: a failed or timed-out database
         // call of a request that arrived during an episode.
-        counts.wasted_calls += u64::from(r.called && failed && s.in_episode(r.at));
+        let wasted = r.called && failed && s.in_episode(r.at);
+        counts.wasted_calls += u64::from(wasted);
         counts.refused += u64::from(matches!(r.end, End::Refused(_)));
         counts.timeouts += u64::from(r.end == End::TimedOut);
         samples.push(Sample {
             at: r.at,
             latency: r.latency,
             ok: r.end == End::Succeeded,
+            wasted,
         });
     }
     samples.sort_by_key(|x| x.at);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::Scenario;
+use crate::scenario::{Phase, Scenario};
 
 /// One request as its client saw it.
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +15,9 @@ pub(crate) struct Sample {
     pub(crate) latency: Duration,
     /// Whether the answer was a success.
     pub(crate) ok: bool,
+    /// Whether its database call was wasted (failed or timed out during an
+    /// episode).
+    pub(crate) wasted: bool,
 }
 
 /// Counts kept by the service while a run goes on.
@@ -56,6 +59,28 @@ pub struct RunSummary {
     pub time_to_recover: Option<Duration>,
     /// Per chart bucket (1 s scaled), by arrival time.
     pub buckets: Vec<Bucket>,
+    /// Phase by phase, by arrival time.
+    pub phases: Vec<PhaseFigures>,
+}
+
+/// What the clients saw of the requests that arrived in one phase.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PhaseFigures {
+    /// The phase.
+    pub phase: Phase,
+    /// Requests that arrived in it.
+    pub requests: u64,
+    /// Of those, the ones answered with success.
+    pub succeeded: u64,
+    /// The others.
+    pub client_errors: u64,
+    /// Their wasted database calls.
+    pub wasted_calls: u64,
+    /// 99th percentile latency of all of them.
+    pub p99: Duration,
+    /// 99th percentile latency of the ones that succeeded.
+    pub p99_served: Duration,
 }
 
 pub use fusebox_sim::report::Bucket;
@@ -90,6 +115,30 @@ pub(crate) fn summarize(
         timeouts: counts.timeouts,
         time_to_recover: time_to_recover(scenario, samples),
         buckets: buckets(scenario, samples),
+        phases: Phase::ALL
+            .iter()
+            .map(|&phase| phase_figures(phase, scenario, samples))
+            .collect(),
+    }
+}
+
+fn phase_figures(phase: Phase, scenario: &Scenario, samples: &[Sample]) -> PhaseFigures {
+    let mine: Vec<&Sample> = samples
+        .iter()
+        .filter(|x| scenario.phase(x.at) == phase)
+        .collect();
+    let mut all: Vec<Duration> = mine.iter().map(|x| x.latency).collect();
+    let mut served: Vec<Duration> = mine.iter().filter(|x| x.ok).map(|x| x.latency).collect();
+    all.sort_unstable();
+    served.sort_unstable();
+    PhaseFigures {
+        phase,
+        requests: mine.len() as u64,
+        succeeded: served.len() as u64,
+        client_errors: (mine.len() - served.len()) as u64,
+        wasted_calls: mine.iter().filter(|x| x.wasted).count() as u64,
+        p99: quantile(&all, 0.99),
+        p99_served: quantile(&served, 0.99),
     }
 }
 
@@ -159,6 +208,7 @@ mod tests {
                     at,
                     latency: Duration::from_millis(5),
                     ok,
+                    wasted: false,
                 }
             })
             .collect();
