@@ -12,6 +12,11 @@
 //! * While a heal program runs, `gradual` admission is a draw against the
 //!   word's threshold and `probe` admission a compare-and-swap of the word's
 //!   in-use field: lock-free too. Giving a probe slot back takes the lock.
+//! * An ok fuse with the throttle strategy has a word of its own kind
+//!   (THROTTLE): each of its asks changes the window, so it takes the lock,
+//!   reads the precise clock, sums 10 buckets and draws if the reject
+//!   probability is above 0 (`throttle_admit`). Bounded, no allocation, but
+//!   not the one-load path.
 //! * `run` remembers the generation of the word that admitted it (a
 //!   [`Ticket`]); its outcome counts only if the fuse has neither blown nor
 //!   healed since.
