@@ -65,6 +65,11 @@ fn scenario() -> (Fusebox, ManualClock) {
     fb.success("cache").unwrap();
     fb.install("we\"ird\\name", FuseConfig::standard(5, 10 * SEC))
         .unwrap();
+    // A throttling fuse: one ask that failed, so its reject ratio is 1/2.
+    let throttle = fusebox::Strategy::throttle(2.0, 10 * SEC);
+    fb.install("search", FuseConfig::new(throttle)).unwrap();
+    assert!(fb.ask("search").unwrap().is_ok());
+    fb.melt("search").unwrap();
 
     fb.install_valve(
         "api",

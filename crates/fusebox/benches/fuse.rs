@@ -52,6 +52,49 @@ mod ask_ok {
     }
 }
 
+/// A fusebox with one throttling fuse `"db"` whose dependency always
+/// answers: the reject probability stays 0, every ask takes the throttle's
+/// lock.
+mod ask_throttle {
+    use super::*;
+
+    #[divan::bench]
+    fn fusebox_p0(b: divan::Bencher) {
+        let fb = Fusebox::new();
+        fb.install(
+            "db",
+            FuseConfig::new(fusebox::Strategy::throttle(2.0, HOUR)),
+        )
+        .expect("valid config");
+        let fuse = fb.fuse("db").expect("installed");
+        b.bench_local(|| black_box(&fuse).run(|| Ok::<_, ()>(())));
+    }
+
+    /// The dependency never answers: the probability is near 1, each ask
+    /// draws, nearly all are refused.
+    #[divan::bench]
+    fn fusebox_refusing(b: divan::Bencher) {
+        let fb = Fusebox::new();
+        fb.install(
+            "db",
+            FuseConfig::new(fusebox::Strategy::throttle(2.0, HOUR)),
+        )
+        .expect("valid config");
+        let fuse = fb.fuse("db").expect("installed");
+        for _ in 0..1_000 {
+            let _ = fuse.run(|| Err::<(), _>(()));
+        }
+        b.bench_local(|| black_box(&fuse).ask());
+    }
+
+    /// The same `run` on a standard fuse, for comparison.
+    #[divan::bench]
+    fn standard_run(b: divan::Bencher) {
+        let (_fb, fuse) = healthy();
+        b.bench_local(|| black_box(&fuse).run(|| Ok::<_, ()>(())));
+    }
+}
+
 mod ask_blown {
     use super::*;
 

@@ -16,12 +16,13 @@
 //!
 //! | metric | kind | unit | labels |
 //! |---|---|---|---|
-//! | `fusebox_fuse_asks_total` | counter | count | `fuse`, `result` = `ok` \| `blown` \| `injected` |
+//! | `fusebox_fuse_asks_total` | counter | count | `fuse`, `result` = `ok` \| `blown` \| `injected` \| `throttled` |
 //! | `fusebox_fuse_melts_total` | counter | count | `fuse` |
 //! | `fusebox_fuse_blows_total` | counter | count | `fuse` |
 //! | `fusebox_fuse_successes_total` | counter | count | `fuse` |
 //! | `fusebox_fuse_heals_total` | counter | count | `fuse` |
 //! | `fusebox_fuse_state` | gauge: 0 ok, 1 blown, 2 disabled | | `fuse` |
+//! | `fusebox_fuse_throttle_reject_ratio` | gauge in [0, 1) (throttling fuses only) | | `fuse` |
 //! | `fusebox_valve_in_flight` | gauge | count | `valve` |
 //! | `fusebox_valve_queued` | gauge | count | `valve` |
 //! | `fusebox_valve_tokens` | gauge (rate-limited valves only) | count | `valve` |
@@ -175,8 +176,8 @@ const fn histogram(name: &'static str, help: &'static str) -> Metric {
     }
 }
 
-/// Asks of a fuse, by result: `ok`, `blown`, or `injected` (refused by
-/// fault injection).
+/// Asks of a fuse, by result: `ok`, `blown`, `injected` (refused by
+/// fault injection) or `throttled` (refused by a throttle strategy).
 pub static FUSE_ASKS: Metric = counter(
     "fusebox_fuse_asks_total",
     "Asks of a fuse, by result.",
@@ -208,6 +209,14 @@ pub static FUSE_STATE: Metric = gauge(
     "fusebox_fuse_state",
     None,
     "A fuse's state: 0 ok, 1 blown, 2 disabled.",
+    &["fuse"],
+);
+/// The probability that a throttling fuse refuses its next ask (no sample
+/// for fuses of other strategies).
+pub static FUSE_THROTTLE_REJECT: Metric = gauge(
+    "fusebox_fuse_throttle_reject_ratio",
+    None,
+    "The probability a throttling fuse refuses its next ask.",
     &["fuse"],
 );
 /// Tasks running under a valve.
@@ -263,13 +272,14 @@ pub static ALARM_ACTIVE: Metric = gauge(
 );
 
 /// Every metric, in the order both exports give them.
-pub static ALL: [&Metric; 14] = [
+pub static ALL: [&Metric; 15] = [
     &FUSE_ASKS,
     &FUSE_MELTS,
     &FUSE_BLOWS,
     &FUSE_SUCCESSES,
     &FUSE_HEALS,
     &FUSE_STATE,
+    &FUSE_THROTTLE_REJECT,
     &VALVE_IN_FLIGHT,
     &VALVE_QUEUED,
     &VALVE_TOKENS,
@@ -314,7 +324,7 @@ pub fn samples_of<'a>(
     valves: &'a [ValveSnapshot],
     alarms: &'a [Alarm],
 ) -> Vec<Sample<'a>> {
-    let mut out = Vec::with_capacity(9 * fuses.len() + 12 * valves.len() + alarms.len());
+    let mut out = Vec::with_capacity(11 * fuses.len() + 12 * valves.len() + alarms.len());
     let mut push = |metric: &'static Metric, labels: Vec<(&'static str, &'a str)>, value| {
         debug_assert_eq!(labels.len(), metric.labels.len());
         out.push(Sample {
@@ -329,6 +339,7 @@ pub fn samples_of<'a>(
             ("ok", c.asks_ok),
             ("blown", c.asks_blown),
             ("injected", c.injected),
+            ("throttled", c.throttled),
         ] {
             push(
                 &FUSE_ASKS,
@@ -348,6 +359,15 @@ pub fn samples_of<'a>(
     for (metric, get) in per_fuse {
         for f in fuses {
             push(metric, vec![("fuse", &*f.name)], get(f));
+        }
+    }
+    for f in fuses {
+        if let Some(t) = &f.throttle {
+            push(
+                &FUSE_THROTTLE_REJECT,
+                vec![("fuse", &*f.name)],
+                Value::Gauge(t.reject_probability),
+            );
         }
     }
     type PerValve = (&'static Metric, fn(&ValveSnapshot) -> Option<Value<'_>>);
@@ -462,11 +482,17 @@ mod tests {
             let names: Vec<_> = x.labels.iter().map(|l| l.0).collect();
             assert_eq!(names, x.metric.labels, "{}", x.metric.name);
         }
-        // Every metric but the tokens (no rate limit) and alarms (none) has samples.
+        // Every metric but the tokens (no rate limit), the throttle (none)
+        // and alarms (none) has samples.
         for m in ALL {
             let n = s.iter().filter(|x| x.metric.name == m.name).count();
             match m.name {
-                n_ if n_ == VALVE_TOKENS.name || n_ == ALARM_ACTIVE.name => assert_eq!(n, 0),
+                n_ if n_ == VALVE_TOKENS.name
+                    || n_ == ALARM_ACTIVE.name
+                    || n_ == FUSE_THROTTLE_REJECT.name =>
+                {
+                    assert_eq!(n, 0)
+                }
                 _ => assert!(n > 0, "{}", m.name),
             }
         }
@@ -475,5 +501,30 @@ mod tests {
             .filter(|x| x.metric.name == VALVE_REFUSED.name)
             .count();
         assert_eq!(refused, REASONS.len());
+    }
+
+    #[test]
+    fn a_throttling_fuse_has_its_reject_ratio() {
+        let fb = Fusebox::new();
+        let throttle = crate::Strategy::throttle(2.0, std::time::Duration::from_secs(10));
+        fb.install("db", FuseConfig::new(throttle)).unwrap();
+        assert!(fb.ask("db").unwrap().is_ok());
+        fb.melt("db").unwrap();
+        let snap = fb.snapshot();
+        let s = snap.samples();
+        let ratio: Vec<_> = s
+            .iter()
+            .filter(|x| x.metric.name == FUSE_THROTTLE_REJECT.name)
+            .collect();
+        assert_eq!(ratio.len(), 1);
+        assert_eq!(ratio[0].labels, [("fuse", "db")]);
+        assert!(matches!(ratio[0].value, Value::Gauge(v) if v == 0.5));
+        let throttled = s.iter().find(|x| {
+            x.metric.name == FUSE_ASKS.name && x.labels.contains(&("result", "throttled"))
+        });
+        assert!(matches!(
+            throttled.map(|x| x.value),
+            Some(Value::Counter(0))
+        ));
     }
 }

@@ -318,6 +318,33 @@ slow_call = "800ms"
 steps = [{ delay = "30s" }]
 "#;
 
+/// A valid throttle strategy written one key a line.
+const THROTTLE: &str = r#"[fuses.db.strategy]
+kind = "throttle"
+k = 2.0
+window = "2s"
+min_requests = 10
+blow_at = 0.95
+
+[fuses.db.heal]
+steps = [{ delay = "5s" }, { probe = 1 }]
+"#;
+
+#[test]
+fn a_throttle_strategy_parses_inline_and_in_full() {
+    let inline = ConfigFile::parse(
+        "[fuses.db]\nstrategy = { kind = \"throttle\", k = 2, window = \"2s\" }\n\
+         heal = { steps = [{ delay = \"5s\" }] }\n",
+    )
+    .unwrap();
+    assert_eq!(inline.fuses()["db"].strategy, Strategy::throttle(2.0, s(2)));
+    let full = ConfigFile::parse(THROTTLE).unwrap();
+    assert_eq!(
+        full.fuses()["db"].strategy,
+        Strategy::throttle(2.0, s(2)).min_requests(10).blow_at(0.95)
+    );
+}
+
 /// A valid valve, to break one line of.
 const VALVE: &str = r#"[fuses.db]
 strategy = { kind = "standard", max_melts = 5, window = "10s" }
@@ -684,6 +711,38 @@ fn cases() -> Vec<Case> {
             "\"0ms\"",
             "fuses.db.strategy.slow_call",
             "must be greater than zero",
+        ),
+        (
+            "throttle k below 1",
+            edit(THROTTLE, "k = 2.0", "k = 0.5"),
+            3,
+            "0.5",
+            "fuses.db.strategy.k",
+            "must be finite and at least 1",
+        ),
+        (
+            "throttle blow_at 1",
+            edit(THROTTLE, "blow_at = 0.95", "blow_at = 1.0"),
+            6,
+            "1.0",
+            "fuses.db.strategy.blow_at",
+            "must be in (0, 1)",
+        ),
+        (
+            "throttle zero window",
+            edit(THROTTLE, "\"2s\"", "\"0s\""),
+            4,
+            "\"0s\"",
+            "fuses.db.strategy.window",
+            "must be greater than zero",
+        ),
+        (
+            "throttle unknown key",
+            edit(THROTTLE, "min_requests = 10", "min_request = 10"),
+            5,
+            "min_request",
+            "fuses.db.strategy.min_request",
+            "unknown field `min_request`",
         ),
         (
             "empty heal program",

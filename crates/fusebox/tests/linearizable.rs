@@ -103,7 +103,7 @@ fn comparable(ret: &Ret) -> Ret {
     match ret {
         Ret::State(v) => {
             let mut v = v.clone();
-            v.counters = [0; 7];
+            v.counters = [0; 8];
             Ret::State(v)
         }
         other => other.clone(),

@@ -5,9 +5,15 @@
 //! and deadline boundaries on purpose). After every step the real Fusebox's
 //! answer and the events it published must equal the model's.
 //!
-//! Each step tags the requirements it exercised (R01..R43, see
+//! Each step tags the requirements it exercised (R01..R54, see
 //! `support/model.rs`); the test fails if a run never reached one of them.
 //! `FUSEBOX_MODEL_CASES` changes the number of cases (default 10,000).
+//!
+//! The Fusebox is seeded, and the model follows its draw stream, so the
+//! throttle strategy's every decision is checked against the plain formula
+//! (`throttle_p` in the model: per-event timestamps, the f64 formula, the
+//! same draw): its reject probability in every snapshot, and which asks it
+//! refuses.
 
 mod support;
 
@@ -81,6 +87,14 @@ const REQUIREMENTS: &[&str] = &[
     "R45 call begun",
     "R46 cancelled call counts nowhere",
     "R47 outcome of a removed fuse goes nowhere",
+    "R48 throttle admits at p = 0",
+    "R48 throttle draw admits",
+    "R49 throttle refuses",
+    "R50 throttle warm-up admits",
+    "R51 an ignored call leaves the throttle's requests",
+    "R52 requests leave the throttle window",
+    "R53 throttle blows at blow_at",
+    "R54 a success is a throttle accept",
 ];
 
 static REACHED: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
@@ -135,10 +149,25 @@ fn cfg() -> BoxedStrategy<Cfg> {
                 min_calls,
                 after_us
             }),
+        3 => (
+            prop::sample::select(vec![10u32, 15, 20, 30]),
+            micros_between(1, 60_000),
+            0u32..4,
+            prop::option::weighted(0.4, prop::sample::select(vec![50u32, 75, 90])),
+            micros_between(1, 60_000),
+        )
+            .prop_map(|(k_tenths, window_us, min_requests, blow_pct, after_us)| Cfg::Throttle {
+                k_tenths,
+                window_us,
+                min_requests,
+                blow_pct,
+                after_us
+            }),
         3 => prop::sample::select(vec![
             Bad::ZeroWindow, Bad::RateZero, Bad::RateAboveOne, Bad::RateNan,
             Bad::InjectNoBudget, Bad::ZeroAfter, Bad::EmptyProgram, Bad::OnlyGradual,
             Bad::ZeroProbe, Bad::ZeroConsecutive, Bad::ZeroMinCalls,
+            Bad::ThrottleKBelowOne, Bad::ThrottleBlowAtOne,
         ])
         .prop_map(Cfg::Invalid),
     ]
@@ -183,13 +212,14 @@ impl ReferenceStateMachine for FuseMachine {
     type Transition = Op;
 
     fn init_state() -> BoxedStrategy<Reference> {
-        Just(Reference {
-            model: Model::default(),
-            expect: Ret::Done,
-            events: Vec::new(),
-            tags: Vec::new(),
-        })
-        .boxed()
+        any::<u64>()
+            .prop_map(|seed| Reference {
+                model: Model::seeded(seed),
+                expect: Ret::Done,
+                events: Vec::new(),
+                tags: Vec::new(),
+            })
+            .boxed()
     }
 
     fn transitions(state: &Reference) -> BoxedStrategy<Op> {
@@ -348,10 +378,11 @@ impl StateMachineTest for FuseTest {
     type SystemUnderTest = Sut;
     type Reference = FuseMachine;
 
-    fn init_test(_: &Reference) -> Sut {
+    fn init_test(reference: &Reference) -> Sut {
         let clock = ManualClock::new();
         let fb = Fusebox::builder()
             .clock(clock.clone())
+            .seed(reference.model.seed().expect("the model is seeded"))
             // Alarms have their own test; keep their looks out of this one.
             .alarm_period(Duration::from_secs(1_000_000_000))
             .build();

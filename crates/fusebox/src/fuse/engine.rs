@@ -12,6 +12,11 @@
 //! * While a heal program runs, `gradual` admission is a draw against the
 //!   word's threshold and `probe` admission a compare-and-swap of the word's
 //!   in-use field: lock-free too. Giving a probe slot back takes the lock.
+//! * An ok fuse with the throttle strategy has a word of its own kind
+//!   (THROTTLE): each of its asks changes the window, so it takes the lock,
+//!   reads the precise clock, sums 10 buckets and draws if the reject
+//!   probability is above 0 (`throttle_admit`). Bounded, no allocation, but
+//!   not the one-load path.
 //! * `run` remembers the generation of the word that admitted it (a
 //!   [`Ticket`]); its outcome counts only if the fuse has neither blown nor
 //!   healed since.
@@ -52,6 +57,7 @@ use super::heal::Step;
 use super::rate::RateWindow;
 use super::slow::{Admit, Phase, Slow};
 use super::state::{Cause, FuseState};
+use super::throttle::ThrottleWindow;
 use super::ticket::{Ticket, TIMES_CALLS};
 use super::watch::Watcher;
 use super::window::MeltWindow;
@@ -112,6 +118,8 @@ impl FuseCore {
             window: MeltWindow::default(),
             consecutive: 0,
             rate: RateWindow::default(),
+            throttle: ThrottleWindow::default(),
+            throttled: 0,
             gen: 0,
             attempt: 0,
             healed_at: None,
@@ -258,6 +266,12 @@ impl FuseCore {
                         Err(now) => w = now,
                     }
                 }
+                word::KIND_THROTTLE => match self.throttle_admit() {
+                    Some(answer) => return answer,
+                    // The fuse is no longer a throttling ok fuse: answer anew.
+                    // Ordering: as the first load.
+                    None => w = self.word.load(Ordering::Acquire),
+                },
                 word::KIND_DISABLED => {
                     self.hot.add(Hot::AskBlown);
                     return Err(Answer::Blown);
@@ -265,6 +279,40 @@ impl FuseCore {
                 _ => return Err(Answer::Removed),
             }
         }
+    }
+
+    /// An ask of an ok throttling fuse, under the lock: the reject
+    /// probability from the window as it stands, a draw if it is above 0,
+    /// and the ask counted as a request either way (the book's `requests`
+    /// counts the refused too). `None` if the fuse has changed kind since
+    /// its word was loaded. Bounded: a lock, the clock, a sum over 10
+    /// buckets, no allocation.
+    fn throttle_admit(&self) -> Option<Result<Ticket, Answer>> {
+        let mut s = lock(&self.slow);
+        if s.removed {
+            return Some(Err(Answer::Removed));
+        }
+        let now = self.env.timebase.now();
+        self.catch_up(&mut s, now);
+        // Ordering: under the lock, where every store of a throttle word is.
+        let w = self.word.load(Ordering::Relaxed);
+        if word::kind(w) != word::KIND_THROTTLE {
+            return None;
+        }
+        let window = s
+            .config
+            .strategy
+            .window()
+            .map_or(1, crate::clock::duration_nanos);
+        let p = s.reject_probability(now);
+        let tag = s.throttle.request(now, window);
+        if p > 0.0 && self.env.draws.draw32() < word::injection_threshold(p) {
+            s.throttled += 1;
+            return Some(Err(Answer::Blown));
+        }
+        self.hot.add(Hot::AskOk);
+        let ticket = Ticket::new(word::gen(w), word::ok_flags(w), None);
+        Some(Ok(ticket.with_throttle_tag(tag)))
     }
 
     /// True if the admitting heal step the word `w` shows may be over: its

@@ -75,18 +75,20 @@ impl FuseCore {
             return;
         }
         let current = ticket.gen() == s.gen & word::GEN_MASK;
-        let slow = match (&s.config.strategy, elapsed) {
-            (
-                Strategy::FailureRate {
-                    slow_call: Some(limit),
-                    ..
-                },
-                Some(took),
-            ) => took > duration_nanos(*limit),
+        let slow = match (s.config.strategy.slow_call_threshold(), elapsed) {
+            (Some(limit), Some(took)) => took > duration_nanos(limit),
             _ => false,
         };
         match outcome {
-            Outcome::Ignored => {}
+            Outcome::Ignored => {
+                // Counted nowhere: a throttle takes its request back.
+                if let (true, Some(tag), Strategy::Throttle { window, .. }) =
+                    (current, ticket.throttle_tag(), &s.config.strategy)
+                {
+                    let window = duration_nanos(*window);
+                    s.throttle.unrequest(tag, now, window);
+                }
+            }
             Outcome::Success if !slow => {
                 if current {
                     self.succeeded(s, now, released.then_some(ticket.probe_step()).flatten());

@@ -7,6 +7,7 @@ use super::config::FuseConfig;
 use super::rate::RateWindow;
 use super::state::FuseState;
 use super::strategy::Strategy;
+use super::throttle::{reject_probability, ThrottleWindow};
 use super::ticket::{COUNTS_SUCCESSES, TIMES_CALLS};
 use super::window::MeltWindow;
 use super::word;
@@ -41,6 +42,10 @@ pub(super) struct Slow {
     pub(super) window: MeltWindow,
     pub(super) consecutive: u32,
     pub(super) rate: RateWindow,
+    /// The throttle strategy's requests and accepts.
+    pub(super) throttle: ThrottleWindow,
+    /// Asks the throttle refused.
+    pub(super) throttled: u64,
     /// Blows and heals so far (see `word::gen`).
     pub(super) gen: u64,
     /// Consecutive blows, for backoff.
@@ -91,6 +96,7 @@ impl Slow {
                 } => word::probe(n, probes_in_use, step, self.gen),
                 Phase::Ok => match self.config.strategy {
                     Strategy::FaultInjection { rate, .. } => word::injecting(rate, self.gen),
+                    Strategy::Throttle { .. } => word::throttle(self.gen, self.flags()),
                     _ => word::ok(self.gen, self.flags()),
                 },
             }
@@ -103,6 +109,7 @@ impl Slow {
         self.window.clear();
         self.consecutive = 0;
         self.rate.clear();
+        self.throttle.clear();
         self.ticket += 1;
         self.gen += 1;
     }
@@ -112,13 +119,7 @@ impl Slow {
         if self.config.strategy.counts_successes() {
             f |= COUNTS_SUCCESSES;
         }
-        if matches!(
-            self.config.strategy,
-            Strategy::FailureRate {
-                slow_call: Some(_),
-                ..
-            }
-        ) {
+        if self.config.strategy.slow_call_threshold().is_some() {
             f |= TIMES_CALLS;
         }
         f
@@ -136,6 +137,34 @@ impl Slow {
                 self.consecutive >= failures
             }
             Strategy::FailureRate { .. } => self.tally_rate(now, true),
+            // A failure is a request with no accept: the request was counted
+            // when it was asked. It blows only past `blow_at`.
+            Strategy::Throttle {
+                min_requests,
+                blow_at: Some(at),
+                window,
+                ..
+            } => {
+                let (requests, _) = self.throttle.totals(now, duration_nanos(window));
+                requests >= u64::from(min_requests) && self.reject_probability(now) >= at
+            }
+            Strategy::Throttle { .. } => false,
+        }
+    }
+
+    /// The throttle's reject probability at `now` (0 for other strategies).
+    pub(super) fn reject_probability(&self, now: u64) -> f64 {
+        match self.config.strategy {
+            Strategy::Throttle {
+                k,
+                window,
+                min_requests,
+                ..
+            } => {
+                let (requests, accepts) = self.throttle.totals(now, duration_nanos(window));
+                reject_probability(requests, accepts, k, min_requests)
+            }
+            _ => 0.0,
         }
     }
 
@@ -149,6 +178,10 @@ impl Slow {
                 false
             }
             Strategy::FailureRate { .. } => self.tally_rate(now, false),
+            Strategy::Throttle { window, .. } => {
+                self.throttle.accept(now, duration_nanos(window));
+                false
+            }
             Strategy::Standard { .. } | Strategy::FaultInjection { .. } => false,
         }
     }

@@ -28,6 +28,30 @@ pub struct FuseCounters {
     pub blows: u64,
     /// Times the fuse healed on its own (not by reset or enable).
     pub heals: u64,
+    /// Asks refused by a [`Throttle`](crate::Strategy::Throttle) strategy
+    /// (counted apart from refusals of a blown fuse, as `injected` is).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub throttled: u64,
+}
+
+/// What a [`Throttle`](crate::Strategy::Throttle) strategy sees now.
+///
+/// While the fuse is blown the window is idle (the heal program decides,
+/// and the heal empties it); disabling, resetting or reinstalling empty it
+/// at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct ThrottleSnapshot {
+    /// The probability that the next ask of the ok fuse is refused:
+    /// `max(0, (requests − k·accepts) / (requests + 1))`, or 0 below
+    /// `min_requests`.
+    pub reject_probability: f64,
+    /// Asks in the window, refused ones included (an ignored outcome takes
+    /// its request back).
+    pub requests: u64,
+    /// Successes in the window.
+    pub accepts: u64,
 }
 
 /// A fuse at one instant.
@@ -55,7 +79,8 @@ pub struct FuseSnapshot {
     /// Its state now.
     pub state: FuseState,
     /// Melts inside the window now (at most `max_melts + 1`: older ones
-    /// cannot matter and are not kept).
+    /// cannot matter and are not kept). For a throttle, the requests in the
+    /// window without an accept (`requests − accepts`, at least 0).
     pub melts_in_window: u64,
     /// Its configuration.
     pub config: FuseConfig,
@@ -77,4 +102,11 @@ pub struct FuseSnapshot {
     pub heal_step: Option<usize>,
     /// Consecutive blows (the backoff attempt); 0 before the first blow.
     pub attempt: u32,
+    /// The throttle's window and reject probability, for a
+    /// [`Throttle`](crate::Strategy::Throttle) strategy.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub throttle: Option<ThrottleSnapshot>,
 }

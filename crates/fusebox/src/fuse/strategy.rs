@@ -77,6 +77,86 @@ pub enum Strategy {
         )]
         slow_call: Option<Duration>,
     },
+    /// Client-side adaptive throttling (Google SRE book, "Handling
+    /// Overload"): over the last `window`, `requests` counts every ask (the
+    /// ones this fuse refused included) and `accepts` the successes; while
+    /// the fuse is ok, each ask is refused with probability
+    ///
+    /// ```text
+    ///     p = max(0, (requests − k·accepts) / (requests + 1))
+    /// ```
+    ///
+    /// computed before the ask is counted. A refusal answers as a blown fuse
+    /// does ([`Ask::Blown`](crate::Ask::Blown), [`RunError::Blown`](crate::RunError::Blown)),
+    /// is counted apart (`throttled`), and changes no state: the fuse stays
+    /// ok, and no event is sent (throttling is per call; events are for
+    /// state changes).
+    ///
+    /// * A failure is a request without an accept; a slow call (with
+    ///   `slow_call`) is a failure. An *ignored* outcome counts nowhere: its
+    ///   request is taken back out of the window.
+    /// * Below `min_requests` requests in the window, `p` is 0 (0, the
+    ///   default, is the book's formula as it stands).
+    /// * The throttle never blows the fuse by itself: it refuses in
+    ///   proportion and keeps a trickle going, which is what lets it follow
+    ///   the dependency back. With `blow_at`, a failure that leaves `p` at
+    ///   `blow_at` or above (with at least `min_requests` requests in the
+    ///   window) blows it, and the heal runs as for any strategy; the heal
+    ///   empties the window. Without `blow_at` the heal is never used.
+    /// * Counts come from `run`/`call` or from [`ask`](crate::Fuse::ask) +
+    ///   [`success`](crate::Fuse::success)/[`melt`](crate::Fuse::melt): a
+    ///   fuse told of failures only has no accepts, and refuses almost all.
+    ///
+    /// # Steady state
+    ///
+    /// Take a dependency that succeeds with probability `s` whatever the
+    /// load, and `R` requests in the window (the ask rate times the
+    /// window). A share `x = 1 − p` is sent, so `accepts = s·x·R`, and
+    /// `p = (R − k·s·x·R) / (R + 1)` solves to
+    ///
+    /// ```text
+    ///     x = 1                          if k·s ≥ 1
+    ///     x = 1 / (1 + R·(1 − k·s))      otherwise
+    ///
+    ///     sent per window      x·R   → 1 / (1 − k·s)    as R grows
+    ///     successes per window s·x·R → s / (1 − k·s)
+    /// ```
+    ///
+    /// So with `k·s ≥ 1` nothing is refused, and below it the throttle
+    /// falls to a trickle of about `1 / (1 − k·s)` calls a window, whatever
+    /// the load: with `k = 2` a dependency that fails 90% of calls
+    /// (`s = 0.1`) gets 1.25 calls a window and gives 0.125 successes. To
+    /// keep sending everything to a dependency that still serves a share
+    /// `s`, take `k ≥ 1 / s`.
+    ///
+    /// Against a dependency limited by *capacity*, that accepts at most `C`
+    /// calls a window and refuses the rest, `accepts = C` once it is
+    /// saturated, and the client sends `x·R = R·(1 + k·C) / (R + 1) ≈ k·C`
+    /// (all of `R` while `R ≤ k·C`): `k` times what the dependency can take,
+    /// the book's "K × accepts". [`Strategy::predicted_sent_share`] computes
+    /// the first prediction.
+    Throttle {
+        /// `K`: how many requests per accept are still sent; finite, at
+        /// least 1. The book's default is 2.
+        k: f64,
+        /// How far back requests and accepts count, in 10 buckets; must be
+        /// greater than zero. The book suggests two minutes.
+        #[cfg_attr(feature = "serde", serde(with = "crate::duration::serde_duration"))]
+        window: Duration,
+        /// Fewest requests in the window before anything is refused.
+        #[cfg_attr(feature = "serde", serde(default))]
+        min_requests: u32,
+        /// A failure that leaves the reject probability at this or above
+        /// blows the fuse; in (0, 1) (the probability never reaches 1).
+        #[cfg_attr(feature = "serde", serde(default))]
+        blow_at: Option<f64>,
+        /// Calls slower than this count as failures (not accepts).
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, with = "crate::duration::serde_duration::option")
+        )]
+        slow_call: Option<Duration>,
+    },
 }
 
 impl Strategy {
@@ -127,8 +207,127 @@ impl Strategy {
         }
     }
 
-    /// Adds a slow-call threshold to a `failure_rate` strategy (other
-    /// strategies are returned unchanged).
+    /// Adaptive throttling with `k` over `window`: no warm-up, never blows
+    /// by itself (see [`Strategy::Throttle`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox::{fuse::FuseState, FuseConfig, Fusebox, RunError, Strategy};
+    ///
+    /// let fb = Fusebox::builder().seed(7).build();
+    /// fb.install("db", FuseConfig::new(Strategy::throttle(2.0, Duration::from_secs(10)))).unwrap();
+    /// let db = fb.fuse("db").unwrap();
+    /// // A healthy dependency: nothing is refused.
+    /// for _ in 0..100 {
+    ///     assert!(db.run(|| Ok::<_, ()>(())).is_ok());
+    /// }
+    /// // It stops answering: soon most asks are refused at once, a few go out.
+    /// let sent = (0..1_000)
+    ///     .filter(|_| db.run(|| Err::<(), _>("down")) != Err(RunError::Blown))
+    ///     .count();
+    /// assert!((350..550).contains(&sent), "{sent} sent");   // about 440
+    /// let snap = db.snapshot().unwrap();
+    /// let t = snap.throttle.unwrap();
+    /// assert_eq!((t.requests, t.accepts), (1_100, 100));
+    /// assert_eq!(t.reject_probability, (1_100.0 - 2.0 * 100.0) / 1_101.0);
+    /// assert_eq!(snap.counters.throttled, 1_000 - sent as u64);
+    /// assert_eq!(snap.state, FuseState::Ok);     // throttling is no blow
+    /// ```
+    pub fn throttle(k: f64, window: Duration) -> Self {
+        Strategy::Throttle {
+            k,
+            window,
+            min_requests: 0,
+            blow_at: None,
+            slow_call: None,
+        }
+    }
+
+    /// Sets a throttle's warm-up: nothing is refused below `n` requests in
+    /// the window (other strategies are returned unchanged).
+    pub fn min_requests(self, n: u32) -> Self {
+        match self {
+            Strategy::Throttle {
+                k,
+                window,
+                blow_at,
+                slow_call,
+                ..
+            } => Strategy::Throttle {
+                k,
+                window,
+                min_requests: n,
+                blow_at,
+                slow_call,
+            },
+            other => other,
+        }
+    }
+
+    /// Lets a throttle blow its fuse: a failure that leaves the reject
+    /// probability at `p` or above blows it (other strategies are returned
+    /// unchanged).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox::{FuseConfig, Fusebox, Heal, Strategy, fuse::FuseState};
+    ///
+    /// let fb = Fusebox::builder().seed(1).build();
+    /// let s = Strategy::throttle(2.0, Duration::from_secs(10)).min_requests(20).blow_at(0.9);
+    /// fb.install("db", FuseConfig::new(s).heal(Heal::reset(Duration::from_secs(5)))).unwrap();
+    /// while fb.state("db").unwrap().state == FuseState::Ok {
+    ///     let _ = fb.run("db", || Err::<(), _>("down"));
+    /// }
+    /// let snap = fb.state("db").unwrap();
+    /// assert_eq!(snap.counters.blows, 1);
+    /// assert!(snap.throttle.unwrap().reject_probability >= 0.9);
+    /// ```
+    pub fn blow_at(self, p: f64) -> Self {
+        match self {
+            Strategy::Throttle {
+                k,
+                window,
+                min_requests,
+                slow_call,
+                ..
+            } => Strategy::Throttle {
+                k,
+                window,
+                min_requests,
+                blow_at: Some(p),
+                slow_call,
+            },
+            other => other,
+        }
+    }
+
+    /// The share of asks a [`Throttle`](Strategy::Throttle) sends in its
+    /// steady state, against a dependency that succeeds with probability
+    /// `success` whatever the load, with `requests` requests in the window
+    /// (the ask rate times the window): `1` if `k·success ≥ 1`, else
+    /// `1 / (1 + requests·(1 − k·success))`. `None` for other strategies.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox::Strategy;
+    ///
+    /// let s = Strategy::throttle(2.0, Duration::from_secs(2));
+    /// // 500 asks a second, a window of 2 s: R = 1000.
+    /// assert_eq!(s.predicted_sent_share(0.6, 1000.0), Some(1.0));
+    /// let x = s.predicted_sent_share(0.1, 1000.0).unwrap();
+    /// assert!((x - 1.0 / 801.0).abs() < 1e-15);   // 1.25 calls a window
+    /// ```
+    pub fn predicted_sent_share(&self, success: f64, requests: f64) -> Option<f64> {
+        match *self {
+            Strategy::Throttle { k, .. } => {
+                Some(super::throttle::predicted_sent_share(k, success, requests))
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds a slow-call threshold to a `failure_rate` or `throttle`
+    /// strategy (other strategies are returned unchanged).
     ///
     /// ```
     /// use std::time::Duration;
@@ -151,6 +350,19 @@ impl Strategy {
                 min_calls,
                 slow_call: Some(threshold),
             },
+            Strategy::Throttle {
+                k,
+                window,
+                min_requests,
+                blow_at,
+                ..
+            } => Strategy::Throttle {
+                k,
+                window,
+                min_requests,
+                blow_at,
+                slow_call: Some(threshold),
+            },
             other => other,
         }
     }
@@ -159,8 +371,18 @@ impl Strategy {
     pub fn counts_successes(&self) -> bool {
         matches!(
             self,
-            Strategy::Consecutive { .. } | Strategy::FailureRate { .. }
+            Strategy::Consecutive { .. } | Strategy::FailureRate { .. } | Strategy::Throttle { .. }
         )
+    }
+
+    /// The slow-call threshold, for strategies that have one.
+    pub fn slow_call_threshold(&self) -> Option<Duration> {
+        match *self {
+            Strategy::FailureRate { slow_call, .. } | Strategy::Throttle { slow_call, .. } => {
+                slow_call
+            }
+            _ => None,
+        }
     }
 
     /// The melt window, for strategies that have one.
@@ -168,7 +390,8 @@ impl Strategy {
         match self {
             Strategy::Standard { window, .. }
             | Strategy::FaultInjection { window, .. }
-            | Strategy::FailureRate { window, .. } => Some(*window),
+            | Strategy::FailureRate { window, .. }
+            | Strategy::Throttle { window, .. } => Some(*window),
             Strategy::Consecutive { .. } => None,
         }
     }
@@ -179,7 +402,9 @@ impl Strategy {
             Strategy::Standard { max_melts, .. } | Strategy::FaultInjection { max_melts, .. } => {
                 Some(*max_melts)
             }
-            Strategy::Consecutive { .. } | Strategy::FailureRate { .. } => None,
+            Strategy::Consecutive { .. }
+            | Strategy::FailureRate { .. }
+            | Strategy::Throttle { .. } => None,
         }
     }
 
@@ -241,17 +466,48 @@ impl Strategy {
                         "must be at least 1",
                     ));
                 }
-                if slow_call.is_some_and(|d| d.is_zero()) {
+                check_slow_call(slow_call)?;
+                check_window(window)
+            }
+            Strategy::Throttle {
+                k,
+                window,
+                blow_at,
+                slow_call,
+                ..
+            } => {
+                if !(k.is_finite() && k >= 1.0) {
                     return Err(ConfigError::new(
-                        "strategy.slow_call",
-                        Duration::ZERO,
-                        "must be greater than zero",
+                        "strategy.k",
+                        k,
+                        "must be finite and at least 1",
                     ));
                 }
+                if let Some(p) = blow_at {
+                    if !(p > 0.0 && p < 1.0) {
+                        return Err(ConfigError::new(
+                            "strategy.blow_at",
+                            p,
+                            "must be in (0, 1): the reject probability never reaches 1",
+                        ));
+                    }
+                }
+                check_slow_call(slow_call)?;
                 check_window(window)
             }
         }
     }
+}
+
+fn check_slow_call(slow_call: Option<Duration>) -> Result<(), ConfigError> {
+    if slow_call.is_some_and(|d| d.is_zero()) {
+        return Err(ConfigError::new(
+            "strategy.slow_call",
+            Duration::ZERO,
+            "must be greater than zero",
+        ));
+    }
+    Ok(())
 }
 
 fn check_window(window: Duration) -> Result<(), ConfigError> {

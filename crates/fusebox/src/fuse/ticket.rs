@@ -11,7 +11,8 @@ use super::word;
 /// probe slot it holds, if any, and the config flags at admission. Its
 /// outcome must be reported exactly once ([`FuseCore::complete`]) so the slot
 /// is given back. Packed in one word so that `run` keeps it in a register:
-/// gen (27 bits) | flags (2) | holds a probe (1) | probe step (8).
+/// gen (27 bits) | flags (2) | holds a probe (1) | probe step (8) |
+/// throttle bucket tag (26; 0 for none: see `throttle.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ticket(u64);
 
@@ -23,6 +24,20 @@ impl Ticket {
             None => 0,
         };
         Ticket((gen & word::GEN_MASK) | (flags as u64 & 3) << 27 | probe)
+    }
+
+    /// The same ticket, carrying the tag of the throttle bucket its request
+    /// was counted in (below 2^26).
+    #[inline]
+    pub(super) fn with_throttle_tag(self, tag: u64) -> Self {
+        Ticket(self.0 & ((1 << 38) - 1) | (tag & ((1 << 26) - 1)) << 38)
+    }
+
+    /// The throttle bucket tag, if the throttle counted this call.
+    #[inline]
+    pub(super) fn throttle_tag(self) -> Option<u64> {
+        let tag = self.0 >> 38;
+        (tag != 0).then_some(tag)
     }
 
     #[inline]
@@ -46,3 +61,18 @@ impl Ticket {
 pub(super) const COUNTS_SUCCESSES: u8 = 1;
 /// The strategy times calls (slow-call detection).
 pub(super) const TIMES_CALLS: u8 = 2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_roundtrip() {
+        let t = Ticket::new(word::GEN_MASK, 3, Some(255)).with_throttle_tag((1 << 26) - 1);
+        assert_eq!(
+            (t.gen(), t.flags(), t.probe_step(), t.throttle_tag()),
+            (word::GEN_MASK, 3, Some(255), Some((1 << 26) - 1))
+        );
+        assert_eq!(Ticket::new(5, 1, None).throttle_tag(), None);
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::engine::FuseCore;
 use super::slow::Phase;
-use super::snapshot::{FuseCounters, FuseSnapshot};
+use super::snapshot::{FuseCounters, FuseSnapshot, ThrottleSnapshot};
 use super::strategy::Strategy;
 use super::word;
 use crate::clock::duration_nanos;
@@ -73,6 +73,21 @@ impl FuseCore {
             }
             Strategy::Consecutive { .. } => u64::from(s.consecutive),
             Strategy::FailureRate { window, .. } => s.rate.totals(now, duration_nanos(window)).1,
+            Strategy::Throttle { window, .. } => {
+                let (requests, accepts) = s.throttle.totals(now, duration_nanos(window));
+                requests.saturating_sub(accepts)
+            }
+        };
+        let throttle = match s.config.strategy {
+            Strategy::Throttle { window, .. } => {
+                let (requests, accepts) = s.throttle.totals(now, duration_nanos(window));
+                Some(ThrottleSnapshot {
+                    reject_probability: s.reject_probability(now),
+                    requests,
+                    accepts,
+                })
+            }
+            _ => None,
         };
         let (next_heal, heal_step) = match (s.disabled, s.phase) {
             (false, Phase::Healing { step, until, .. }) => (
@@ -94,11 +109,13 @@ impl FuseCore {
                 successes: self.hot.get(Hot::Success),
                 blows: s.blows,
                 heals: s.heals,
+                throttled: s.throttled,
             },
             last_blow: s.last_blow.map(Duration::from_nanos),
             next_heal,
             heal_step,
             attempt: s.attempt,
+            throttle,
         })
     }
 }

@@ -14,6 +14,8 @@
 //!  kind GRADUAL   threshold (33) | gen (27)     → admit if draw < threshold
 //!  kind PROBE     in use (10) | max (10) | step (8) | gen (32)
 //!                                               → admit while in use < max
+//!  kind THROTTLE  gen (58) | flags (2)          → ok; the throttle decides,
+//!                                                 under the lock
 //! ```
 //!
 //! The word is written only under the fuse's lock (the slow path), except
@@ -38,6 +40,7 @@ pub(crate) const KIND_DISABLED: u64 = 3;
 pub(crate) const KIND_REMOVED: u64 = 4;
 pub(crate) const KIND_GRADUAL: u64 = 5;
 pub(crate) const KIND_PROBE: u64 = 6;
+pub(crate) const KIND_THROTTLE: u64 = 7;
 
 pub(crate) const DISABLED: u64 = KIND_DISABLED;
 pub(crate) const REMOVED: u64 = KIND_REMOVED;
@@ -89,6 +92,13 @@ pub(crate) const fn ok(gen: u64, flags: u8) -> u64 {
     ((((gen & (u64::MAX >> 6)) << 2) | (flags as u64 & 3)) << 4) | KIND_OK
 }
 
+/// An ok word of a throttling fuse: laid out as [`ok`], another kind, so
+/// the fast path sends its asks to the throttle.
+#[inline]
+pub(crate) const fn throttle(gen: u64, flags: u8) -> u64 {
+    (ok(gen, flags) & !KIND_MASK) | KIND_THROTTLE
+}
+
 /// The config flags of an OK word.
 #[inline]
 pub(crate) const fn ok_flags(word: u64) -> u8 {
@@ -115,12 +125,13 @@ pub(crate) const fn threshold(word: u64) -> u64 {
     payload(word) & ((1 << THRESHOLD_BITS) - 1)
 }
 
-/// The generation of an admitting word (OK, INJECT, GRADUAL, PROBE), masked
+/// The generation of an admitting word (OK, INJECT, GRADUAL, PROBE,
+/// THROTTLE), masked
 /// to [`GEN_MASK`].
 #[inline]
 pub(crate) const fn gen(word: u64) -> u64 {
     match kind(word) {
-        KIND_OK => (payload(word) >> 2) & GEN_MASK,
+        KIND_OK | KIND_THROTTLE => (payload(word) >> 2) & GEN_MASK,
         KIND_INJECT | KIND_GRADUAL => (payload(word) >> THRESHOLD_BITS) & GEN_MASK,
         KIND_PROBE => (payload(word) >> 28) & GEN_MASK,
         _ => 0,
@@ -207,5 +218,7 @@ mod tests {
         assert_eq!(gen(ok(12, 3)), 12);
         assert_eq!(ok_flags(ok(12, 2)), 2);
         assert_eq!(kind(ok(u64::MAX, 3)), KIND_OK);
+        assert_eq!(kind(throttle(12, 3)), KIND_THROTTLE);
+        assert_eq!((gen(throttle(12, 3)), ok_flags(throttle(12, 2))), (12, 2));
     }
 }

@@ -61,6 +61,16 @@ pub enum Cfg {
         min_calls: u32,
         after_us: u64,
     },
+    /// `throttle(k_tenths / 10, window).min_requests(min_requests)`, with
+    /// `blow_at(blow_pct / 100)` if given, and a reset heal. Its decisions
+    /// depend on the Fusebox's draws: the model must be [`Model::seeded`].
+    Throttle {
+        k_tenths: u32,
+        window_us: u64,
+        min_requests: u32,
+        blow_pct: Option<u32>,
+        after_us: u64,
+    },
     Invalid(Bad),
 }
 
@@ -77,6 +87,8 @@ pub enum Bad {
     ZeroProbe,
     ZeroConsecutive,
     ZeroMinCalls,
+    ThrottleKBelowOne,
+    ThrottleBlowAtOne,
 }
 
 /// How a fuse decides to blow.
@@ -91,6 +103,12 @@ enum Rule {
         pct: u32,
         window: u64,
         min_calls: u32,
+    },
+    Throttle {
+        k_tenths: u32,
+        window: u64,
+        min_requests: u32,
+        blow_pct: Option<u32>,
     },
 }
 
@@ -137,6 +155,21 @@ impl Cfg {
                 min_calls,
             ))
             .heal(Heal::reset(us(after_us))),
+            Cfg::Throttle {
+                k_tenths,
+                window_us,
+                min_requests,
+                blow_pct,
+                after_us,
+            } => {
+                let t = Strategy::throttle(f64::from(k_tenths) / 10.0, us(window_us))
+                    .min_requests(min_requests);
+                let t = match blow_pct {
+                    Some(pct) => t.blow_at(f64::from(pct) / 100.0),
+                    None => t,
+                };
+                FuseConfig::new(t).heal(Heal::reset(us(after_us)))
+            }
             Cfg::Invalid(b) => match b {
                 Bad::ZeroWindow => FuseConfig::standard(1, Duration::ZERO),
                 Bad::RateZero => FuseConfig::fault_injection(0.0, 1, s),
@@ -153,6 +186,8 @@ impl Cfg {
                 }
                 Bad::ZeroConsecutive => FuseConfig::new(Strategy::consecutive(0)),
                 Bad::ZeroMinCalls => FuseConfig::new(Strategy::failure_rate(0.5, s, 0)),
+                Bad::ThrottleKBelowOne => FuseConfig::new(Strategy::throttle(0.5, s)),
+                Bad::ThrottleBlowAtOne => FuseConfig::new(Strategy::throttle(2.0, s).blow_at(1.0)),
             },
         }
     }
@@ -169,6 +204,8 @@ impl Cfg {
                 Bad::ZeroProbe => "heal.steps[0].probe",
                 Bad::ZeroConsecutive => "strategy.failures",
                 Bad::ZeroMinCalls => "strategy.min_calls",
+                Bad::ThrottleKBelowOne => "strategy.k",
+                Bad::ThrottleBlowAtOne => "strategy.blow_at",
             }),
             _ => None,
         }
@@ -193,6 +230,18 @@ impl Cfg {
                 window: window_us * 1000,
                 min_calls,
             },
+            Cfg::Throttle {
+                k_tenths,
+                window_us,
+                min_requests,
+                blow_pct,
+                ..
+            } => Rule::Throttle {
+                k_tenths,
+                window: window_us * 1000,
+                min_requests,
+                blow_pct,
+            },
             Cfg::Invalid(_) => unreachable!("invalid configs are never installed"),
         }
     }
@@ -203,7 +252,8 @@ impl Cfg {
             Cfg::Standard { after_us, .. }
             | Cfg::Inject { after_us, .. }
             | Cfg::Consecutive { after_us, .. }
-            | Cfg::Rate { after_us, .. } => vec![MStep::Delay(after_us)],
+            | Cfg::Rate { after_us, .. }
+            | Cfg::Throttle { after_us, .. } => vec![MStep::Delay(after_us)],
             Cfg::Invalid(_) => unreachable!("invalid configs are never installed"),
         }
     }
@@ -213,7 +263,10 @@ impl Cfg {
     }
 
     fn counts_successes(&self) -> bool {
-        matches!(self, Cfg::Consecutive { .. } | Cfg::Rate { .. })
+        matches!(
+            self,
+            Cfg::Consecutive { .. } | Cfg::Rate { .. } | Cfg::Throttle { .. }
+        )
     }
 }
 
@@ -269,8 +322,11 @@ pub struct View {
     pub next_heal: Option<u64>,
     pub last_blow: Option<u64>,
     pub heal_step: Option<usize>,
-    /// asks_ok, asks_blown, injected, melts, successes, blows, heals
-    pub counters: [u64; 7],
+    /// asks_ok, asks_blown, injected, melts, successes, blows, heals,
+    /// throttled
+    pub counters: [u64; 8],
+    /// A throttle's (requests, accepts, reject probability's bits).
+    pub throttle: Option<(u64, u64, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -325,12 +381,13 @@ struct Prog {
     in_use: u32,
 }
 
-/// What admission hands a call: the generation, and the probe step whose
-/// slot it holds.
+/// What admission hands a call: the generation, the probe step whose
+/// slot it holds, and when a throttle counted its request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MTicket {
     pub gen: u64,
     pub probe: Option<usize>,
+    pub throttle_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -345,11 +402,15 @@ struct MFuse {
     consecutive: u32,
     /// Rate rule: every outcome, (time, failed).
     outcomes: Vec<(u64, bool)>,
+    /// Throttle rule: the time of every request counted (an ignored call's
+    /// is taken out again) and of every accept.
+    requests: Vec<u64>,
+    accepts: Vec<u64>,
     prog: Option<Prog>,
     /// Blows and heals so far.
     gen: u64,
     last_blow: Option<u64>,
-    c: [u64; 7],
+    c: [u64; 8],
 }
 
 const ASK_OK: usize = 0;
@@ -359,6 +420,7 @@ const MELTS: usize = 3;
 const SUCCESSES: usize = 4;
 const BLOWS: usize = 5;
 const HEALS: usize = 6;
+const THROTTLED: usize = 7;
 
 /// (calls, failures) of the rate rule at `now`: outcomes counted in 10
 /// buckets of `window / 10`, the current one and the 9 before it.
@@ -374,6 +436,43 @@ fn rate_totals(outcomes: &[(u64, bool)], now: u64, window: u64) -> (u64, u64) {
         .fold((0, 0), |(c, f), &(_, failed)| {
             (c + 1, f + u64::from(failed))
         })
+}
+
+/// True if an event at `t` is in the window at `now`: the 10-bucket rule of
+/// `rate_totals`.
+fn in_buckets(t: u64, now: u64, window: u64) -> bool {
+    let width = (window / 10).max(1);
+    let current = now / width + 1;
+    let b = t / width + 1;
+    b + 10 > current && b <= current
+}
+
+/// The throttle, plainly: (requests, accepts) in the window at `now`, and
+/// the SRE book's reject probability for them in f64, 0 below the warm-up.
+fn throttle_p(
+    f: &MFuse,
+    now: u64,
+    k_tenths: u32,
+    window: u64,
+    min_requests: u32,
+) -> (u64, u64, f64) {
+    let r = f
+        .requests
+        .iter()
+        .filter(|&&t| in_buckets(t, now, window))
+        .count() as u64;
+    let a = f
+        .accepts
+        .iter()
+        .filter(|&&t| in_buckets(t, now, window))
+        .count() as u64;
+    let k = f64::from(k_tenths) / 10.0;
+    let p = if r < u64::from(min_requests) {
+        0.0
+    } else {
+        ((r as f64 - k * a as f64) / (r as f64 + 1.0)).max(0.0)
+    };
+    (r, a, p)
 }
 
 impl MFuse {
@@ -393,6 +492,8 @@ impl MFuse {
         self.melts.clear();
         self.consecutive = 0;
         self.outcomes.clear();
+        self.requests.clear();
+        self.accepts.clear();
         self.gen += 1;
     }
 }
@@ -405,6 +506,11 @@ pub struct Model {
     seq: u64,
     /// Calls begun and not yet ended, in the order they began.
     running: Vec<Running>,
+    /// The Fusebox's seeded draw stream (SplitMix64's state), if the real
+    /// one is seeded: the model draws exactly when the fuse does (fault
+    /// injection and gradual asks, throttle asks whose probability is
+    /// above 0), so a throttle's decisions can be predicted.
+    draws: Option<u64>,
 }
 
 /// The result of one step: the return value, the events, and the tags of
@@ -416,6 +522,27 @@ pub struct Step {
 }
 
 impl Model {
+    /// A model of a Fusebox built with `.seed(seed)`.
+    pub fn seeded(seed: u64) -> Self {
+        Model {
+            draws: Some(seed),
+            ..Model::default()
+        }
+    }
+
+    /// The seed the real Fusebox must be built with, if any.
+    pub fn seed(&self) -> Option<u64> {
+        self.draws
+    }
+
+    /// The next draw in [0, 2^32), as `Draws::draw32` makes it; `None` for
+    /// an unseeded model (whose draws cannot be known).
+    fn draw32(&mut self) -> Option<u64> {
+        let state = self.draws.as_mut()?;
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        Some(fusebox::rng::mix(*state) >> 32)
+    }
+
     /// The fuses whose state differs from `before` (installed, removed or
     /// changed).
     #[allow(dead_code)] // used by the linearizability test only
@@ -453,10 +580,17 @@ impl Model {
         let mut out = Vec::new();
         for f in self.fuses.values() {
             let window = match f.cfg.rule() {
-                Rule::Window { window, .. } | Rule::Rate { window, .. } => window,
+                Rule::Window { window, .. }
+                | Rule::Rate { window, .. }
+                | Rule::Throttle { window, .. } => window,
                 Rule::Consecutive(_) => 0,
             };
-            let times = f.melts.iter().chain(f.outcomes.iter().map(|(t, _)| t));
+            let times = f
+                .melts
+                .iter()
+                .chain(f.outcomes.iter().map(|(t, _)| t))
+                .chain(&f.requests)
+                .chain(&f.accepts);
             for &t in times {
                 if t + window > self.now {
                     out.push(t + window - self.now);
@@ -708,10 +842,12 @@ impl Model {
                     melts: Vec::new(),
                     consecutive: 0,
                     outcomes: Vec::new(),
+                    requests: Vec::new(),
+                    accepts: Vec::new(),
                     prog: None,
                     gen: 0,
                     last_blow: None,
-                    c: [0; 7],
+                    c: [0; 8],
                 },
             );
             step.event(name, None, Some(FuseState::Ok), Cause::Install, now);
@@ -772,8 +908,15 @@ impl Model {
     }
 
     /// Ask; `Some` if admitted (and which probe slot was taken).
-    fn admit(&self, f: &mut MFuse, step: &mut Step) -> Option<MTicket> {
-        let ticket = |probe| Some(MTicket { gen: f.gen, probe });
+    fn admit(&mut self, f: &mut MFuse, step: &mut Step) -> Option<MTicket> {
+        let gen = f.gen;
+        let ticket = |probe| {
+            Some(MTicket {
+                gen,
+                probe,
+                throttle_at: None,
+            })
+        };
         if f.disabled {
             step.tags.push("R05 ask blown");
             f.c[ASK_BLOWN] += 1;
@@ -791,6 +934,8 @@ impl Model {
             Some(Prog {
                 admit: MAdmit::All, ..
             }) => {
+                // Gradual(1.0) draws, and admits whatever the draw.
+                self.draw32();
                 step.tags.push("R30 gradual admits");
                 f.c[ASK_OK] += 1;
                 ticket(None)
@@ -814,16 +959,69 @@ impl Model {
                 }
             }
             None if f.cfg.injects() => {
+                // Rate 1.0 draws, and refuses whatever the draw.
+                self.draw32();
                 step.tags.push("R27 fault injection refuses");
                 f.c[INJECTED] += 1;
                 None
             }
             None => {
+                if let Rule::Throttle {
+                    k_tenths,
+                    window,
+                    min_requests,
+                    ..
+                } = f.cfg.rule()
+                {
+                    return self.throttle_admit(f, k_tenths, window, min_requests, step);
+                }
                 step.tags.push("R04 ask ok");
                 f.c[ASK_OK] += 1;
                 ticket(None)
             }
         }
+    }
+
+    /// An ask of an ok throttling fuse: the probability from the window
+    /// before this ask, a draw only if it is above 0, refused if the draw is
+    /// below `p · 2^32`; counted as a request either way.
+    fn throttle_admit(
+        &mut self,
+        f: &mut MFuse,
+        k_tenths: u32,
+        window: u64,
+        min_requests: u32,
+        step: &mut Step,
+    ) -> Option<MTicket> {
+        let now = self.now;
+        if f.requests.iter().any(|&t| !in_buckets(t, now, window)) {
+            step.tags.push("R52 requests leave the throttle window");
+        }
+        let (r, _, p) = throttle_p(f, now, k_tenths, window, min_requests);
+        let warm_up =
+            r < u64::from(min_requests) && throttle_p(f, now, k_tenths, window, 0).2 > 0.0;
+        f.requests.push(now);
+        if p == 0.0 {
+            step.tags.push(if warm_up {
+                "R50 throttle warm-up admits"
+            } else {
+                "R48 throttle admits at p = 0"
+            });
+        } else {
+            let draw = self.draw32().expect("a throttle needs a seeded model");
+            if (draw as f64) < p * 4_294_967_296.0 {
+                step.tags.push("R49 throttle refuses");
+                f.c[THROTTLED] += 1;
+                return None;
+            }
+            step.tags.push("R48 throttle draw admits");
+        }
+        f.c[ASK_OK] += 1;
+        Some(MTicket {
+            gen: f.gen,
+            probe: None,
+            throttle_at: Some(now),
+        })
     }
 
     /// Asks as `run` does, keeping the ticket: `Err` for an unknown name,
@@ -883,7 +1081,16 @@ impl Model {
                     self.succeeded(name, f, released, step);
                 }
             }
-            Outcome::Ignored => step.tags.push("R35 ignored outcome counts nowhere"),
+            Outcome::Ignored => {
+                step.tags.push("R35 ignored outcome counts nowhere");
+                if let (true, Some(at)) = (current, t.throttle_at) {
+                    let i = f.requests.iter().position(|&r| r == at);
+                    let i = i.expect("a current throttled call's request is kept");
+                    f.requests.remove(i);
+                    step.tags
+                        .push("R51 an ignored call leaves the throttle's requests");
+                }
+            }
             Outcome::Err | Outcome::Panic => {
                 step.tags.push("R13 run failure melts");
                 f.c[MELTS] += 1;
@@ -926,6 +1133,10 @@ impl Model {
                     self.blow(name, f, step);
                     return;
                 }
+            }
+            Rule::Throttle { .. } => {
+                step.tags.push("R54 a success is a throttle accept");
+                f.accepts.push(self.now);
             }
             Rule::Window { .. } => {}
         }
@@ -973,6 +1184,15 @@ impl Model {
                 let (calls, failures) = rate_totals(&f.outcomes, now, window);
                 calls >= u64::from(min_calls) && failures * 100 >= u64::from(pct) * calls
             }
+            Rule::Throttle {
+                k_tenths,
+                window,
+                min_requests,
+                blow_pct,
+            } => blow_pct.is_some_and(|pct| {
+                let (r, _, p) = throttle_p(f, now, k_tenths, window, min_requests);
+                r >= u64::from(min_requests) && p >= f64::from(pct) / 100.0
+            }),
         };
         match f.prog {
             None if over => {
@@ -980,6 +1200,7 @@ impl Model {
                     Rule::Window { .. } => "R08 melt blows",
                     Rule::Consecutive(_) => "R42 consecutive failures blow",
                     Rule::Rate { .. } => "R43 failure rate blows",
+                    Rule::Throttle { .. } => "R53 throttle blows at blow_at",
                 });
                 self.blow(name, f, step);
             }
@@ -1065,6 +1286,27 @@ impl Model {
             }
             Rule::Consecutive(_) => u64::from(f.consecutive),
             Rule::Rate { window, .. } => rate_totals(&f.outcomes, self.now, window).1,
+            Rule::Throttle {
+                k_tenths,
+                window,
+                min_requests,
+                ..
+            } => {
+                let (r, a, _) = throttle_p(f, self.now, k_tenths, window, min_requests);
+                r.saturating_sub(a)
+            }
+        };
+        let throttle = match f.cfg.rule() {
+            Rule::Throttle {
+                k_tenths,
+                window,
+                min_requests,
+                ..
+            } => {
+                let (r, a, p) = throttle_p(f, self.now, k_tenths, window, min_requests);
+                Some((r, a, p.to_bits()))
+            }
+            _ => None,
         };
         let prog = if f.disabled { None } else { f.prog };
         View {
@@ -1077,6 +1319,7 @@ impl Model {
             last_blow: f.last_blow,
             heal_step: prog.map(|p| p.step),
             counters: f.c,
+            throttle,
         }
     }
 }
@@ -1185,7 +1428,11 @@ pub fn view_of(s: &fusebox::fuse::FuseSnapshot) -> View {
             c.successes,
             c.blows,
             c.heals,
+            c.throttled,
         ],
+        throttle: s
+            .throttle
+            .map(|t| (t.requests, t.accepts, t.reject_probability.to_bits())),
     }
 }
 
