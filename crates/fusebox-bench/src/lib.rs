@@ -23,6 +23,7 @@
 //! neither alternates contenders within a run nor reports ratios; the
 //! per-operation divan benches are in `crates/fusebox/benches`.
 
+pub mod adaptive;
 pub mod config_check;
 pub mod harness;
 pub mod overload;

@@ -14,6 +14,8 @@ const USAGE: &str = "usage: fusebox-bench [--smoke] [--rounds N] [--filter ID] [
                valve_rate scaling)
   --json PATH  where to write the JSON (default target/fusebox-bench/report.json)
   --overload S instead: the overload benchmark, S seconds per regulator (10 for the report)
+  --adaptive   instead: learned against fixed concurrency limits on the simulator's
+               capacity-drop scenario (virtual time, a few seconds)
   --config-check  instead: time the check of a generated config file
     --entries N   fuses and valves in it (default 100000, about 20 MB; --smoke: 300)
     --runs N      timed runs of each (default 5)
@@ -76,6 +78,33 @@ fn main() -> ExitCode {
                 }
                 _ => return usage("--overload needs a positive number of seconds"),
             },
+            "--adaptive" => {
+                return match fusebox_bench::adaptive::run() {
+                    Ok(outcomes) => {
+                        println!("{}", fusebox_bench::adaptive::table(&outcomes));
+                        let path = default_json_path().with_file_name("adaptive.json");
+                        let text = serde_json::to_string_pretty(&outcomes).expect("serializes");
+                        match path
+                            .parent()
+                            .map_or(Ok(()), std::fs::create_dir_all)
+                            .and_then(|()| std::fs::write(&path, text))
+                        {
+                            Ok(()) => {
+                                println!("JSON: {}", path.display());
+                                ExitCode::SUCCESS
+                            }
+                            Err(e) => {
+                                eprintln!("error: cannot write {}: {e}", path.display());
+                                ExitCode::FAILURE
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
             "--json" => match args.next() {
                 Some(p) => json = Some(p.into()),
                 None => return usage("--json needs a path"),

@@ -109,6 +109,10 @@ struct Req {
     done: bool,
     /// This attempt reached the dependency.
     called: bool,
+    /// When this attempt started, and when its first dependency began to
+    /// serve it (after the valve's queue and the dependency's own).
+    attempt_at: Duration,
+    served_at: Option<Duration>,
 }
 
 /// One client request as its client saw it (the last attempt's, after
@@ -123,6 +127,10 @@ pub struct ClientRequest {
     pub end: End,
     /// Whether its last attempt reached the dependency.
     pub called: bool,
+    /// How long its last attempt waited before the (first) dependency began
+    /// to serve it: in the valve's queue, then in the dependency's; `None`
+    /// if it was never served.
+    pub waited: Option<Duration>,
     /// The attempts it took (1 without retries).
     pub attempts: u32,
 }
@@ -413,6 +421,8 @@ impl Sim<'_> {
             call: None,
             done: false,
             called: false,
+            attempt_at: Duration::ZERO,
+            served_at: None,
         };
         match self.free.pop() {
             Some(id) => {
@@ -439,6 +449,8 @@ impl Sim<'_> {
         r.draws = draws;
         r.called = false;
         r.deadline = self.now + self.s.load.timeout;
+        r.attempt_at = self.now;
+        r.served_at = None;
         self.stage(id, 0);
     }
 
@@ -586,6 +598,10 @@ impl Sim<'_> {
         for st in started.drain(..) {
             if st.holds {
                 self.stats.served(self.now - st.waited, st.waited);
+                let r = &mut self.reqs[st.req as usize];
+                if k == 0 && r.gen == st.gen && !r.done {
+                    r.served_at = Some(self.now);
+                }
             }
             // The attempt that called, not whoever holds the slot now.
             let gen = st.gen & !(3 << 30);
@@ -686,6 +702,7 @@ impl Sim<'_> {
                 end,
                 called: r.called,
                 attempts: r.attempt + 1,
+                waited: r.served_at.map(|t| t - r.attempt_at),
             });
         }
         self.stats.ended(born, self.now, end);
