@@ -204,3 +204,31 @@ fn a_growing_limit_racing_a_new_waiter_serves_it() {
         assert_eq!((v.in_flight(), v.queued()), (0, 0));
     });
 }
+
+/// Two passing rate checks race on the GCRA word outside the lock for the
+/// bucket's last token: exactly one starts, the other is refused, and the
+/// slot it took on the way is given back.
+#[test]
+fn two_rate_checks_race_for_the_last_token() {
+    loom::model(|| {
+        let fb = Fusebox::builder()
+            .clock(ManualClock::new())
+            .alarm_period(Duration::from_secs(1_000_000))
+            .build();
+        fb.install_valve(
+            "v",
+            ValveConfig::new()
+                .concurrency(2)
+                .rate(1, Duration::from_secs(1_000)),
+        )
+        .unwrap();
+        let v = fb.valve("v").unwrap();
+        let v2 = v.clone();
+        let t = thread::spawn(move || v2.try_acquire().map(drop).is_ok());
+        let mine = v.try_acquire().map(drop).is_ok();
+        let theirs = t.join().unwrap();
+        assert!(mine ^ theirs, "one token, one start: {mine} {theirs}");
+        assert_eq!((v.in_flight(), v.queued()), (0, 0));
+        assert_eq!(v.snapshot().tokens, Some(0));
+    });
+}

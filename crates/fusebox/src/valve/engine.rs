@@ -4,8 +4,9 @@
 //! force (`slots.rs`); the count only ever grows by a compare-and-swap of
 //! that word that checks the limit, so it never exceeds the limit in force
 //! at that instant, not even while an adaptive limit falls. A valve with no
-//! guard takes a free slot without the lock (the fast path) while nobody
-//! waits.
+//! guard takes a free slot, and its token if it is rate-limited (one CAS on
+//! the GCRA word of `bucket.rs`), without the lock (the fast path) while
+//! nobody waits.
 //!
 //! Everything else happens under the lock: the queue, the token bucket,
 //! CoDel, deadlines. Whoever frees a slot while someone waits takes the lock
@@ -29,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::bucket::Bucket;
+use super::bucket::{Bucket, Tuning};
 use super::codel::Codel;
 use super::config::{Discipline, ValveConfig};
 use super::limit::{LimitSnapshot, Limiter};
@@ -61,7 +62,6 @@ pub(crate) fn reason_index(r: Refused) -> usize {
 pub(super) struct Slow {
     pub(super) config: ValveConfig,
     pub(super) queue: VecDeque<Arc<Waiter>>,
-    pub(super) bucket: Option<Bucket>,
     pub(super) codel: Option<Codel>,
     pub(super) guard: Option<Arc<FuseCore>>,
     /// The earliest timer armed, `u64::MAX` for none.
@@ -117,6 +117,9 @@ pub(crate) struct ValveCore {
     /// (guard, removed): one word.
     pub(super) slots: Slots,
     pub(super) queued: AtomicUsize,
+    /// The token bucket (off without a rate): one GCRA word, taken from
+    /// by the fast path and the locked path alike.
+    pub(super) bucket: Bucket,
     /// The generation of the adaptive limit, 0 for a fixed one: read when a
     /// task starts, to time it and tag it.
     limit_gen: AtomicUsize,
@@ -141,12 +144,12 @@ impl ValveCore {
             bus,
             slots: Slots::new(),
             queued: AtomicUsize::new(0),
+            bucket: Bucket::off(),
             limit_gen: AtomicUsize::new(0),
             limits: Mutex::new(Limits::default()),
             slow: Mutex::new(Slow {
                 config: ValveConfig::new(),
                 queue: VecDeque::new(),
-                bucket: None,
                 codel: None,
                 guard: None,
                 timer_at: u64::MAX,
@@ -167,16 +170,12 @@ impl ValveCore {
     /// under the new rules at once.
     pub(crate) fn configure(&self, config: ValveConfig, guard: Option<Arc<FuseCore>>, now: u64) {
         let mut s = lock(&self.slow);
-        s.bucket = match (config.rate, config.bucket_size(), s.bucket.take()) {
-            (Some(r), Some(size), Some(mut b)) => {
-                b.retune(r.count, duration_nanos(r.period), size, now);
-                Some(b)
-            }
-            (Some(r), Some(size), None) => {
-                Some(Bucket::new(r.count, duration_nanos(r.period), size))
-            }
-            _ => None,
-        };
+        let tuning = config
+            .rate
+            .zip(config.bucket_size())
+            .map(|(r, size)| Tuning::new(r.count, duration_nanos(r.period), size));
+        self.bucket
+            .tune(tuning, now, self.env.timebase.coarse_lag());
         s.codel = match (config.discipline, s.codel.take()) {
             (Discipline::Codel { target, interval }, Some(mut c)) => {
                 c.retune(duration_nanos(target), duration_nanos(interval));
@@ -223,8 +222,9 @@ impl ValveCore {
             self.limit_gen.store(gen, Ordering::SeqCst);
             self.slots.set_limit(limit);
         }
-        self.slots
-            .set_shut(s.bucket.is_some() || s.guard.is_some() || s.removed);
+        // The SeqCst update of the slot word also publishes the bucket's
+        // new parameters to the fast path.
+        self.slots.set_shut(s.guard.is_some() || s.removed);
         s.config = config;
         self.dispatch(&mut s, now);
     }
@@ -246,6 +246,21 @@ impl ValveCore {
             return None;
         }
         let n = self.slots.take(true)?;
+        if self.bucket.on() {
+            let now = if self.bucket.coarse() {
+                self.env.timebase.now_coarse()
+            } else {
+                self.now()
+            };
+            if !self.bucket.try_take(now) {
+                // No token (or not yet by the coarse clock): give the slot
+                // back. The caller takes the locked path next, which checks
+                // on the precise clock and hands the slot on to any waiter
+                // that saw it taken.
+                self.slots.give_back();
+                return None;
+            }
+        }
         // Ordering: a statistic. (Tasks admitted at once are not put in the
         // sojourn histogram: they are `admitted` minus those it holds.)
         self.stats.admitted.fetch_add(1, Ordering::Relaxed);
@@ -303,13 +318,16 @@ impl ValveCore {
 
     /// Takes a slot and a token if both are free (under the lock); the
     /// answer is how many run with this task.
-    pub(super) fn try_start(&self, s: &mut Slow, now: u64) -> Option<usize> {
-        if s.bucket.as_ref().is_some_and(|b| !b.ready(now)) {
+    pub(super) fn try_start(&self, _locked: &mut Slow, now: u64) -> Option<usize> {
+        let rated = self.bucket.on();
+        if rated && !self.bucket.ready(now) {
             return None;
         }
         let n = self.slots.take(false)?;
-        if let Some(b) = &mut s.bucket {
-            b.take(now);
+        if rated && !self.bucket.try_take(now) {
+            // The fast path took the token meanwhile.
+            self.slots.give_back();
+            return None;
         }
         // Ordering: a statistic.
         self.stats.admitted.fetch_add(1, Ordering::Relaxed);
@@ -318,9 +336,9 @@ impl ValveCore {
 
     /// Whether a slot and a token are free now (a hint for `dispatch`; the
     /// slot is taken by `try_start`).
-    pub(super) fn can_start(&self, s: &Slow, now: u64) -> bool {
+    pub(super) fn can_start(&self, now: u64) -> bool {
         let w = self.slots.load();
-        w.in_flight() < w.limit() && s.bucket.as_ref().is_none_or(|b| b.ready(now))
+        w.in_flight() < w.limit() && (!self.bucket.on() || self.bucket.ready(now))
     }
 
     /// A task ended: tells an adaptive limit how it went, frees its slot
@@ -382,7 +400,8 @@ impl ValveCore {
     pub(crate) fn view(&self) -> (ValveConfig, Option<u64>) {
         let s = lock(&self.slow);
         let now = self.now();
-        (s.config.clone(), s.bucket.as_ref().map(|b| b.tokens(now)))
+        let tokens = self.bucket.on().then(|| self.bucket.tokens(now));
+        (s.config.clone(), tokens)
     }
 
     /// The start of a task that runs with `in_flight` others (itself

@@ -42,7 +42,7 @@ impl ValveCore {
                 self.refuse_all(s, Refused::Blown);
                 break;
             }
-            if !self.can_start(s, now) {
+            if !self.can_start(now) {
                 break;
             }
             let back = match s.config.discipline {
@@ -113,9 +113,10 @@ impl ValveCore {
             let w = self.slots.load();
             w.in_flight() < w.limit()
         };
-        let token = match &s.bucket {
-            Some(b) if slot_free => b.next_token_at(now),
-            _ => u64::MAX,
+        let token = if slot_free && self.bucket.on() {
+            self.bucket.next_token_at(now)
+        } else {
+            u64::MAX
         };
         let at = deadline.min(token);
         if at < s.timer_at {
