@@ -118,6 +118,32 @@ async fn valves() {
     assert_eq!(v[0]["queue"], 8);
     assert_eq!(v[0]["in_flight"], 1);
     assert_eq!(v[0]["admitted"], 1);
+    assert!(
+        v[0].get("limit").is_none(),
+        "a fixed limit has no controller"
+    );
+}
+
+/// An adaptive valve shows its learned limit and its controller's state,
+/// in the JSON and as `fusebox_valve_limit`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_valves_show_their_limit() {
+    let fb = fusebox();
+    let limit = fusebox::valve::Adaptive::aimd().initial(7).max(50);
+    fb.install_valve("db", ValveConfig::new().limit(limit).queue(8))
+        .unwrap();
+    let s = start(fb).await;
+    let v = s.get("/api/valves").await.json();
+    assert_eq!(v[0]["concurrency"], 7);
+    assert_eq!(v[0]["limit"]["kind"], "aimd");
+    assert_eq!(v[0]["limit"]["limit"], 7);
+    assert_eq!(v[0]["limit"]["max"], 50);
+    let m = s.get("/metrics").await;
+    assert!(
+        m.text().contains("fusebox_valve_limit{valve=\"db\"} 7\n"),
+        "{}",
+        m.text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -106,6 +106,17 @@ fn scenario() -> (Fusebox, ManualClock) {
         .unwrap();
     drop(fb.valve("batch").unwrap().try_acquire().unwrap());
 
+    // An adaptive valve that measured its no-load latency: a limit and a
+    // min RTT to export.
+    let limit = fusebox::valve::Adaptive::gradient().probe_samples(3);
+    fb.install_valve("db", ValveConfig::new().limit(limit).queue(8))
+        .unwrap();
+    let dbv = fb.valve("db").unwrap();
+    for _ in 0..3 {
+        dbv.run_blocking(|| clock.advance(4 * MS)).unwrap();
+    }
+    assert_eq!(dbv.snapshot().limit.unwrap().min_rtt, Some(4 * MS));
+
     clock.advance(SEC); // an alarm look: db is blown
     assert_eq!(fb.alarms().len(), 1);
     let s = fb.valve("api").unwrap().snapshot();

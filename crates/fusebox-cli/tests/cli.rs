@@ -33,6 +33,7 @@ fn status_lists_fuses_valves_and_alarms() {
     assert_eq!(other.split_whitespace().nth(1), Some("blown"));
     assert!(other.contains("at 1m"), "the heal deadline: {other}");
     assert!(line("api").contains("0/4"), "in flight of concurrency");
+    assert!(line("api").contains("fixed"), "the limit column");
 
     let run = fusebox(&["status", "--url", &s.url, "--json"]);
     assert_eq!(run.code(), Some(0), "{run:?}");

@@ -26,10 +26,12 @@
 //! | `fusebox_valve_in_flight` | gauge | count | `valve` |
 //! | `fusebox_valve_queued` | gauge | count | `valve` |
 //! | `fusebox_valve_tokens` | gauge (rate-limited valves only) | count | `valve` |
+//! | `fusebox_valve_limit` | gauge: the concurrency limit in force (fixed or learned) | count | `valve` |
+//! | `fusebox_valve_min_rtt_seconds` | gauge (gradient valves, once measured) | seconds | `valve` |
 //! | `fusebox_valve_admitted_total` | counter | count | `valve` |
 //! | `fusebox_valve_refused_total` | counter | count | `valve`, `reason` |
 //! | `fusebox_valve_sojourn_seconds` | histogram | seconds | `valve` |
-//! | `fusebox_valve_service_seconds` | histogram (one task in 64) | seconds | `valve` |
+//! | `fusebox_valve_service_seconds` | histogram (one task in 64; every task of an adaptive valve) | seconds | `valve` |
 //! | `fusebox_alarm_active` | gauge: 1 while set | | `alarm`, `fuse` |
 //!
 //! `reason` is one of [`Refused::as_str`](crate::Refused::as_str), `alarm`
@@ -240,6 +242,22 @@ pub static VALVE_TOKENS: Metric = gauge(
     "Tokens in a rate-limited valve's bucket.",
     &["valve"],
 );
+/// The concurrency limit a valve enforces now: its `concurrency`, or what
+/// its adaptive limit has learned.
+pub static VALVE_LIMIT: Metric = gauge(
+    "fusebox_valve_limit",
+    Some(Unit::Count),
+    "The concurrency limit a valve enforces now (fixed or learned).",
+    &["valve"],
+);
+/// The no-load latency a gradient valve measured last (no sample for other
+/// valves, nor before the first measurement).
+pub static VALVE_MIN_RTT: Metric = gauge(
+    "fusebox_valve_min_rtt_seconds",
+    Some(Unit::Seconds),
+    "The no-load latency a gradient valve measured last.",
+    &["valve"],
+);
 /// Tasks a valve let start.
 pub static VALVE_ADMITTED: Metric = counter(
     "fusebox_valve_admitted_total",
@@ -272,7 +290,7 @@ pub static ALARM_ACTIVE: Metric = gauge(
 );
 
 /// Every metric, in the order both exports give them.
-pub static ALL: [&Metric; 15] = [
+pub static ALL: [&Metric; 17] = [
     &FUSE_ASKS,
     &FUSE_MELTS,
     &FUSE_BLOWS,
@@ -283,6 +301,8 @@ pub static ALL: [&Metric; 15] = [
     &VALVE_IN_FLIGHT,
     &VALVE_QUEUED,
     &VALVE_TOKENS,
+    &VALVE_LIMIT,
+    &VALVE_MIN_RTT,
     &VALVE_ADMITTED,
     &VALVE_REFUSED,
     &VALVE_SOJOURN,
@@ -371,10 +391,15 @@ pub fn samples_of<'a>(
         }
     }
     type PerValve = (&'static Metric, fn(&ValveSnapshot) -> Option<Value<'_>>);
-    let per_valve: [PerValve; 4] = [
+    let per_valve: [PerValve; 6] = [
         (&VALVE_IN_FLIGHT, |v| Some(Value::Gauge(v.in_flight as f64))),
         (&VALVE_QUEUED, |v| Some(Value::Gauge(v.queued as f64))),
         (&VALVE_TOKENS, |v| v.tokens.map(|t| Value::Gauge(t as f64))),
+        (&VALVE_LIMIT, |v| Some(Value::Gauge(v.concurrency as f64))),
+        (&VALVE_MIN_RTT, |v| {
+            let rtt = v.limit.as_ref()?.min_rtt?;
+            Some(Value::Gauge(rtt.as_secs_f64()))
+        }),
         (&VALVE_ADMITTED, |v| Some(Value::Counter(v.admitted))),
     ];
     for (metric, get) in per_valve {
@@ -482,12 +507,13 @@ mod tests {
             let names: Vec<_> = x.labels.iter().map(|l| l.0).collect();
             assert_eq!(names, x.metric.labels, "{}", x.metric.name);
         }
-        // Every metric but the tokens (no rate limit), the throttle (none)
-        // and alarms (none) has samples.
+        // Every metric but the tokens (no rate limit), the throttle (none),
+        // the min RTT (no gradient) and alarms (none) has samples.
         for m in ALL {
             let n = s.iter().filter(|x| x.metric.name == m.name).count();
             match m.name {
                 n_ if n_ == VALVE_TOKENS.name
+                    || n_ == VALVE_MIN_RTT.name
                     || n_ == ALARM_ACTIVE.name
                     || n_ == FUSE_THROTTLE_REJECT.name =>
                 {

@@ -122,6 +122,14 @@ impl MonotonicClock {
     pub(crate) fn nanos_coarse(&self) -> u64 {
         os::coarse().saturating_sub(self.epoch)
     }
+
+    /// How far the coarse reading may lag the precise one, in ns: twice
+    /// its resolution (one tick, as `clock_getres` reports it; doubled for
+    /// a tick that comes late), 0 where the coarse reading is the precise
+    /// one.
+    pub(crate) fn coarse_lag(&self) -> u64 {
+        os::coarse_resolution().saturating_mul(2)
+    }
 }
 
 impl Default for MonotonicClock {
@@ -173,6 +181,23 @@ mod os {
     pub(super) fn coarse() -> u64 {
         read(libc::CLOCK_MONOTONIC_COARSE)
     }
+
+    /// The coarse clock's resolution (its tick), `u64::MAX` if unknown.
+    pub(super) fn coarse_resolution() -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; clock_getres writes
+        // only to it, and the clock id exists on every Linux since 2.6.32.
+        let rc = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+        if rc != 0 {
+            return u64::MAX;
+        }
+        (ts.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_nsec as u64)
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -191,6 +216,11 @@ mod os {
 
     pub(super) fn coarse() -> u64 {
         fine()
+    }
+
+    /// The coarse reading is the precise one.
+    pub(super) fn coarse_resolution() -> u64 {
+        0
     }
 }
 
@@ -344,6 +374,17 @@ impl Timebase {
             Timebase::Monotonic(c) => c.nanos_coarse(),
             Timebase::Manual(c) => c.nanos(),
             Timebase::Custom(c) => duration_nanos(c.now_coarse()),
+        }
+    }
+
+    /// A bound on how far [`Self::now_coarse`] lags [`Self::now`], in ns:
+    /// known for the built-in clocks (0 for a manual one), `u64::MAX` for a
+    /// custom clock, whose coarse reading promises no bound.
+    pub(crate) fn coarse_lag(&self) -> u64 {
+        match self {
+            Timebase::Monotonic(c) => c.coarse_lag(),
+            Timebase::Manual(_) => 0,
+            Timebase::Custom(_) => u64::MAX,
         }
     }
 

@@ -99,4 +99,12 @@ pub enum ValveChange {
     Reconfigured,
     /// Removed; its waiters were refused.
     Removed,
+    /// Its adaptive limit moved from `from` to `to`: reported when it moved
+    /// by a tenth (at least 1) since the last report, at most once a second.
+    Limit {
+        /// The limit last reported.
+        from: usize,
+        /// The limit now.
+        to: usize,
+    },
 }

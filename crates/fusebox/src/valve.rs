@@ -33,13 +33,17 @@
 //! ```
 
 mod acquire;
+mod aimd;
 mod bucket;
 pub(crate) mod codel;
 mod config;
 pub(crate) mod engine;
+mod gradient;
+mod limit;
 mod permit;
 mod queue;
 mod refused;
+mod slots;
 mod snapshot;
 mod waiter;
 
@@ -49,8 +53,11 @@ use std::sync::Arc;
 
 pub use crate::stats::histogram::HistogramSnapshot;
 pub use acquire::Acquire;
+pub use aimd::{Aimd, AIMD_INITIAL, AIMD_MAX, AIMD_MIN};
 pub use config::{Discipline, Rate, ValveConfig, DEFAULT_CONCURRENCY, DEFAULT_QUEUE};
 use engine::ValveCore;
+pub use gradient::{Gradient, GRADIENT_INITIAL, GRADIENT_MAX, GRADIENT_MIN};
+pub use limit::{Adaptive, LimitSnapshot};
 pub use permit::Permit;
 pub use refused::Refused;
 pub use snapshot::{Refusals, ValveSnapshot};
@@ -185,7 +192,8 @@ impl Valve {
     ///   leaves the queue, and a slot granted meanwhile is handed on; `task`
     ///   is dropped unpolled;
     /// * while `task` runs, `task` is dropped and its slot is released at
-    ///   once (the task counts as admitted: it started).
+    ///   once (the task counts as admitted: it started). An adaptive limit
+    ///   learns nothing from it: a task cut short is no latency sample.
     ///
     /// ```
     /// # use fusebox::{Fusebox, ValveConfig};
@@ -198,8 +206,13 @@ impl Valve {
     /// # };
     /// ```
     pub async fn run<T>(&self, task: impl Future<Output = T>) -> Result<T, Refused> {
-        let _permit = self.acquire().await?;
-        Ok(task.await)
+        let mut permit = self.acquire().await?;
+        // Dropped before the task completes, the permit reports nothing.
+        permit.outcome = engine::Outcome::Ignore;
+        let out = task.await;
+        permit.outcome = engine::Outcome::Sample;
+        drop(permit);
+        Ok(out)
     }
 
     /// Acquires (blocking), calls `f`, releases (also if `f` panics).
@@ -211,6 +224,12 @@ impl Valve {
     /// Tasks running now.
     pub fn in_flight(&self) -> usize {
         self.core.in_flight()
+    }
+
+    /// The concurrency limit in force now: `concurrency`, or what an
+    /// adaptive limit has learned.
+    pub fn limit(&self) -> usize {
+        self.core.limit()
     }
 
     /// Tasks waiting now.

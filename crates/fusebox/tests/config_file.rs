@@ -20,7 +20,7 @@ use std::time::Duration;
 use fusebox::{
     config_file::ConfigFileError,
     fuse::FuseState,
-    valve::{Discipline, Rate},
+    valve::{Adaptive, Discipline, Rate},
     ConfigFile, FuseConfig, Fusebox, Heal, ManualClock, Step, Strategy, ValveConfig,
 };
 use proptest::prelude::*;
@@ -105,11 +105,44 @@ fn the_example_file_declares_what_it_says() {
         [
             "api",
             "checkout",
+            "db",
             "email",
+            "partner",
             "reports",
             "search",
             "thumbnails"
         ]
+    );
+    assert_eq!(
+        v["db"],
+        ValveConfig::new()
+            .limit(
+                Adaptive::gradient()
+                    .min(4)
+                    .max(200)
+                    .initial(16)
+                    .interval(ms(100))
+                    .tolerance(1.5)
+                    .smoothing(0.2)
+                    .probe_interval(s(60))
+                    .probe_jitter(0.15)
+                    .probe_samples(50)
+            )
+            .queue(64)
+            .max_wait(s(1))
+    );
+    assert_eq!(
+        v["partner"],
+        ValveConfig::new()
+            .limit(
+                Adaptive::aimd()
+                    .min(1)
+                    .max(64)
+                    .initial(8)
+                    .backoff(0.9)
+                    .timeout(s(2))
+            )
+            .queue(16)
     );
     assert_eq!(
         v["api"],
@@ -182,7 +215,13 @@ fn the_example_file_installs_into_a_fusebox() {
     for snap in &valves {
         let cfg = &file.valves()[&snap.name];
         assert_eq!(&snap.config, cfg, "{}", snap.name);
-        assert_eq!(snap.concurrency, cfg.concurrency);
+        match &cfg.limit {
+            // AIMD starts at its initial limit; a gradient measures its
+            // no-load latency first, at min.
+            Some(Adaptive::Aimd(a)) => assert_eq!(snap.concurrency, a.initial),
+            Some(limit) => assert_eq!(snap.concurrency, limit.min()),
+            None => assert_eq!(snap.concurrency, cfg.concurrency),
+        }
         assert_eq!(snap.queue, cfg.queue);
         assert_eq!(snap.in_flight, 0);
     }
@@ -223,7 +262,7 @@ fn loading_again_reconfigures_and_keeps_what_the_file_does_not_name() {
     assert_eq!(db.state, FuseState::Disabled, "a reinstall keeps disabled");
     assert_eq!(fb.valve("api").unwrap().snapshot().concurrency, 2);
     assert!(fb.state("other").is_ok());
-    assert_eq!(fb.valves().len(), 6);
+    assert_eq!(fb.valves().len(), 8);
 }
 
 #[test]
@@ -827,6 +866,50 @@ fn cases() -> Vec<Case> {
             "0",
             "valves.api.concurrency",
             "must be at least 1",
+        ),
+        (
+            "adaptive limit: max below min",
+            edit(
+                VALVE,
+                "concurrency = 8",
+                "limit = { kind = \"gradient\", min = 8, max = 4 }",
+            ),
+            6,
+            "4",
+            "valves.api.limit.max",
+            "must be at least limit.min",
+        ),
+        (
+            "adaptive limit: an unknown key",
+            edit(
+                VALVE,
+                "concurrency = 8",
+                "limit = { kind = \"aimd\", minimum = 8 }",
+            ),
+            6,
+            "minimum",
+            "valves.api.limit.minimum",
+            "unknown field `minimum`",
+        ),
+        (
+            "adaptive limit: an unknown kind",
+            edit(VALVE, "concurrency = 8", "limit = { kind = \"vegas\" }"),
+            6,
+            "\"vegas\"",
+            "valves.api.limit.kind",
+            "unknown variant `vegas`",
+        ),
+        (
+            "adaptive limit: with a concurrency",
+            edit(
+                VALVE,
+                "concurrency = 8",
+                "concurrency = 8\nlimit = { kind = \"aimd\" }",
+            ),
+            6,
+            "8",
+            "valves.api.concurrency",
+            "cannot be set with an adaptive `limit`",
         ),
         (
             "rate 0",

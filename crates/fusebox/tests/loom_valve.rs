@@ -144,3 +144,91 @@ fn the_fast_path_never_jumps_the_queue() {
         all_free(&v, 1);
     });
 }
+
+fn adaptive(initial: usize, queue: usize) -> (Fusebox, Valve) {
+    let fb = Fusebox::builder()
+        .clock(ManualClock::new())
+        .alarm_period(Duration::from_secs(1_000_000))
+        .build();
+    let limit = fusebox::valve::Adaptive::aimd()
+        .initial(initial)
+        .min(1)
+        .max(initial + 1)
+        .backoff(0.5);
+    fb.install_valve("v", ValveConfig::new().limit(limit).queue(queue))
+        .unwrap();
+    let v = fb.valve("v").unwrap();
+    (fb, v)
+}
+
+/// An adaptive limit falls (2 to 1, a drop) while another task tries to
+/// start: the limit and the count are one word, so no interleaving lets
+/// the newcomer read the old limit and start once the count has fallen,
+/// above the new one. Two run, then one: never a third, never a second
+/// after the fall.
+#[test]
+fn a_falling_limit_never_admits_above_itself() {
+    loom::model(|| {
+        let (_fb, v) = adaptive(2, 0);
+        let p0 = v.try_acquire().unwrap();
+        let p1 = v.try_acquire().unwrap();
+        let t = thread::spawn(move || p1.dropped());
+        let late = v.try_acquire();
+        assert_eq!(late.as_ref().map(|_| ()).unwrap_err(), &Refused::Busy);
+        drop(late);
+        t.join().unwrap();
+        assert_eq!((v.limit(), v.in_flight()), (1, 1));
+        p0.ignore(); // no sample: the limit stays 1
+        all_free(&v, 1);
+    });
+}
+
+/// An adaptive limit grows (2 to 3, a fast task that used its limit) while
+/// a waiter joins the queue: the waiter is never stranded.
+#[test]
+fn a_growing_limit_racing_a_new_waiter_serves_it() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let (_fb, v) = adaptive(2, 1);
+        let p0 = v.try_acquire().unwrap();
+        let p1 = v.try_acquire().unwrap();
+        let v2 = v.clone();
+        let t = thread::spawn(move || {
+            let p = v2.acquire_blocking().expect("granted once there is room");
+            drop(p);
+        });
+        drop(p1); // a sample: the limit grows to 3, and a slot frees
+        t.join().unwrap();
+        drop(p0);
+        assert_eq!((v.in_flight(), v.queued()), (0, 0));
+    });
+}
+
+/// Two passing rate checks race on the GCRA word outside the lock for the
+/// bucket's last token: exactly one starts, the other is refused, and the
+/// slot it took on the way is given back.
+#[test]
+fn two_rate_checks_race_for_the_last_token() {
+    loom::model(|| {
+        let fb = Fusebox::builder()
+            .clock(ManualClock::new())
+            .alarm_period(Duration::from_secs(1_000_000))
+            .build();
+        fb.install_valve(
+            "v",
+            ValveConfig::new()
+                .concurrency(2)
+                .rate(1, Duration::from_secs(1_000)),
+        )
+        .unwrap();
+        let v = fb.valve("v").unwrap();
+        let v2 = v.clone();
+        let t = thread::spawn(move || v2.try_acquire().map(drop).is_ok());
+        let mine = v.try_acquire().map(drop).is_ok();
+        let theirs = t.join().unwrap();
+        assert!(mine ^ theirs, "one token, one start: {mine} {theirs}");
+        assert_eq!((v.in_flight(), v.queued()), (0, 0));
+        assert_eq!(v.snapshot().tokens, Some(0));
+    });
+}

@@ -94,6 +94,18 @@ fn scenario() -> (Fusebox, ManualClock, Fuse, fusebox::Valve, fusebox::Permit) {
     fb.install_valve("batch", ValveConfig::new().rate(10, SEC).burst(10))
         .unwrap();
     drop(fb.valve("batch").unwrap().try_acquire().unwrap());
+    // A gradient valve that measured its no-load latency, for the min RTT.
+    let limit = fusebox::valve::Adaptive::gradient().probe_samples(1);
+    fb.install_valve("pool", ValveConfig::new().limit(limit))
+        .unwrap();
+    let pool = fb.valve("pool").unwrap();
+    let p = pool.try_acquire().unwrap();
+    clock.advance_quietly(Duration::from_millis(3));
+    drop(p);
+    assert_eq!(
+        pool.snapshot().limit.unwrap().min_rtt,
+        Some(Duration::from_millis(3))
+    );
     (fb, clock, db, api, held)
 }
 

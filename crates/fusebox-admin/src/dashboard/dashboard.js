@@ -107,6 +107,17 @@
       spark(h.rates, at);
   }
 
+  // A fixed limit, or the adaptive controller: its bounds, its no-load
+  // latency, and whether it is measuring it now.
+  function limitText(v) {
+    const l = v.limit;
+    if (!l) return "fixed";
+    let t = `${esc(l.kind)} ${l.min}..${l.max}`;
+    if (l.min_rtt != null) t += `, min rtt ${fmtSecs(secs(l.min_rtt))}`;
+    if (l.probing) t += ", probing";
+    return t;
+  }
+
   function renderValve(el, v) {
     const reasons = Object.entries(v.refused)
       .filter(([, n]) => n > 0)
@@ -115,6 +126,7 @@
     el.innerHTML =
       `<div class="top"><span class="name">${esc(v.name)}</span></div>` +
       `<dl><dt>in flight</dt><dd>${v.in_flight} / ${v.concurrency}</dd>` +
+      `<dt>limit</dt><dd>${limitText(v)}</dd>` +
       `<dt>queued</dt><dd>${v.queued} / ${v.queue}</dd>` +
       `<dt>admitted</dt><dd>${v.admitted}</dd>` +
       `<dt>refused</dt><dd>${reasons.length ? reasons.join(", ") : "none"}</dd>` +

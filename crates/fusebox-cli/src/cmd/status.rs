@@ -97,7 +97,14 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
     out.push_str(&table::render(&header, &rows));
 
     let _ = writeln!(out, "\nVALVES ({})", now.valves.len());
-    let mut header = vec!["name", "in flight", "queued", "admitted", "refused"];
+    let mut header = vec![
+        "name",
+        "in flight",
+        "limit",
+        "queued",
+        "admitted",
+        "refused",
+    ];
     if before.is_some() {
         header.extend(["admitted/s", "refused/s"]);
     }
@@ -110,6 +117,7 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
             let mut row = vec![
                 v.name.clone(),
                 format!("{}/{}", v.in_flight, v.concurrency),
+                limit(v),
                 format!("{}/{}", v.queued, v.queue),
                 v.admitted.to_string(),
                 v.refused.total().to_string(),
@@ -137,4 +145,20 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
         .collect();
     out.push_str(&table::render(&["name", "kind", "since"], &rows));
     out
+}
+
+/// The valve's limit: `fixed`, or the controller, its bounds, and what it
+/// measured (`gradient 4..200 min rtt 12ms`, `probing` while it measures).
+fn limit(v: &ValveSnapshot) -> String {
+    let Some(l) = &v.limit else {
+        return "fixed".to_owned();
+    };
+    let mut s = format!("{} {}..{}", l.kind, l.min, l.max);
+    if let Some(rtt) = l.min_rtt {
+        let _ = write!(s, " min rtt {}", duration::human(rtt));
+    }
+    if l.probing {
+        s.push_str(" probing");
+    }
+    s
 }

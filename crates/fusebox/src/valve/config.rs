@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::limit::Adaptive;
 use crate::error::ConfigError;
 
 /// The order in which waiters get a slot, and when they are shed.
@@ -78,8 +79,14 @@ pub struct Rate {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct ValveConfig {
-    /// Most tasks running at once; at least 1.
+    /// Most tasks running at once; at least 1. With an adaptive
+    /// [`limit`](Self::limit), leave it at its default: the limit is
+    /// learned within `[limit.min, limit.max]` instead.
     pub concurrency: usize,
+    /// An adaptive concurrency limit, learned from the tasks' latencies
+    /// and drops (see [`Adaptive`]); `None` for the fixed `concurrency`.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub limit: Option<Adaptive>,
     /// Token bucket: at most `count` starts per `period`; `None` for no
     /// rate limit.
     pub rate: Option<Rate>,
@@ -117,6 +124,7 @@ impl ValveConfig {
     pub fn new() -> Self {
         ValveConfig {
             concurrency: DEFAULT_CONCURRENCY,
+            limit: None,
             rate: None,
             burst: None,
             queue: DEFAULT_QUEUE,
@@ -129,6 +137,23 @@ impl ValveConfig {
     /// Most tasks running at once.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n;
+        self
+    }
+
+    /// Learn the concurrency limit instead of fixing it: a
+    /// [`Gradient`](super::Gradient) or [`Aimd`](super::Aimd) controller.
+    ///
+    /// ```
+    /// use fusebox::{Fusebox, ValveConfig};
+    /// use fusebox::valve::Adaptive;
+    ///
+    /// let fb = Fusebox::new();
+    /// fb.install_valve("db", ValveConfig::new().limit(Adaptive::aimd().initial(8)).queue(32))?;
+    /// assert_eq!(fb.valve("db").unwrap().snapshot().concurrency, 8);
+    /// # Ok::<(), fusebox::ConfigError>(())
+    /// ```
+    pub fn limit(mut self, adaptive: impl Into<Adaptive>) -> Self {
+        self.limit = Some(adaptive.into());
         self
     }
 
@@ -197,6 +222,18 @@ impl ValveConfig {
         if self.concurrency == 0 {
             return Err(ConfigError::valve("concurrency", 0, "must be at least 1"));
         }
+        if let Some(limit) = &self.limit {
+            if self.concurrency != DEFAULT_CONCURRENCY {
+                return Err(ConfigError::valve(
+                    "concurrency",
+                    self.concurrency,
+                    "cannot be set with an adaptive `limit` (its `min` and `max` bound it)",
+                ));
+            }
+            limit
+                .validate()
+                .map_err(|(field, value, rule)| ConfigError::valve(field, Raw(value), rule))?;
+        }
         if let Some(Rate { count, period }) = self.rate {
             if count == 0 {
                 return Err(ConfigError::valve("rate.count", 0, "must be at least 1"));
@@ -261,6 +298,15 @@ impl ValveConfig {
     }
 }
 
+/// A value already formatted, shown as it is.
+struct Raw(String);
+
+impl std::fmt::Debug for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,11 +331,83 @@ mod tests {
             ),
             (ValveConfig::new().max_wait(ms(0)), "max_wait"),
             (ValveConfig::new().guard(""), "guard"),
+            (
+                ValveConfig::new().concurrency(4).limit(Adaptive::aimd()),
+                "concurrency",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::aimd().min(0)),
+                "limit.min",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::gradient().min(5).max(4)),
+                "limit.max",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::gradient().max(usize::MAX)),
+                "limit.max",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::gradient().initial(500)),
+                "limit.initial",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::gradient().timeout(ms(0))),
+                "limit.timeout",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::aimd().timeout(ms(0))),
+                "limit.timeout",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::gradient().interval(ms(0))),
+                "limit.interval",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::gradient().tolerance(0.9)),
+                "limit.tolerance",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::gradient().tolerance(f64::NAN)),
+                "limit.tolerance",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::gradient().smoothing(0.0)),
+                "limit.smoothing",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::gradient().probe_interval(ms(0))),
+                "limit.probe_interval",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::gradient().probe_jitter(1.5)),
+                "limit.probe_jitter",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::gradient().probe_samples(0)),
+                "limit.probe_samples",
+            ),
+            (
+                ValveConfig::new().limit(Adaptive::aimd().backoff(1.0)),
+                "limit.backoff",
+            ),
         ];
         for (cfg, field) in cases {
             let err = cfg.validate().expect_err(field);
             assert_eq!(err.field(), field, "{err}");
         }
         assert!(ValveConfig::new().validate().is_ok());
+        assert!(ValveConfig::new()
+            .limit(Adaptive::gradient())
+            .validate()
+            .is_ok());
+        let err = ValveConfig::new()
+            .limit(Adaptive::aimd().backoff(1.0))
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid valve config: `limit.backoff` = 1.0: must be in (0, 1)"
+        );
     }
 }

@@ -1,19 +1,25 @@
 //! The valve's engine: slots, tokens, the queue and its disciplines.
 //!
-//! Running tasks are counted in one atomic, `in_flight`, which only ever
-//! grows by a compare-and-swap that checks the limit or under the valve's
-//! lock after the same check, so it never exceeds `concurrency`, not even
-//! for an instant. A valve with no rate limit and no guard takes a free slot
-//! without the lock (the fast path) while nobody waits.
+//! Running tasks are counted in one atomic word together with the limit in
+//! force (`slots.rs`); the count only ever grows by a compare-and-swap of
+//! that word that checks the limit, so it never exceeds the limit in force
+//! at that instant, not even while an adaptive limit falls. A valve with no
+//! guard takes a free slot, and its token if it is rate-limited (one CAS on
+//! the GCRA word of `bucket.rs`), without the lock (the fast path) while
+//! nobody waits.
 //!
 //! Everything else happens under the lock: the queue, the token bucket,
 //! CoDel, deadlines. Whoever frees a slot while someone waits takes the lock
 //! and hands the slot on (`dispatch`). The one race that could strand a
 //! waiter, a release that looks at the queue just before a waiter joins it,
-//! is closed Dekker-style: the releaser decrements `in_flight` and then reads
-//! `queued`; the waiter publishes `queued` and then reads `in_flight`, both
-//! `SeqCst`, so at least one of them sees the other.
-
+//! is closed Dekker-style: the releaser decrements the slot word and then
+//! reads `queued`; the waiter publishes `queued` and then reads the slot
+//! word, both `SeqCst`, so at least one of them sees the other. A limit
+//! that grows is published the same way (the slot word, then `queued`).
+//!
+//! An adaptive valve's controller (`limit.rs`) has a lock of its own,
+//! `limits`, taken when a task of that valve ends; it is never held while
+//! the valve's lock is taken (the lock order is `slow`, then `limits`).
 //!
 //! The engine is one type, [`ValveCore`], written across files by concept:
 //! admission and slots here, the waiting task in `waiter.rs`, the queue and
@@ -24,9 +30,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::bucket::Bucket;
+use super::bucket::{Bucket, Tuning};
 use super::codel::Codel;
 use super::config::{Discipline, ValveConfig};
+use super::limit::{LimitSnapshot, Limiter};
+use super::slots::Slots;
 use super::waiter::{Entry, WaitState, Waiter};
 use super::Refused;
 use crate::clock::duration_nanos;
@@ -54,7 +62,6 @@ pub(crate) fn reason_index(r: Refused) -> usize {
 pub(super) struct Slow {
     pub(super) config: ValveConfig,
     pub(super) queue: VecDeque<Arc<Waiter>>,
-    pub(super) bucket: Option<Bucket>,
     pub(super) codel: Option<Codel>,
     pub(super) guard: Option<Arc<FuseCore>>,
     /// The earliest timer armed, `u64::MAX` for none.
@@ -71,17 +78,52 @@ pub(crate) struct Stats {
     pub(crate) service: Histogram,
 }
 
+/// An adaptive valve's controller, and the generation of its config: a
+/// task reports only to the controller it was admitted under.
+#[derive(Debug, Default)]
+pub(super) struct Limits {
+    gen: usize,
+    limiter: Option<Limiter>,
+}
+
+/// How a task ended, as its permit tells the valve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It ran: its service time is a latency sample.
+    Sample,
+    /// The dependency dropped it: a drop for an adaptive limit.
+    Drop,
+    /// No sample at all (cancelled, panicked, or given up on purpose).
+    Ignore,
+}
+
+/// What a permit remembers of its start: when (if timed), how many ran
+/// with it, and the generation of the adaptive limit it reports to (0 for
+/// none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) started: Option<u64>,
+    pub(crate) in_flight: usize,
+    pub(crate) gen: usize,
+}
+
 /// One valve.
 #[derive(Debug)]
 pub(crate) struct ValveCore {
     pub(crate) name: Arc<str>,
     pub(super) env: Arc<Env>,
     bus: Arc<Bus>,
-    pub(super) in_flight: AtomicUsize,
+    /// In flight, the limit in force, and whether the fast path is shut
+    /// (guard, removed): one word.
+    pub(super) slots: Slots,
     pub(super) queued: AtomicUsize,
-    /// The concurrency limit when the fast path is open, 0 when every
-    /// acquire must take the lock (rate limit, guard, removed).
-    pub(super) fast_limit: AtomicUsize,
+    /// The token bucket (off without a rate): one GCRA word, taken from
+    /// by the fast path and the locked path alike.
+    pub(super) bucket: Bucket,
+    /// The generation of the adaptive limit, 0 for a fixed one: read when a
+    /// task starts, to time it and tag it.
+    limit_gen: AtomicUsize,
+    limits: Mutex<Limits>,
     pub(super) slow: Mutex<Slow>,
     pub(crate) stats: Stats,
     pub(super) me: Weak<ValveCore>,
@@ -100,13 +142,14 @@ impl ValveCore {
             name,
             env,
             bus,
-            in_flight: AtomicUsize::new(0),
+            slots: Slots::new(),
             queued: AtomicUsize::new(0),
-            fast_limit: AtomicUsize::new(0),
+            bucket: Bucket::off(),
+            limit_gen: AtomicUsize::new(0),
+            limits: Mutex::new(Limits::default()),
             slow: Mutex::new(Slow {
                 config: ValveConfig::new(),
                 queue: VecDeque::new(),
-                bucket: None,
                 codel: None,
                 guard: None,
                 timer_at: u64::MAX,
@@ -127,16 +170,12 @@ impl ValveCore {
     /// under the new rules at once.
     pub(crate) fn configure(&self, config: ValveConfig, guard: Option<Arc<FuseCore>>, now: u64) {
         let mut s = lock(&self.slow);
-        s.bucket = match (config.rate, config.bucket_size(), s.bucket.take()) {
-            (Some(r), Some(size), Some(mut b)) => {
-                b.retune(r.count, duration_nanos(r.period), size, now);
-                Some(b)
-            }
-            (Some(r), Some(size), None) => {
-                Some(Bucket::new(r.count, duration_nanos(r.period), size))
-            }
-            _ => None,
-        };
+        let tuning = config
+            .rate
+            .zip(config.bucket_size())
+            .map(|(r, size)| Tuning::new(r.count, duration_nanos(r.period), size));
+        self.bucket
+            .tune(tuning, now, self.env.timebase.coarse_lag());
         s.codel = match (config.discipline, s.codel.take()) {
             (Discipline::Codel { target, interval }, Some(mut c)) => {
                 c.retune(duration_nanos(target), duration_nanos(interval));
@@ -159,14 +198,34 @@ impl ValveCore {
             g.watch(self.me.clone());
         }
         s.guard = guard;
-        let fast = if s.bucket.is_none() && s.guard.is_none() && !s.removed {
-            config.concurrency
-        } else {
-            0
-        };
+        {
+            let mut l = lock(&self.limits);
+            match config.limit {
+                // The same controller config keeps what it learned (a
+                // config file loaded again, say).
+                Some(a) if l.limiter.as_ref().is_some_and(|x| x.config == a) => {}
+                Some(a) => {
+                    l.gen += 1;
+                    l.limiter = Some(Limiter::new(a, now));
+                }
+                None => {
+                    if l.limiter.take().is_some() {
+                        l.gen += 1;
+                    }
+                }
+            }
+            let (gen, limit) = match &l.limiter {
+                Some(x) => (l.gen, x.limit()),
+                None => (0, config.concurrency),
+            };
+            // Ordering: SeqCst, as every access to the slot word's peers.
+            self.limit_gen.store(gen, Ordering::SeqCst);
+            self.slots.set_limit(limit);
+        }
+        // The SeqCst update of the slot word also publishes the bucket's
+        // new parameters to the fast path.
+        self.slots.set_shut(s.guard.is_some() || s.removed);
         s.config = config;
-        // Ordering: SeqCst, as every access to the fast-path words.
-        self.fast_limit.store(fast, Ordering::SeqCst);
         self.dispatch(&mut s, now);
     }
 
@@ -175,44 +234,43 @@ impl ValveCore {
     pub(crate) fn remove(&self) {
         let mut s = lock(&self.slow);
         s.removed = true;
-        self.fast_limit.store(0, Ordering::SeqCst);
+        self.slots.set_shut(true);
         self.refuse_all(&mut s, Refused::Removed);
     }
 
-    /// Takes a free slot without the lock, if the fast path is open.
+    /// Takes a free slot without the lock, if the fast path is open; the
+    /// answer is how many run with this task.
     #[inline]
-    pub(crate) fn try_fast(&self) -> bool {
-        let limit = self.fast_limit.load(Ordering::SeqCst);
-        if limit == 0 || self.queued.load(Ordering::SeqCst) != 0 || !self.take_slot(limit) {
-            return false;
+    pub(crate) fn try_fast(&self) -> Option<usize> {
+        if self.queued.load(Ordering::SeqCst) != 0 {
+            return None;
+        }
+        let n = self.slots.take(true)?;
+        if self.bucket.on() {
+            let now = if self.bucket.coarse() {
+                self.env.timebase.now_coarse()
+            } else {
+                self.now()
+            };
+            if !self.bucket.try_take(now) {
+                // No token (or not yet by the coarse clock): give the slot
+                // back. The caller takes the locked path next, which checks
+                // on the precise clock and hands the slot on to any waiter
+                // that saw it taken.
+                self.slots.give_back();
+                return None;
+            }
         }
         // Ordering: a statistic. (Tasks admitted at once are not put in the
         // sojourn histogram: they are `admitted` minus those it holds.)
         self.stats.admitted.fetch_add(1, Ordering::Relaxed);
-        true
-    }
-
-    /// Takes a slot if fewer than `limit` are taken: the only way
-    /// `in_flight` grows, so it never exceeds the limit, even for an
-    /// instant, whoever races.
-    pub(super) fn take_slot(&self, limit: usize) -> bool {
-        let mut n = self.in_flight.load(Ordering::SeqCst);
-        while n < limit {
-            match self
-                .in_flight
-                .compare_exchange_weak(n, n + 1, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return true,
-                Err(seen) => n = seen,
-            }
-        }
-        false
+        Some(n)
     }
 
     /// Starts a task now if it may, else queues it (`wait`) or refuses it.
     pub(crate) fn enter(&self, wait: bool) -> Entry {
-        if self.try_fast() {
-            return Entry::Admitted(self.stamp(None));
+        if let Some(n) = self.try_fast() {
+            return Entry::Admitted(self.stamp(None, n));
         }
         let mut s = lock(&self.slow);
         if s.removed {
@@ -223,8 +281,10 @@ impl ValveCore {
             return self.refused(Refused::Blown);
         }
         self.dispatch(&mut s, now);
-        if s.queue.is_empty() && self.try_start(&mut s, now) {
-            return Entry::Admitted(self.stamp(Some(now)));
+        if s.queue.is_empty() {
+            if let Some(n) = self.try_start(&mut s, now) {
+                return Entry::Admitted(self.stamp(Some(now), n));
+            }
         }
         if !wait {
             return self.refused(Refused::Busy);
@@ -256,33 +316,42 @@ impl ValveCore {
         Entry::Refused(r)
     }
 
-    /// Takes a slot and a token if both are free (under the lock).
-    pub(super) fn try_start(&self, s: &mut Slow, now: u64) -> bool {
-        if s.bucket.as_ref().is_some_and(|b| !b.ready(now)) || !self.take_slot(s.config.concurrency)
-        {
-            return false;
+    /// Takes a slot and a token if both are free (under the lock); the
+    /// answer is how many run with this task.
+    pub(super) fn try_start(&self, _locked: &mut Slow, now: u64) -> Option<usize> {
+        let rated = self.bucket.on();
+        if rated && !self.bucket.ready(now) {
+            return None;
         }
-        if let Some(b) = &mut s.bucket {
-            b.take(now);
+        let n = self.slots.take(false)?;
+        if rated && !self.bucket.try_take(now) {
+            // The fast path took the token meanwhile.
+            self.slots.give_back();
+            return None;
         }
         // Ordering: a statistic.
         self.stats.admitted.fetch_add(1, Ordering::Relaxed);
-        true
+        Some(n)
     }
 
     /// Whether a slot and a token are free now (a hint for `dispatch`; the
     /// slot is taken by `try_start`).
-    pub(super) fn can_start(&self, s: &Slow, now: u64) -> bool {
-        self.in_flight.load(Ordering::SeqCst) < s.config.concurrency
-            && s.bucket.as_ref().is_none_or(|b| b.ready(now))
+    pub(super) fn can_start(&self, now: u64) -> bool {
+        let w = self.slots.load();
+        w.in_flight() < w.limit() && (!self.bucket.on() || self.bucket.ready(now))
     }
 
-    /// A task ended: frees its slot and hands it on.
-    pub(crate) fn release(&self, started: Option<u64>) {
-        if let Some(t) = started {
-            self.stats.service.record(self.now().saturating_sub(t));
+    /// A task ended: tells an adaptive limit how it went, frees its slot
+    /// and hands it on.
+    pub(crate) fn release(&self, stamp: Stamp, outcome: Outcome) {
+        if let Some(t) = stamp.started {
+            let now = self.now();
+            self.stats.service.record(now.saturating_sub(t));
+            if stamp.gen != 0 && outcome != Outcome::Ignore {
+                self.learn(stamp.gen, t, now, stamp.in_flight, outcome == Outcome::Drop);
+            }
         }
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.slots.give_back();
         if self.queued.load(Ordering::SeqCst) != 0 {
             let mut s = lock(&self.slow);
             let now = self.now();
@@ -290,8 +359,37 @@ impl ValveCore {
         }
     }
 
+    /// Feeds one task to the adaptive limit it was admitted under, and
+    /// applies the limit it answers.
+    fn learn(&self, gen: usize, started: u64, now: u64, in_flight: usize, dropped: bool) {
+        let mut l = lock(&self.limits);
+        if l.gen != gen {
+            return; // admitted under another config
+        }
+        let Some(limiter) = &mut l.limiter else {
+            return;
+        };
+        let event = limiter.on_task(started, now, in_flight, dropped, &mut || {
+            self.env.draws.draw32()
+        });
+        self.slots.set_limit(limiter.limit());
+        if let Some((from, to)) = event {
+            self.emit(ValveChange::Limit { from, to });
+        }
+    }
+
+    /// The adaptive limit's state, if the valve has one.
+    pub(crate) fn limit_view(&self) -> Option<LimitSnapshot> {
+        lock(&self.limits).limiter.as_ref().map(Limiter::snapshot)
+    }
+
     pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::SeqCst)
+        self.slots.in_flight()
+    }
+
+    /// The concurrency limit in force.
+    pub(crate) fn limit(&self) -> usize {
+        self.slots.limit()
     }
 
     pub(crate) fn queued(&self) -> usize {
@@ -302,14 +400,24 @@ impl ValveCore {
     pub(crate) fn view(&self) -> (ValveConfig, Option<u64>) {
         let s = lock(&self.slow);
         let now = self.now();
-        (s.config.clone(), s.bucket.as_ref().map(|b| b.tokens(now)))
+        let tokens = self.bucket.on().then(|| self.bucket.tokens(now));
+        (s.config.clone(), tokens)
     }
 
-    /// The start of a task whose service time is measured: one task in 64
-    /// per thread, so that most tasks read no clock at all (`now` is used
-    /// if the caller already read the clock).
-    pub(crate) fn stamp(&self, now: Option<u64>) -> Option<u64> {
-        sample().then(|| now.unwrap_or_else(|| self.now()))
+    /// The start of a task that runs with `in_flight` others (itself
+    /// included). Its service time is measured for every task of an
+    /// adaptive valve (it is the limit's latency sample), and otherwise for
+    /// one task in 64 per thread, so that most tasks read no clock at all
+    /// (`now` is used if the caller already read the clock).
+    pub(crate) fn stamp(&self, now: Option<u64>, in_flight: usize) -> Stamp {
+        // Ordering: SeqCst, as the slot word it is published with.
+        let gen = self.limit_gen.load(Ordering::SeqCst);
+        let timed = gen != 0 || sample();
+        Stamp {
+            started: timed.then(|| now.unwrap_or_else(|| self.now())),
+            in_flight,
+            gen,
+        }
     }
 
     pub(crate) fn emit(&self, change: ValveChange) {

@@ -42,7 +42,7 @@ impl ValveCore {
                 self.refuse_all(s, Refused::Blown);
                 break;
             }
-            if !self.can_start(s, now) {
+            if !self.can_start(now) {
                 break;
             }
             let back = match s.config.discipline {
@@ -67,7 +67,7 @@ impl ValveCore {
                 }
             }
             // Take the slot before the waiter can see it is granted.
-            if !self.try_start(s, now) {
+            let Some(in_flight) = self.try_start(s, now) else {
                 // The fast path took the slot meanwhile: back in line.
                 if back {
                     s.queue.push_back(w);
@@ -75,13 +75,13 @@ impl ValveCore {
                     s.queue.push_front(w);
                 }
                 break;
-            }
-            if w.settle(WaitState::Granted) {
+            };
+            if w.settle(WaitState::Granted { at: now, in_flight }) {
                 self.stats.sojourn.record(sojourn);
             } else {
                 // Not waiting any more (cannot happen: a cancelled waiter
                 // leaves the queue under this lock); give the slot back.
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                self.slots.give_back();
             }
         }
         self.queued.store(s.queue.len(), Ordering::SeqCst);
@@ -109,11 +109,14 @@ impl ValveCore {
             return;
         }
         let deadline = s.queue.iter().map(|w| w.deadline).min().unwrap_or(u64::MAX);
-        let token = match &s.bucket {
-            Some(b) if self.in_flight.load(Ordering::SeqCst) < s.config.concurrency => {
-                b.next_token_at(now)
-            }
-            _ => u64::MAX,
+        let slot_free = {
+            let w = self.slots.load();
+            w.in_flight() < w.limit()
+        };
+        let token = if slot_free && self.bucket.on() {
+            self.bucket.next_token_at(now)
+        } else {
+            u64::MAX
         };
         let at = deadline.min(token);
         if at < s.timer_at {

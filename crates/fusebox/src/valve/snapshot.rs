@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::engine::{self, ValveCore, REASONS};
-use super::{Refused, ValveConfig};
+use super::{LimitSnapshot, Refused, ValveConfig};
 use crate::stats::histogram::HistogramSnapshot;
 
 /// Refusals of a valve, by reason.
@@ -56,8 +56,15 @@ pub struct ValveSnapshot {
     /// Its config.
     #[cfg_attr(feature = "serde", serde(skip, default))]
     pub config: ValveConfig,
-    /// The concurrency limit.
+    /// The concurrency limit in force: the config's `concurrency`, or what
+    /// an adaptive limit has learned.
     pub concurrency: usize,
+    /// The adaptive limit's state, if the valve has one.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub limit: Option<LimitSnapshot>,
     /// The queue size.
     pub queue: usize,
     /// Tasks running.
@@ -108,6 +115,7 @@ impl ValveSnapshot {
     pub(crate) fn of(core: &ValveCore) -> Self {
         use std::sync::atomic::Ordering::Relaxed;
         let (config, tokens) = core.view();
+        let limit = core.limit_view();
         let st = &core.stats;
         // Ordering: statistics.
         let count = |r: Refused| st.refused[engine::reason_index(r)].load(Relaxed);
@@ -118,7 +126,8 @@ impl ValveSnapshot {
         let service = st.service.snapshot();
         ValveSnapshot {
             name: core.name.to_string(),
-            concurrency: config.concurrency,
+            concurrency: limit.as_ref().map_or(core.limit(), |l| l.limit),
+            limit,
             queue: config.queue,
             in_flight: core.in_flight(),
             queued: core.queued(),

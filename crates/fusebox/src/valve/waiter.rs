@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Waker;
 
-use super::engine::ValveCore;
+use super::engine::{Stamp, ValveCore};
 use super::Refused;
 use crate::sync::{lock, Condvar, Mutex};
 
@@ -26,9 +26,13 @@ pub(crate) struct Waiter {
 #[derive(Debug)]
 pub(super) enum WaitState {
     Waiting(Option<Waker>),
-    /// A slot was taken for this waiter; it becomes a permit when the
-    /// waiter looks, or is given back if the waiter is gone.
-    Granted,
+    /// A slot was taken for this waiter at `at`, with `in_flight` running
+    /// (itself included); it becomes a permit when the waiter looks, or is
+    /// given back if the waiter is gone.
+    Granted {
+        at: u64,
+        in_flight: usize,
+    },
     Refused(Refused),
     /// The waiter took its permit or its refusal.
     Done,
@@ -52,16 +56,16 @@ impl Waiter {
 
 /// What an attempt to enter the valve led to.
 pub(crate) enum Entry {
-    /// Started; the service-time stamp if this task is sampled.
-    Admitted(Option<u64>),
+    /// Started; what its permit remembers of the start.
+    Admitted(Stamp),
     Refused(Refused),
     Queued(Arc<Waiter>),
 }
 
 /// What the waiter found when it looked.
 pub(crate) enum Looked {
-    /// Granted; the service-time stamp if this task is sampled.
-    Admitted(Option<u64>),
+    /// Granted; what its permit remembers of the start.
+    Admitted(Stamp),
     Refused(Refused),
     Waiting,
 }
@@ -71,9 +75,10 @@ impl ValveCore {
     pub(crate) fn look(&self, w: &Waiter, waker: Option<&Waker>) -> Looked {
         let mut st = lock(&w.state);
         match &mut *st {
-            WaitState::Granted => {
+            WaitState::Granted { at, in_flight } => {
+                let (at, in_flight) = (*at, *in_flight);
                 *st = WaitState::Done;
-                Looked::Admitted(self.stamp(None))
+                Looked::Admitted(self.stamp(Some(at), in_flight))
             }
             WaitState::Refused(r) => {
                 let r = *r;
@@ -92,16 +97,17 @@ impl ValveCore {
         }
     }
 
-    /// Blocks the thread until the waiter is granted (the answer is the
-    /// service-time stamp, if sampled) or refused.
-    pub(crate) fn wait(&self, w: &Waiter) -> Result<Option<u64>, Refused> {
+    /// Blocks the thread until the waiter is granted (the answer is what
+    /// its permit remembers of the start) or refused.
+    pub(crate) fn wait(&self, w: &Waiter) -> Result<Stamp, Refused> {
         let mut st = lock(&w.state);
         loop {
             match &*st {
-                WaitState::Granted => {
+                WaitState::Granted { at, in_flight } => {
+                    let (at, in_flight) = (*at, *in_flight);
                     *st = WaitState::Done;
                     drop(st);
-                    return Ok(self.stamp(None));
+                    return Ok(self.stamp(Some(at), in_flight));
                 }
                 WaitState::Refused(r) => {
                     let r = *r;
@@ -128,14 +134,14 @@ impl ValveCore {
                 }
                 self.queued.store(s.queue.len(), Ordering::SeqCst);
             }
-            WaitState::Granted => {
+            WaitState::Granted { .. } => {
                 *st = WaitState::Done;
                 drop(st);
                 // The task never started: it was not admitted after all
                 // (it was cancelled), and its slot goes back.
                 // Ordering: a statistic.
                 self.stats.admitted.fetch_sub(1, Ordering::Relaxed);
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                self.slots.give_back();
                 let now = self.now();
                 self.dispatch(&mut s, now);
             }
