@@ -27,12 +27,28 @@ use serde::Serialize;
 const SCENARIO: &str = include_str!("../../fusebox-sim/scenarios/capacity_drop.toml");
 
 /// The valve configs compared, by name.
-const CONFIGS: [(&str, &str); 5] = [
+const CONFIGS: [(&str, &str); 7] = [
     (
         "gradient (learned)",
         r#"[valves.db]
 limit = { kind = "gradient", min = 2, max = 200, initial = 16 }
 queue = 64
+max_wait = "100ms""#,
+    ),
+    (
+        "gradient + codel",
+        r#"[valves.db]
+limit = { kind = "gradient", min = 2, max = 200, initial = 16 }
+queue = 64
+discipline = { kind = "codel", target = "5ms", interval = "100ms" }
+max_wait = "100ms""#,
+    ),
+    (
+        "gradient tol 1.2 + codel",
+        r#"[valves.db]
+limit = { kind = "gradient", min = 2, max = 200, initial = 16, tolerance = 1.2 }
+queue = 64
+discipline = { kind = "codel", target = "5ms", interval = "100ms" }
 max_wait = "100ms""#,
     ),
     (

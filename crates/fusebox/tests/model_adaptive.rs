@@ -211,8 +211,15 @@ fn cfg_strategy() -> BoxedStrategy<MCfg> {
 
 #[derive(Debug, Clone, PartialEq)]
 enum GPhase {
-    Probing { seen: u32, least: u64, resume: f64 },
+    Probing { rtts: Vec<u64>, resume: f64 },
     Running { next_probe: u64 },
+}
+
+/// The median (nearest rank) of the probe's latencies.
+fn median(rtts: &[u64]) -> u64 {
+    let mut v = rtts.to_vec();
+    v.sort_unstable();
+    v[v.len().div_ceil(2) - 1]
 }
 
 #[derive(Debug, Clone)]
@@ -256,8 +263,7 @@ impl MLimiter {
                 limit: min as f64,
                 min_rtt: None,
                 phase: GPhase::Probing {
-                    seen: 0,
-                    least: u64::MAX,
+                    rtts: Vec::new(),
                     resume: initial.clamp(min, max) as f64,
                 },
                 window_start: now,
@@ -379,20 +385,14 @@ impl MLimiter {
                     ..
                 },
             ) => {
-                if let GPhase::Probing {
-                    seen,
-                    least,
-                    resume,
-                } = phase
-                {
+                if let GPhase::Probing { rtts, resume } = phase {
                     match sig {
                         Sig::Drop => tags.push("A06 gradient: a drop while probing is no sample"),
                         Sig::Lat(r) => {
-                            *seen += 1;
-                            *least = (*least).min(r);
-                            if *seen >= probe_samples {
+                            rtts.push(r);
+                            if rtts.len() >= probe_samples as usize {
                                 tags.push("A01 gradient: a probe ends, min_rtt measured");
-                                *min_rtt = Some(*least);
+                                *min_rtt = Some(median(rtts));
                                 *limit = *resume;
                                 let d = draws.next_u64() >> 32;
                                 let spread = (probe_interval as f64 * jitter) as u64;
@@ -459,8 +459,7 @@ impl MLimiter {
                             if now >= *next_probe {
                                 tags.push("A04 gradient: probes again after the jittered interval");
                                 *phase = GPhase::Probing {
-                                    seen: 0,
-                                    least: u64::MAX,
+                                    rtts: Vec::new(),
                                     resume: *limit,
                                 };
                                 *limit = min as f64;

@@ -22,8 +22,12 @@
 //! long-term average: a long average drifts up under sustained load and the
 //! limit with it (concurrency-limits #165, on Vegas's `rtt_noload`). The
 //! no-load latency is measured the way Envoy does it: the limit is pinned to
-//! `min` until `probe_samples` tasks have ended, and `min_rtt` is the least
-//! service time among them; it is measured at install and again every
+//! `min` until `probe_samples` tasks have ended, and `min_rtt` is the median
+//! of their service times (Envoy aggregates its min-RTT samples by a
+//! percentile, the 50th by default, not by their least: with a service time
+//! that varies, an exponential say, the least of 50 is a fiftieth of the
+//! mean, and a gradient on it would pin the limit to `min` for good); it is
+//! measured at install and again every
 //! `probe_interval`, lengthened by a random share of up to `probe_jitter`
 //! so a fleet does not probe in step.
 //!
@@ -99,7 +103,8 @@ pub struct Gradient {
     /// a random share of up to this, in [0, 1].
     pub probe_jitter: f64,
     /// Tasks that must end while the limit is pinned to `min` for one
-    /// measurement of the no-load latency; at least 1.
+    /// measurement of the no-load latency (their median is it); from 1 to
+    /// 10,000.
     pub probe_samples: u32,
     /// A task that held its slot this long or longer counts as a drop, not
     /// as a latency (the caller's own timeout, say); `None` for none.
@@ -185,7 +190,7 @@ impl Gradient {
 pub(crate) enum Phase {
     /// The limit is pinned to `min` while the no-load latency is measured;
     /// `resume` is the limit to return to.
-    Probing { seen: u32, least: u64, resume: f64 },
+    Probing { resume: f64 },
     /// The limit follows the gradient until `next_probe`.
     Running { next_probe: u64 },
 }
@@ -199,6 +204,9 @@ pub(crate) struct GradientState {
     limit: f64,
     pub(crate) min_rtt: Option<u64>,
     pub(crate) phase: Phase,
+    /// The latencies of the measurement under way (at most
+    /// `probe_samples`, bounded by validation).
+    probe: Vec<u64>,
     /// The window being collected: its start, the sum and number of
     /// latencies, the drops, the most tasks in flight when one started.
     window_start: u64,
@@ -219,10 +227,9 @@ impl GradientState {
             limit: cfg.min as f64,
             min_rtt: None,
             phase: Phase::Probing {
-                seen: 0,
-                least: u64::MAX,
                 resume: cfg.initial.clamp(cfg.min, cfg.max) as f64,
             },
+            probe: Vec::new(),
             window_start: now,
             sum: 0,
             count: 0,
@@ -250,19 +257,16 @@ impl GradientState {
     /// when a measurement ends (for the jitter of the next one).
     pub(crate) fn on_sample(&mut self, t: Taken, draw: &mut dyn FnMut() -> u64) {
         let now = t.now;
-        if let Phase::Probing {
-            seen,
-            least,
-            resume,
-        } = &mut self.phase
-        {
+        if let Phase::Probing { resume } = self.phase {
             // A drop says nothing of the no-load latency.
             if let Signal::Latency(rtt) = t.signal {
-                *seen += 1;
-                *least = (*least).min(rtt);
-                if *seen >= self.cfg.probe_samples {
-                    self.min_rtt = Some(*least);
-                    self.limit = *resume;
+                self.probe.push(rtt);
+                if self.probe.len() >= self.cfg.probe_samples as usize {
+                    self.probe.sort_unstable();
+                    // The median, nearest rank.
+                    self.min_rtt = Some(self.probe[self.probe.len().div_ceil(2) - 1]);
+                    self.probe.clear();
+                    self.limit = resume;
                     self.phase = Phase::Running {
                         next_probe: self.next_probe_from(now, draw()),
                     };
@@ -286,11 +290,8 @@ impl GradientState {
         self.open_window(now);
         if let Phase::Running { next_probe } = self.phase {
             if now >= next_probe {
-                self.phase = Phase::Probing {
-                    seen: 0,
-                    least: u64::MAX,
-                    resume: self.limit,
-                };
+                self.phase = Phase::Probing { resume: self.limit };
+                self.probe.clear();
                 self.limit = self.cfg.min as f64;
             }
         }
@@ -337,5 +338,31 @@ impl GradientState {
         let spread = (every as f64 * self.cfg.probe_jitter) as u64;
         let extra = ((u128::from(spread) * u128::from(draw & 0xFFFF_FFFF)) >> 32) as u64;
         now.saturating_add(every).saturating_add(extra)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The no-load latency is the median of the probe's tasks, not their
+    /// least: one lucky fast task must not pin the limit to `min`.
+    #[test]
+    fn the_no_load_latency_is_the_probes_median() {
+        let cfg = Gradient::default().probe_samples(5);
+        let mut g = GradientState::new(cfg, 0);
+        for (i, ms) in [1u64, 50, 60, 70, 80].into_iter().enumerate() {
+            g.on_sample(
+                Taken {
+                    started: 0,
+                    now: i as u64,
+                    in_flight: 1,
+                    signal: Signal::Latency(ms * 1_000_000),
+                },
+                &mut || 0,
+            );
+        }
+        assert_eq!(g.min_rtt, Some(60_000_000));
+        assert_eq!(g.limit(), cfg.initial);
     }
 }

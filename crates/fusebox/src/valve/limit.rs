@@ -168,6 +168,13 @@ impl Adaptive {
                 if g.probe_samples == 0 {
                     return bad("limit.probe_samples", &0, "must be at least 1");
                 }
+                if g.probe_samples > 10_000 {
+                    return bad(
+                        "limit.probe_samples",
+                        &g.probe_samples,
+                        "must be at most 10000 (they are kept until the measurement ends)",
+                    );
+                }
             }
             Adaptive::Aimd(a) => {
                 if !(a.backoff > 0.0 && a.backoff < 1.0) {
