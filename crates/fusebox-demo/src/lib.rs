@@ -108,6 +108,7 @@ mod scenario;
 mod simulated;
 mod summary;
 mod table;
+mod verdict;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -119,6 +120,7 @@ use fusebox_admin::AdminConfig;
 
 pub use scenario::{Phase, Scenario, REFERENCE_RUN};
 pub use summary::{Bucket, PhaseFigures, RunSummary};
+pub use verdict::Check;
 
 /// What [`run`] is asked to do.
 ///
@@ -189,7 +191,18 @@ impl DemoReport {
     /// then the same phase by phase. "Best possible" is what no protection
     /// could do better than ([`Scenario::best_possible_errors`]).
     pub fn table(&self) -> String {
-        table::text(self)
+        let mut out = table::text(self);
+        out.push('\n');
+        out.push_str(&verdict::text(&self.checks()));
+        out
+    }
+
+    /// What the protected run promises (near the best possible, the slow
+    /// episode's capacity served, the throttling formula's successes in
+    /// the error episode, few wasted calls, the healthy latency kept, a
+    /// quick recovery), each against what it did.
+    pub fn checks(&self) -> Vec<Check> {
+        verdict::checks(self)
     }
 }
 
