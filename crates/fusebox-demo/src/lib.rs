@@ -102,6 +102,7 @@
 //! ```
 
 mod database;
+mod protection;
 mod report;
 mod run;
 mod scenario;

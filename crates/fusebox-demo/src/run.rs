@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fusebox::{Fuse, FuseConfig, Fusebox, Heal, RunError, Step, Strategy, Valve, ValveConfig};
+use fusebox::{Fuse, Fusebox, RunError, Valve};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::database::{Database, DbError};
@@ -33,39 +33,9 @@ impl Mode {
     }
 }
 
-/// The protected run's fuse.
-pub(crate) fn fuse_config(s: &Scenario) -> FuseConfig {
-    let strategy = Strategy::failure_rate(s.fuse_ratio, s.fuse_window, s.fuse_min_calls)
-        .slow_call(s.slow_call);
-    // One probe at a time, three in a row: a slow database costs one slow
-    // call per attempt, and a 90%-broken one rarely passes three.
-    let heal = Heal::program([
-        Step::Delay(s.heal_delay),
-        Step::Probe(1),
-        Step::Probe(1),
-        Step::Probe(1),
-    ]);
-    FuseConfig::new(strategy).heal(heal)
-}
-
-/// The protected run's valve.
-///
-/// Not `.guard(DB)`: a guarded valve refuses while its fuse is in a probe
-/// or gradual step, so the very probes the fuse lets through would be
-/// refused and the fuse could never heal. The fuse sits in front of the
-/// valve anyway, so a blown fuse refuses before anyone queues.
-pub(crate) fn valve_config(s: &Scenario) -> ValveConfig {
-    ValveConfig::new()
-        .concurrency(s.valve_concurrency)
-        .queue(s.valve_queue)
-        .max_wait(s.valve_max_wait)
-}
-
 /// Installs the fuse and the valve of the protected run.
 pub(crate) fn install(fb: &Fusebox, s: &Scenario) -> std::io::Result<Mode> {
-    fb.install(DB, fuse_config(s))
-        .map_err(std::io::Error::other)?;
-    fb.install_valve(DB, valve_config(s))
+    fb.load_config(&crate::protection::config(s)?)
         .map_err(std::io::Error::other)?;
     let fuse = fb
         .fuse(DB)

@@ -17,7 +17,6 @@
 use std::io;
 use std::time::Duration;
 
-use fusebox::duration::format;
 use fusebox::ConfigFile;
 use fusebox_sim::scenario::{
     Arrivals, Dependency, Episode, Latency, Load, Objective, OpenLoad, Shape,
@@ -92,35 +91,10 @@ pub(crate) fn scenario(s: &Scenario) -> fusebox_sim::Scenario {
     }
 }
 
-/// The protected run's fuse and valve (`run::install`), as `fusebox.toml`.
-pub(crate) fn config(s: &Scenario) -> io::Result<ConfigFile> {
-    let text = format!(
-        r#"
-[fuses.{DB}]
-strategy = {{ kind = "failure_rate", ratio = {ratio:?}, window = "{window}", min_calls = {min_calls}, slow_call = "{slow_call}" }}
-heal = {{ steps = [{{ delay = "{heal}" }}, {{ probe = 1 }}, {{ probe = 1 }}, {{ probe = 1 }}] }}
-
-[valves.{DB}]
-concurrency = {concurrency}
-queue = {queue}
-max_wait = "{max_wait}"
-"#,
-        ratio = s.fuse_ratio,
-        window = format(s.fuse_window),
-        min_calls = s.fuse_min_calls,
-        slow_call = format(s.slow_call),
-        heal = format(s.heal_delay),
-        concurrency = s.valve_concurrency,
-        queue = s.valve_queue,
-        max_wait = format(s.valve_max_wait),
-    );
-    ConfigFile::parse(&text).map_err(io::Error::other)
-}
-
 /// Both halves of the demo on virtual time: unprotected, then protected.
 pub(crate) fn runs(s: &Scenario) -> io::Result<(RunSummary, RunSummary)> {
     let sim = scenario(s);
-    let config = config(s)?;
+    let config = crate::protection::config(s)?;
     let one = |label: &'static str, config: Option<&ConfigFile>| -> io::Result<RunSummary> {
         let (_, log) = fusebox_sim::run_logged(&sim, label, config).map_err(io::Error::other)?;
         Ok(summary(label, s, &log))
@@ -157,14 +131,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_config_is_the_real_runs() {
-        let s = Scenario::for_run(Duration::from_secs(30));
-        let cfg = config(&s).expect("the generated config parses");
-        assert_eq!(cfg.fuses()[DB], crate::run::fuse_config(&s));
-        assert_eq!(cfg.valves()[DB], crate::run::valve_config(&s));
-    }
-
-    #[test]
     fn the_scenario_is_the_demos() {
         let s = Scenario::for_run(Duration::from_secs(30));
         let sim = scenario(&s);
@@ -189,7 +155,7 @@ mod shipped {
         let mut ours = scenario(&s);
         ours.description = file.scenario.description.clone();
         assert_eq!(file.scenario, ours);
-        let cfg = config(&s).unwrap();
+        let cfg = crate::protection::config(&s).unwrap();
         let shipped = file.fusebox.expect("demo.toml has a fusebox config");
         assert_eq!(shipped.fuses(), cfg.fuses());
         assert_eq!(shipped.valves(), cfg.valves());

@@ -74,7 +74,11 @@ pub(crate) fn checks(report: &DemoReport) -> Vec<Check> {
     check(
         Some(Phase::Slow),
         "served / database capacity",
-        format!("{} / {capacity:.0} = {:.0}%", slow.succeeded, served * 100.0),
+        format!(
+            "{} / {capacity:.0} = {:.0}%",
+            slow.succeeded,
+            served * 100.0
+        ),
         "≥ 80%".into(),
         served >= 0.8,
     );
@@ -88,11 +92,20 @@ pub(crate) fn checks(report: &DemoReport) -> Vec<Check> {
     );
 
     let errors = phase(&p.phases, Phase::Errors);
-    let strategy = crate::run::fuse_config(s).strategy;
+    let strategy = crate::protection::fuse(s).map(|f| f.strategy);
     let success = 1.0 - s.error_share;
-    let window = strategy.window().unwrap_or(s.fuse_window).as_secs_f64();
+    let window = strategy
+        .as_ref()
+        .ok()
+        .and_then(|st| st.window())
+        .unwrap_or(s.fuse_window)
+        .as_secs_f64();
     let requests = f64::from(s.rate) * window;
-    if let Some(share) = strategy.predicted_sent_share(success, requests) {
+    if let Some(share) = strategy
+        .as_ref()
+        .ok()
+        .and_then(|st| st.predicted_sent_share(success, requests))
+    {
         let predicted = success * share * errors.requests as f64;
         let off = (errors.succeeded as f64 - predicted).abs() / predicted.max(1.0);
         check(
