@@ -93,7 +93,11 @@ stays ≥ 99% for {rw}</td></tr>
 fn table_html(report: &DemoReport) -> String {
     let mut out = grid("", &table::COLUMNS, &table::rows(report));
     out.push_str("<h2>Per phase</h2>\n");
-    out.push_str(&grid("phase", &table::PHASE_COLUMNS, &table::phase_rows(report)));
+    out.push_str(&grid(
+        "phase",
+        &table::PHASE_COLUMNS,
+        &table::phase_rows(report),
+    ));
     out
 }
 

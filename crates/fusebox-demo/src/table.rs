@@ -39,7 +39,11 @@ pub(crate) fn rows(report: &DemoReport) -> Vec<Row> {
         (name.to_string(), vec![f(u), f(p), best])
     };
     vec![
-        row("requests", &|r| r.requests.to_string(), u.requests.to_string()),
+        row(
+            "requests",
+            &|r| r.requests.to_string(),
+            u.requests.to_string(),
+        ),
         row("p50 latency", &|r| human(r.p50), none()),
         row("p99 latency", &|r| human(r.p99), none()),
         row("max latency", &|r| human(r.max), none()),
@@ -49,9 +53,17 @@ pub(crate) fn rows(report: &DemoReport) -> Vec<Row> {
             errors(floor, u.requests),
         ),
         row("  of which timeouts", &|r| r.timeouts.to_string(), none()),
-        row("  of which fast refusals", &|r| r.refused.to_string(), none()),
+        row(
+            "  of which fast refusals",
+            &|r| r.refused.to_string(),
+            none(),
+        ),
         row("database calls", &|r| r.db_calls.to_string(), none()),
-        row("wasted database calls", &|r| r.wasted_calls.to_string(), "0".into()),
+        row(
+            "wasted database calls",
+            &|r| r.wasted_calls.to_string(),
+            "0".into(),
+        ),
         row("time to recover", &ttr, human(std::time::Duration::ZERO)),
     ]
 }
