@@ -50,7 +50,8 @@
 //!
 //! Strategy kinds: `standard`, `fault_injection` (adds `rate`),
 //! `consecutive` (`failures`), `failure_rate` (`ratio`, `window`,
-//! `min_calls`, optional `slow_call`). Heal steps: `{ delay = "10s" }`,
+//! `min_calls`, optional `slow_call`), `throttle` (`k`, `window`, optional
+//! `min_requests`, `blow_at`, `max_reject`, `slow_call`). Heal steps: `{ delay = "10s" }`,
 //! `{ gradual = 0.25 }`, `{ probe = 2 }`, `"barrier"`. Disciplines:
 //! `{ kind = "fifo" }` (the default), `{ kind = "lifo" }`,
 //! `{ kind = "codel", target, interval }`,

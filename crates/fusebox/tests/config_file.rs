@@ -364,6 +364,7 @@ k = 2.0
 window = "2s"
 min_requests = 10
 blow_at = 0.95
+max_reject = 0.98
 
 [fuses.db.heal]
 steps = [{ delay = "5s" }, { probe = 1 }]
@@ -380,8 +381,16 @@ fn a_throttle_strategy_parses_inline_and_in_full() {
     let full = ConfigFile::parse(THROTTLE).unwrap();
     assert_eq!(
         full.fuses()["db"].strategy,
-        Strategy::throttle(2.0, s(2)).min_requests(10).blow_at(0.95)
+        Strategy::throttle(2.0, s(2))
+            .min_requests(10)
+            .blow_at(0.95)
+            .max_reject(0.98)
     );
+    // Without the key there is no cap.
+    assert!(matches!(
+        inline.fuses()["db"].strategy,
+        Strategy::Throttle { max_reject, .. } if max_reject == 1.0
+    ));
 }
 
 /// A valid valve, to break one line of.
@@ -766,6 +775,30 @@ fn cases() -> Vec<Case> {
             "1.0",
             "fuses.db.strategy.blow_at",
             "must be in (0, 1)",
+        ),
+        (
+            "throttle max_reject 0",
+            edit(THROTTLE, "max_reject = 0.98", "max_reject = 0.0"),
+            7,
+            "0.0",
+            "fuses.db.strategy.max_reject",
+            "must be finite and in (0, 1]",
+        ),
+        (
+            "throttle max_reject above 1",
+            edit(THROTTLE, "max_reject = 0.98", "max_reject = 1.5"),
+            7,
+            "1.5",
+            "fuses.db.strategy.max_reject",
+            "must be finite and in (0, 1]",
+        ),
+        (
+            "throttle blow_at above max_reject",
+            edit(THROTTLE, "max_reject = 0.98", "max_reject = 0.9"),
+            6,
+            "0.95",
+            "fuses.db.strategy.blow_at",
+            "must be at most strategy.max_reject",
         ),
         (
             "throttle zero window",

@@ -159,10 +159,11 @@ impl Slow {
                 k,
                 window,
                 min_requests,
+                max_reject,
                 ..
             } => {
                 let (requests, accepts) = self.throttle.totals(now, duration_nanos(window));
-                reject_probability(requests, accepts, k, min_requests)
+                reject_probability(requests, accepts, k, min_requests, max_reject)
             }
             _ => 0.0,
         }

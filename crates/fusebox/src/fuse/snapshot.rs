@@ -44,8 +44,8 @@ pub struct FuseCounters {
 #[non_exhaustive]
 pub struct ThrottleSnapshot {
     /// The probability that the next ask of the ok fuse is refused:
-    /// `max(0, (requests − k·accepts) / (requests + 1))`, or 0 below
-    /// `min_requests`.
+    /// `min(max_reject, max(0, (requests − k·accepts) / (requests + 1)))`,
+    /// or 0 below `min_requests`.
     pub reject_probability: f64,
     /// Asks in the window, refused ones included (an ignored outcome takes
     /// its request back).

@@ -20,6 +20,23 @@
 //! The `+ 1` keeps `p` below 1: however bad things look, a trickle of
 //! requests still goes out and can tell the client the backend is back.
 //!
+//! # The cap
+//!
+//! A trickle is about one request a window, and when the backend recovers
+//! the accepts can only grow with what is sent: `1 + K·accepts` by a factor
+//! `e^K` a window, so coming back from `p ≈ 1` with `R` requests in the
+//! window takes about `ln(R) / K` windows (4.6 at `R` = 10,000 and `K` = 2),
+//! refusing calls that would all succeed. Envoy's admission control filter
+//! (`envoy.filters.http.admission_control`) bounds the same formula with
+//! `max_rejection_probability` (80% by default): `p` never exceeds the cap,
+//! so a share `1 − cap` of the requests always goes out as natural probes,
+//! and recovery starts from that share. Here the cap is `max_reject`, 1 (no
+//! cap, the book's formula) unless set:
+//!
+//! ```text
+//!     p = min(max_reject, max(0, (requests − K·accepts) / (requests + 1)))
+//! ```
+//!
 //! # The window
 //!
 //! As the `failure_rate` window (`rate.rs`): 10 time buckets of
@@ -129,28 +146,38 @@ impl ThrottleWindow {
     }
 }
 
-/// The SRE book's reject probability for these counts: `max(0, (requests −
-/// k·accepts) / (requests + 1))`, and 0 while fewer than `min_requests`
-/// requests are in the window (the warm-up).
-pub(crate) fn reject_probability(requests: u64, accepts: u64, k: f64, min_requests: u32) -> f64 {
+/// The SRE book's reject probability for these counts, capped:
+/// `min(max_reject, max(0, (requests − k·accepts) / (requests + 1)))`, and 0
+/// while fewer than `min_requests` requests are in the window (the warm-up).
+pub(crate) fn reject_probability(
+    requests: u64,
+    accepts: u64,
+    k: f64,
+    min_requests: u32,
+    max_reject: f64,
+) -> f64 {
     if requests < u64::from(min_requests) {
         return 0.0;
     }
     let r = requests as f64;
-    ((r - k * accepts as f64) / (r + 1.0)).max(0.0)
+    ((r - k * accepts as f64) / (r + 1.0))
+        .max(0.0)
+        .min(max_reject)
 }
 
 /// The share of requests the throttle lets through in its steady state,
 /// against a backend that succeeds with probability `success` whatever the
-/// load, with `requests` requests in the window (see
-/// [`Strategy::Throttle`](super::Strategy::Throttle) for the derivation).
-pub(crate) fn predicted_sent_share(k: f64, success: f64, requests: f64) -> f64 {
+/// load, with `requests` requests in the window: the book's share, but at
+/// least `1 − max_reject` (see [`Strategy::Throttle`](super::Strategy::Throttle)
+/// for the derivation).
+pub(crate) fn predicted_sent_share(k: f64, success: f64, requests: f64, max_reject: f64) -> f64 {
     let deficit = 1.0 - k * success;
-    if deficit <= 0.0 {
+    let uncapped = if deficit <= 0.0 {
         1.0
     } else {
         1.0 / (1.0 + requests.max(0.0) * deficit)
-    }
+    };
+    uncapped.max(1.0 - max_reject)
 }
 
 #[cfg(test)]
@@ -188,20 +215,37 @@ mod tests {
 
     #[test]
     fn the_formula() {
-        assert_eq!(reject_probability(0, 0, 2.0, 0), 0.0);
-        assert_eq!(reject_probability(1, 0, 2.0, 0), 0.5);
-        assert_eq!(reject_probability(9, 0, 2.0, 0), 0.9);
-        assert_eq!(reject_probability(9, 0, 2.0, 10), 0.0);
-        assert_eq!(reject_probability(10, 5, 2.0, 0), 0.0);
-        assert_eq!(reject_probability(11, 5, 2.0, 0), 1.0 / 12.0);
-        assert!(reject_probability(u64::MAX, 0, 1.0, 0) < 1.0 + f64::EPSILON);
+        assert_eq!(reject_probability(0, 0, 2.0, 0, 1.0), 0.0);
+        assert_eq!(reject_probability(1, 0, 2.0, 0, 1.0), 0.5);
+        assert_eq!(reject_probability(9, 0, 2.0, 0, 1.0), 0.9);
+        assert_eq!(reject_probability(9, 0, 2.0, 10, 1.0), 0.0);
+        assert_eq!(reject_probability(10, 5, 2.0, 0, 1.0), 0.0);
+        assert_eq!(reject_probability(11, 5, 2.0, 0, 1.0), 1.0 / 12.0);
+        assert!(reject_probability(u64::MAX, 0, 1.0, 0, 1.0) < 1.0 + f64::EPSILON);
+    }
+
+    #[test]
+    fn the_cap() {
+        // Above the cap the cap; below it the formula, to the bit.
+        assert_eq!(reject_probability(9, 0, 2.0, 0, 0.8), 0.8);
+        assert_eq!(reject_probability(9, 0, 2.0, 0, 0.9), 0.9);
+        assert_eq!(reject_probability(11, 5, 2.0, 0, 0.5), 1.0 / 12.0);
+        assert_eq!(reject_probability(9, 0, 2.0, 10, 0.5), 0.0);
+        assert_eq!(reject_probability(u64::MAX, 0, 1.0, 0, 0.5), 0.5);
     }
 
     #[test]
     fn the_prediction() {
-        assert_eq!(predicted_sent_share(2.0, 0.5, 1000.0), 1.0);
-        assert_eq!(predicted_sent_share(2.0, 0.0, 99.0), 0.01);
-        let x = predicted_sent_share(2.0, 0.25, 100.0);
+        assert_eq!(predicted_sent_share(2.0, 0.5, 1000.0, 1.0), 1.0);
+        assert_eq!(predicted_sent_share(2.0, 0.0, 99.0, 1.0), 0.01);
+        let x = predicted_sent_share(2.0, 0.25, 100.0, 1.0);
         assert!((x - 1.0 / 51.0).abs() < 1e-12);
+        // The cap is a floor on the share sent...
+        let x = predicted_sent_share(2.0, 0.0, 99.0, 0.8);
+        assert!((x - 0.2).abs() < 1e-12);
+        // ...that does not bind while the formula sends more.
+        let x = predicted_sent_share(2.0, 0.4, 10.0, 0.8);
+        assert!((x - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(predicted_sent_share(2.0, 0.5, 1000.0, 0.5), 1.0);
     }
 }

@@ -61,14 +61,16 @@ pub enum Cfg {
         min_calls: u32,
         after_us: u64,
     },
-    /// `throttle(k_tenths / 10, window).min_requests(min_requests)`, with
-    /// `blow_at(blow_pct / 100)` if given, and a reset heal. Its decisions
-    /// depend on the Fusebox's draws: the model must be [`Model::seeded`].
+    /// `throttle(k_tenths / 10, window).min_requests(min_requests)
+    /// .max_reject(cap_pct / 100)`, with `blow_at(blow_pct / 100)` if given
+    /// (at most `cap_pct`), and a reset heal. Its decisions depend on the
+    /// Fusebox's draws: the model must be [`Model::seeded`].
     Throttle {
         k_tenths: u32,
         window_us: u64,
         min_requests: u32,
         blow_pct: Option<u32>,
+        cap_pct: u32,
         after_us: u64,
     },
     Invalid(Bad),
@@ -89,6 +91,10 @@ pub enum Bad {
     ZeroMinCalls,
     ThrottleKBelowOne,
     ThrottleBlowAtOne,
+    ThrottleCapZero,
+    ThrottleCapAboveOne,
+    ThrottleCapNan,
+    ThrottleBlowAboveCap,
 }
 
 /// How a fuse decides to blow.
@@ -109,6 +115,7 @@ enum Rule {
         window: u64,
         min_requests: u32,
         blow_pct: Option<u32>,
+        cap_pct: u32,
     },
 }
 
@@ -160,10 +167,12 @@ impl Cfg {
                 window_us,
                 min_requests,
                 blow_pct,
+                cap_pct,
                 after_us,
             } => {
                 let t = Strategy::throttle(f64::from(k_tenths) / 10.0, us(window_us))
-                    .min_requests(min_requests);
+                    .min_requests(min_requests)
+                    .max_reject(f64::from(cap_pct) / 100.0);
                 let t = match blow_pct {
                     Some(pct) => t.blow_at(f64::from(pct) / 100.0),
                     None => t,
@@ -188,6 +197,16 @@ impl Cfg {
                 Bad::ZeroMinCalls => FuseConfig::new(Strategy::failure_rate(0.5, s, 0)),
                 Bad::ThrottleKBelowOne => FuseConfig::new(Strategy::throttle(0.5, s)),
                 Bad::ThrottleBlowAtOne => FuseConfig::new(Strategy::throttle(2.0, s).blow_at(1.0)),
+                Bad::ThrottleCapZero => FuseConfig::new(Strategy::throttle(2.0, s).max_reject(0.0)),
+                Bad::ThrottleCapAboveOne => {
+                    FuseConfig::new(Strategy::throttle(2.0, s).max_reject(1.5))
+                }
+                Bad::ThrottleCapNan => {
+                    FuseConfig::new(Strategy::throttle(2.0, s).max_reject(f64::NAN))
+                }
+                Bad::ThrottleBlowAboveCap => {
+                    FuseConfig::new(Strategy::throttle(2.0, s).blow_at(0.9).max_reject(0.8))
+                }
             },
         }
     }
@@ -205,7 +224,10 @@ impl Cfg {
                 Bad::ZeroConsecutive => "strategy.failures",
                 Bad::ZeroMinCalls => "strategy.min_calls",
                 Bad::ThrottleKBelowOne => "strategy.k",
-                Bad::ThrottleBlowAtOne => "strategy.blow_at",
+                Bad::ThrottleBlowAtOne | Bad::ThrottleBlowAboveCap => "strategy.blow_at",
+                Bad::ThrottleCapZero | Bad::ThrottleCapAboveOne | Bad::ThrottleCapNan => {
+                    "strategy.max_reject"
+                }
             }),
             _ => None,
         }
@@ -235,12 +257,14 @@ impl Cfg {
                 window_us,
                 min_requests,
                 blow_pct,
+                cap_pct,
                 ..
             } => Rule::Throttle {
                 k_tenths,
                 window: window_us * 1000,
                 min_requests,
                 blow_pct,
+                cap_pct,
             },
             Cfg::Invalid(_) => unreachable!("invalid configs are never installed"),
         }
@@ -448,13 +472,16 @@ fn in_buckets(t: u64, now: u64, window: u64) -> bool {
 }
 
 /// The throttle, plainly: (requests, accepts) in the window at `now`, and
-/// the SRE book's reject probability for them in f64, 0 below the warm-up.
+/// the SRE book's reject probability for them in f64, 0 below the warm-up,
+/// and never above the cap (`cap_pct` / 100; Envoy's
+/// `max_rejection_probability`).
 fn throttle_p(
     f: &MFuse,
     now: u64,
     k_tenths: u32,
     window: u64,
     min_requests: u32,
+    cap_pct: u32,
 ) -> (u64, u64, f64) {
     let r = f
         .requests
@@ -467,12 +494,13 @@ fn throttle_p(
         .filter(|&&t| in_buckets(t, now, window))
         .count() as u64;
     let k = f64::from(k_tenths) / 10.0;
+    let cap = f64::from(cap_pct) / 100.0;
     let p = if r < u64::from(min_requests) {
         0.0
     } else {
         ((r as f64 - k * a as f64) / (r as f64 + 1.0)).max(0.0)
     };
-    (r, a, p)
+    (r, a, if p > cap { cap } else { p })
 }
 
 impl MFuse {
@@ -966,14 +994,8 @@ impl Model {
                 None
             }
             None => {
-                if let Rule::Throttle {
-                    k_tenths,
-                    window,
-                    min_requests,
-                    ..
-                } = f.cfg.rule()
-                {
-                    return self.throttle_admit(f, k_tenths, window, min_requests, step);
+                if let Rule::Throttle { .. } = f.cfg.rule() {
+                    return self.throttle_admit(f, step);
                 }
                 step.tags.push("R04 ask ok");
                 f.c[ASK_OK] += 1;
@@ -985,21 +1007,28 @@ impl Model {
     /// An ask of an ok throttling fuse: the probability from the window
     /// before this ask, a draw only if it is above 0, refused if the draw is
     /// below `p · 2^32`; counted as a request either way.
-    fn throttle_admit(
-        &mut self,
-        f: &mut MFuse,
-        k_tenths: u32,
-        window: u64,
-        min_requests: u32,
-        step: &mut Step,
-    ) -> Option<MTicket> {
+    fn throttle_admit(&mut self, f: &mut MFuse, step: &mut Step) -> Option<MTicket> {
+        let Rule::Throttle {
+            k_tenths,
+            window,
+            min_requests,
+            cap_pct,
+            ..
+        } = f.cfg.rule()
+        else {
+            unreachable!("only throttling fuses throttle");
+        };
         let now = self.now;
         if f.requests.iter().any(|&t| !in_buckets(t, now, window)) {
             step.tags.push("R52 requests leave the throttle window");
         }
-        let (r, _, p) = throttle_p(f, now, k_tenths, window, min_requests);
+        let (r, _, p) = throttle_p(f, now, k_tenths, window, min_requests, cap_pct);
         let warm_up =
-            r < u64::from(min_requests) && throttle_p(f, now, k_tenths, window, 0).2 > 0.0;
+            r < u64::from(min_requests) && throttle_p(f, now, k_tenths, window, 0, cap_pct).2 > 0.0;
+        if p > 0.0 && throttle_p(f, now, k_tenths, window, min_requests, 100).2 > p {
+            step.tags
+                .push("R55 the throttle's reject probability is capped");
+        }
         f.requests.push(now);
         if p == 0.0 {
             step.tags.push(if warm_up {
@@ -1189,8 +1218,9 @@ impl Model {
                 window,
                 min_requests,
                 blow_pct,
+                cap_pct,
             } => blow_pct.is_some_and(|pct| {
-                let (r, _, p) = throttle_p(f, now, k_tenths, window, min_requests);
+                let (r, _, p) = throttle_p(f, now, k_tenths, window, min_requests, cap_pct);
                 r >= u64::from(min_requests) && p >= f64::from(pct) / 100.0
             }),
         };
@@ -1290,9 +1320,10 @@ impl Model {
                 k_tenths,
                 window,
                 min_requests,
+                cap_pct,
                 ..
             } => {
-                let (r, a, _) = throttle_p(f, self.now, k_tenths, window, min_requests);
+                let (r, a, _) = throttle_p(f, self.now, k_tenths, window, min_requests, cap_pct);
                 r.saturating_sub(a)
             }
         };
@@ -1301,9 +1332,10 @@ impl Model {
                 k_tenths,
                 window,
                 min_requests,
+                cap_pct,
                 ..
             } => {
-                let (r, a, p) = throttle_p(f, self.now, k_tenths, window, min_requests);
+                let (r, a, p) = throttle_p(f, self.now, k_tenths, window, min_requests, cap_pct);
                 Some((r, a, p.to_bits()))
             }
             _ => None,
