@@ -11,23 +11,30 @@ use crate::run::DB;
 use crate::scenario::Scenario;
 
 /// The protected run's fuse and valve `db`, for a run of `s`.
+///
+/// The fuse throttles (SRE book, "Handling Overload"): it admits in
+/// proportion to what the database accepts, `K` times its successes over a
+/// short window, refusing the rest at once, and never refusing more than
+/// `max_reject` of the requests, so the database's recovery is seen within
+/// a window or two. It never blows by itself (no `blow_at`), so its heal is
+/// only what an operator's `reset` would start. The valve keeps no more
+/// queries at the database than its pool has connections, with a short
+/// waiting room: a slot frees within a healthy query's time, or not soon.
 pub(crate) fn config(s: &Scenario) -> io::Result<ConfigFile> {
     let text = format!(
         r#"
 [fuses.{DB}]
-strategy = {{ kind = "failure_rate", ratio = {ratio:?}, window = "{window}", min_calls = {min_calls}, slow_call = "{slow_call}" }}
-heal = {{ steps = [{{ delay = "{heal}" }}, {{ probe = 1 }}, {{ probe = 1 }}, {{ probe = 1 }}] }}
+strategy = {{ kind = "throttle", k = {k:?}, window = "{window}", max_reject = {cap:?} }}
+heal = {{ steps = [{{ delay = "1s" }}, {{ probe = 1 }}] }}
 
 [valves.{DB}]
 concurrency = {concurrency}
 queue = {queue}
 max_wait = "{max_wait}"
 "#,
-        ratio = s.fuse_ratio,
-        window = format(s.fuse_window),
-        min_calls = s.fuse_min_calls,
-        slow_call = format(s.slow_call),
-        heal = format(s.heal_delay),
+        k = s.throttle_k,
+        window = format(s.throttle_window),
+        cap = s.throttle_max_reject,
         concurrency = s.valve_concurrency,
         queue = s.valve_queue,
         max_wait = format(s.valve_max_wait),

@@ -61,9 +61,9 @@ queries fail fast) and the slow episode ({ss}–{se}: each query takes {slow}).<
 <table>
 <tr><td>database</td><td>{cap} connections, FIFO queue, healthy latency 2–17 ms, abandoned queries still run,
 healthy cost × (1 + waiting / {thrash:.0})</td></tr>
-<tr><td>fuse <code>db</code></td><td>failure_rate({ratio}, {window}, min {min}) + slow_call({slowcall});
-heal [delay({delay}), probe(1), probe(1), probe(1)]</td></tr>
-<tr><td>valve <code>db</code></td><td>concurrency {vc}, queue {vq}, max_wait {mw}, behind the fuse</td></tr>
+<tr><td>fuse <code>db</code></td><td>throttle(K = {k}, window {window}, max_reject {maxr}): admits up to K times
+the calls the database accepts, refuses the rest at once, never more than {maxr} of them</td></tr>
+<tr><td>valve <code>db</code></td><td>concurrency {vc}, queue {vq}, max_wait {mw}, behind the fuse (the pool size, known, not a guess)</td></tr>
 <tr><td>wasted calls</td><td>database calls made during the episodes that failed or timed out</td></tr>
 <tr><td>time to recover</td><td>from the end of the slow episode until the success rate of arriving requests
 stays ≥ 99% for {rw}</td></tr>
@@ -77,11 +77,9 @@ stays ≥ 99% for {rw}</td></tr>
         slow = human(s.slow_latency),
         cap = s.capacity,
         thrash = s.thrash_backlog,
-        ratio = s.fuse_ratio,
-        window = human(s.fuse_window),
-        min = s.fuse_min_calls,
-        slowcall = human(s.slow_call),
-        delay = human(s.heal_delay),
+        k = s.throttle_k,
+        window = human(s.throttle_window),
+        maxr = s.throttle_max_reject,
         vc = s.valve_concurrency,
         vq = s.valve_queue,
         mw = human(s.valve_max_wait),

@@ -2,7 +2,7 @@
 //! of one run.
 //!
 //! All times that shape the story (episodes, the slow latency, timeouts, the
-//! fuse's window and heal delay, the chart buckets) are given for a 30 s run
+//! throttle's window, the valve's longest wait, the chart buckets) are given for a 30 s run
 //! and multiplied by `scale = run / 30 s`, so a 6 s demo tells the same story
 //! in a fifth of the time. What is *not* scaled: the request rate (200/s), the
 //! database's capacity (16 connections) and its healthy latency (a few
@@ -89,22 +89,23 @@ pub struct Scenario {
     pub thrash_backlog: f64,
     /// The client-side timeout of every database call (1 s scaled), in both runs.
     pub timeout: Duration,
-    /// Fuse: failure ratio that blows it.
-    pub fuse_ratio: f64,
-    /// Fuse: sliding window of the failure rate (1 s scaled).
-    pub fuse_window: Duration,
-    /// Fuse: calls needed in the window before it may blow.
-    pub fuse_min_calls: u32,
-    /// Fuse: a call slower than this counts as failed (250 ms scaled).
-    pub slow_call: Duration,
-    /// Fuse: heal program `[delay(heal_delay), probe(1), probe(1), probe(1)]`
-    /// (1 s scaled).
-    pub heal_delay: Duration,
-    /// Valve: concurrency limit in front of the database (its capacity).
+    /// Fuse: the throttle's `K` (SRE book, "Handling Overload"): it admits
+    /// up to `K` times the calls the database accepts.
+    pub throttle_k: f64,
+    /// Fuse: the throttle's window of requests and accepts (250 ms scaled,
+    /// at least 20 ms).
+    pub throttle_window: Duration,
+    /// Fuse: the throttle's cap on its reject probability (Envoy's admission
+    /// control `max_rejection_probability`): a share `1 − cap` of requests
+    /// always goes through, the probes that see the database recover.
+    pub throttle_max_reject: f64,
+    /// Valve: concurrency limit in front of the database (its pool of
+    /// connections: a number the service knows, not a guess of capacity).
     pub valve_concurrency: usize,
     /// Valve: waiting room.
     pub valve_queue: usize,
-    /// Valve: longest wait for a connection (50 ms scaled, at least 5 ms).
+    /// Valve: longest wait for a connection (10 ms scaled, at least 2 ms):
+    /// a slot frees within a healthy query's time or not soon.
     pub valve_max_wait: Duration,
     /// Width of a chart bucket (1 s scaled: the episodes start and end on
     /// bucket boundaries).
@@ -136,14 +137,12 @@ impl Scenario {
             slow_latency: scaled(800),
             thrash_backlog: (128.0 * scale).max(1.0),
             timeout: scaled(1000),
-            fuse_ratio: 0.5,
-            fuse_window: scaled(1000),
-            fuse_min_calls: 20,
-            slow_call: scaled(250),
-            heal_delay: scaled(1000),
+            throttle_k: 2.0,
+            throttle_window: scaled(250).max(Duration::from_millis(20)),
+            throttle_max_reject: 0.8,
             valve_concurrency: 16,
-            valve_queue: 64,
-            valve_max_wait: scaled(50).max(Duration::from_millis(5)),
+            valve_queue: 16,
+            valve_max_wait: scaled(10).max(Duration::from_millis(2)),
             bucket: scaled(1000),
             recovery_window: scaled(1000),
         }

@@ -87,7 +87,7 @@ pub(crate) fn scenario(s: &Scenario) -> fusebox_sim::Scenario {
                 ..episode("slow", s.slow_start, s.slow_end)
             },
         ],
-        objective: Objective::P99,
+        objective: Objective::ClientErrors,
     }
 }
 

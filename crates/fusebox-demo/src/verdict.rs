@@ -98,7 +98,7 @@ pub(crate) fn checks(report: &DemoReport) -> Vec<Check> {
         .as_ref()
         .ok()
         .and_then(|st| st.window())
-        .unwrap_or(s.fuse_window)
+        .unwrap_or(s.throttle_window)
         .as_secs_f64();
     let requests = f64::from(s.rate) * window;
     if let Some(share) = strategy

@@ -29,15 +29,16 @@ async fn protected_run_beats_unprotected() {
         u.requests,
         p.requests
     );
-    // The effect is large, not marginal.
+    // The effect is large, not marginal: fewer errors, failed at once
+    // instead of after the timeout, and a fraction of the wasted calls.
     assert!(
-        p.p99 * 3 < u.p99,
-        "p99: protected {:?}, unprotected {:?}",
-        p.p99,
-        u.p99
+        p.client_errors < u.client_errors,
+        "client errors: protected {}, unprotected {}",
+        p.client_errors,
+        u.client_errors
     );
     assert!(
-        p.wasted_calls * 5 < u.wasted_calls,
+        p.wasted_calls * 3 < u.wasted_calls,
         "wasted: protected {}, unprotected {}",
         p.wasted_calls,
         u.wasted_calls
@@ -75,9 +76,10 @@ async fn protected_run_beats_unprotected() {
 /// larger: a real timer fires late, a query sleeps a little longer);
 /// latencies within 35 % or 4 ms (tokio's timer wheel rounds every sleep up
 /// to its millisecond tick, a busy machine adds its own); the time to
-/// recover within one heal cycle (the fuse's delay plus a slow probe, plus
-/// a bucket): when a probe lands relative to the end of the slow episode is
-/// luck of a few milliseconds, and one missed cycle is that long.
+/// recover within a slow query plus a few throttle windows and a bucket:
+/// whether the last slow queries still hold the connections when the
+/// episode ends, and how fast the throttle sees it, is luck of a few
+/// milliseconds, and one missed window is that long.
 fn agree(real: &DemoReport, sim: &DemoReport) {
     let s = &real.scenario;
     let mut wrong = Vec::new();
@@ -107,7 +109,7 @@ fn agree(real: &DemoReport, sim: &DemoReport) {
         latency("p50", r.p50, v.p50);
         latency("p99", r.p99, v.p99);
         latency("max", r.max, v.max);
-        let cycle = s.heal_delay + s.slow_latency.mul_f64(1.1) + s.bucket;
+        let cycle = s.slow_latency.mul_f64(1.1) + s.throttle_window * 4 + s.bucket;
         let ttr = |x: &RunSummary| x.time_to_recover.unwrap_or(s.run);
         if ttr(r).abs_diff(ttr(v)) > cycle {
             wrong.push(format!(
