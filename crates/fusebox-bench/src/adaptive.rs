@@ -27,7 +27,7 @@ use serde::Serialize;
 const SCENARIO: &str = include_str!("../../fusebox-sim/scenarios/capacity_drop.toml");
 
 /// The valve configs compared, by name.
-const CONFIGS: [(&str, &str); 7] = [
+const CONFIGS: [(&str, &str); 6] = [
     (
         "gradient (learned)",
         r#"[valves.db]
@@ -36,20 +36,11 @@ queue = 64
 max_wait = "100ms""#,
     ),
     (
-        "gradient + codel",
+        "gradient (learned), max_wait 50ms",
         r#"[valves.db]
 limit = { kind = "gradient", min = 2, max = 200, initial = 16 }
 queue = 64
-discipline = { kind = "codel", target = "5ms", interval = "100ms" }
-max_wait = "100ms""#,
-    ),
-    (
-        "gradient tol 1.2 + codel",
-        r#"[valves.db]
-limit = { kind = "gradient", min = 2, max = 200, initial = 16, tolerance = 1.2 }
-queue = 64
-discipline = { kind = "codel", target = "5ms", interval = "100ms" }
-max_wait = "100ms""#,
+max_wait = "50ms""#,
     ),
     (
         "aimd (learned)",
@@ -73,7 +64,7 @@ queue = 64
 max_wait = "100ms""#,
     ),
     (
-        "fixed 16, unbounded wait (tower ConcurrencyLimit)",
+        "fixed 16, unbounded wait (as tower ConcurrencyLimit)",
         r#"[valves.db]
 concurrency = 16
 queue = 1000000"#,

@@ -181,3 +181,26 @@ fn config_check_runs_and_reports() {
         "--entries without --config-check"
     );
 }
+
+/// `--adaptive` is virtual time, so its figures are exact and repeatable:
+/// the learned gradient limit keeps goodput and the queueing delay where a
+/// limit set by hand for one phase cannot keep both.
+#[test]
+fn adaptive_learns_what_fixed_limits_cannot() {
+    let outcomes = fusebox_bench::adaptive::run().expect("runs");
+    let by = |prefix: &str| {
+        outcomes
+            .iter()
+            .find(|o| o.name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix}"))
+    };
+    let learned = by("gradient (learned), max_wait 50ms");
+    assert_eq!(learned.buckets_ok, learned.buckets, "{learned:?}");
+    assert!(learned.min_goodput >= 0.9, "{learned:?}");
+    assert!(learned.p99_delay_degraded_ms <= 105.0, "{learned:?}");
+    let degraded = by("fixed 8");
+    assert!(degraded.buckets_ok * 2 < degraded.buckets, "{degraded:?}");
+    let unbounded = by("fixed 16, unbounded");
+    assert!(unbounded.p99_delay_degraded_ms > 500.0, "{unbounded:?}");
+    assert!(fusebox_bench::adaptive::table(&outcomes).contains("min goodput"));
+}
