@@ -13,15 +13,50 @@
 //!
 //! The contenders: the gradient and AIMD controllers; a fixed limit right
 //! for the healthy database (16) and one right for the degraded database
-//! (8); and a fixed 16 that waits without bound, which is what tower's
-//! `ConcurrencyLimit` does (a permit semaphore with no queue bound and no
-//! deadline), written as a valve so that it runs on the same virtual clock.
+//! (8); a fixed 16 that waits without bound (a valve with tower's
+//! semantics); and tower's own `ConcurrencyLimit` of 16, its code, polled by
+//! the simulator through [`fusebox_sim::Admit`] on the same virtual clock.
 
+use std::any::Any;
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::rc::Rc;
 use std::time::Duration;
 
 use fusebox::ConfigFile;
-use fusebox_sim::{file, run_logged, ClientRequest, End};
+use fusebox_sim::{file, run_logged, run_regulated, Admission, Admit, ClientRequest, End};
 use serde::Serialize;
+use tower::limit::ConcurrencyLimit;
+use tower::{Service, ServiceExt};
+
+/// A service that never answers: what matters is the response future,
+/// which holds tower's permit until the simulator drops it when the
+/// database's answer (or the client's timeout) comes.
+type Hold = tower::util::ServiceFn<fn(()) -> std::future::Pending<Result<(), Infallible>>>;
+
+/// tower's `ConcurrencyLimit`, as a regulator of the simulator.
+struct TowerLimit(RefCell<ConcurrencyLimit<Hold>>);
+
+impl TowerLimit {
+    fn new(max: usize) -> Self {
+        let hold: Hold = tower::service_fn(|()| std::future::pending());
+        TowerLimit(RefCell::new(ConcurrencyLimit::new(hold, max)))
+    }
+}
+
+impl Admit for TowerLimit {
+    fn admit(&self) -> Admission {
+        // Each request waits on a clone: a clone shares the semaphore and
+        // holds the permit its `poll_ready` acquired.
+        let svc = self.0.borrow().clone();
+        Box::pin(async move {
+            let mut svc = svc;
+            let ready = svc.ready().await.map_err(|_| "tower")?;
+            let held = ready.call(());
+            Ok(Box::new((svc, held)) as Box<dyn Any>)
+        })
+    }
+}
 
 /// The scenario, shipped with the simulator.
 const SCENARIO: &str = include_str!("../../fusebox-sim/scenarios/capacity_drop.toml");
@@ -134,9 +169,19 @@ pub fn run() -> Result<Vec<Outcome>, String> {
     };
     let changes = [Duration::ZERO, episode.start, episode.end];
     let mut out = Vec::new();
-    for (name, text) in CONFIGS {
-        let cfg = ConfigFile::parse(text).map_err(|e| format!("{name}: {e}"))?;
-        let (result, log) = run_logged(&scenario, name, Some(&cfg)).map_err(|e| e.to_string())?;
+    let runs = CONFIGS
+        .iter()
+        .map(|&(name, text)| (name, Some(text)))
+        .chain([("tower ConcurrencyLimit(16)", None)]);
+    for (name, text) in runs {
+        let (result, log) = match text {
+            Some(text) => {
+                let cfg = ConfigFile::parse(text).map_err(|e| format!("{name}: {e}"))?;
+                run_logged(&scenario, name, Some(&cfg)).map_err(|e| e.to_string())?
+            }
+            None => run_regulated(&scenario, name, None, Rc::new(TowerLimit::new(16)))
+                .map_err(|e| e.to_string())?,
+        };
         let (min_goodput, buckets_ok, buckets) =
             goodput(&log, scenario.duration, &changes, servable);
         let delay = |in_phase: &dyn Fn(Duration) -> bool| {
@@ -207,7 +252,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
          goodput: successes per 5 s bucket against what the database could serve (or was\n\
          offered), the first 10 s after each change left out; delay: queueing delay of the\n\
          requests served, p99, against 5 ms + 100 ms\n\n\
-         {:<50}{:>13}{:>11}{:>14}{:>15}{:>13}{:>10}\n",
+         {:<54}{:>13}{:>11}{:>14}{:>15}{:>13}{:>10}\n",
         "config",
         "min goodput",
         "buckets",
@@ -226,7 +271,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
             format!("{ms:.1}ms{mark}")
         };
         out.push_str(&format!(
-            "{:<50}{:>12.0}%{:>11}{:>14}{:>15}{:>11.1}ms{:>10}\n",
+            "{:<54}{:>12.0}%{:>11}{:>14}{:>15}{:>11.1}ms{:>10}\n",
             o.name,
             o.min_goodput * 100.0,
             format!("{}/{}", o.buckets_ok, o.buckets),

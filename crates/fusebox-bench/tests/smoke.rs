@@ -202,5 +202,20 @@ fn adaptive_learns_what_fixed_limits_cannot() {
     assert!(degraded.buckets_ok * 2 < degraded.buckets, "{degraded:?}");
     let unbounded = by("fixed 16, unbounded");
     assert!(unbounded.p99_delay_degraded_ms > 500.0, "{unbounded:?}");
+    // tower's own ConcurrencyLimit, polled by the simulator, does what a
+    // valve of 16 with no bound on the wait does, request for request.
+    let tower = by("tower ConcurrencyLimit");
+    assert_eq!(
+        (
+            tower.client_errors,
+            tower.buckets_ok,
+            tower.p99_delay_degraded_ms
+        ),
+        (
+            unbounded.client_errors,
+            unbounded.buckets_ok,
+            unbounded.p99_delay_degraded_ms
+        )
+    );
     assert!(fusebox_bench::adaptive::table(&outcomes).contains("min goodput"));
 }

@@ -16,6 +16,7 @@
 //! dependency draws from its own seed, so two configs on one scenario see
 //! the same arrivals and, call for call, the same dependency.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -27,9 +28,9 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use fusebox::rng::{mix, SplitMix64};
-use fusebox::valve::Acquire;
-use fusebox::{ConfigFile, Fuse, Fusebox, ManualClock, Outcome, Permit, Refused, RunError, Valve};
+use fusebox::{ConfigFile, Fuse, Fusebox, ManualClock, Outcome, RunError};
 
+use crate::admit::{Admission, Admit};
 use crate::dependency::{Answer, Dependency, Started};
 use crate::load::{self, Arrivals};
 use crate::report::Bucket;
@@ -83,10 +84,10 @@ struct Call {
     fused: Option<Fused>,
     /// How the dependency answered, for the fused future.
     gate: Rc<Cell<Option<Outcome>>>,
-    /// Waiting for a valve slot.
-    waiting: Option<Pin<Box<Acquire>>>,
-    /// Holding a valve slot.
-    permit: Option<Permit>,
+    /// Waiting for a turn (a valve's slot, or another regulator's).
+    waiting: Option<Admission>,
+    /// Holding the turn (a valve's permit, say) while the call runs.
+    permit: Option<Box<dyn Any>>,
     /// When the dependency call started, if it did.
     at_dependency: Option<Duration>,
 }
@@ -170,7 +171,7 @@ impl Wake for Wakeup {
 /// The protection a run puts in front of one dependency.
 struct Guard {
     fuse: Option<Fuse>,
-    valve: Option<Valve>,
+    admit: Option<Rc<dyn Admit>>,
 }
 
 /// The loop's state.
@@ -205,7 +206,7 @@ pub(crate) fn run(
     name: &str,
     config: Option<&ConfigFile>,
 ) -> Result<RunResult, SimError> {
-    run_with_log(s, name, config, false).map(|(r, _)| r)
+    run_with_log(s, name, config, None, false).map(|(r, _)| r)
 }
 
 /// One run of `s` (unprotected with `config` `None`), with every client
@@ -216,19 +217,33 @@ pub fn run_logged(
     name: &str,
     config: Option<&ConfigFile>,
 ) -> Result<(RunResult, Vec<ClientRequest>), SimError> {
-    run_with_log(s, name, config, true).map(|(r, log)| (r, log.unwrap_or_default()))
+    run_with_log(s, name, config, None, true).map(|(r, log)| (r, log.unwrap_or_default()))
+}
+
+/// As [`run_logged`], with `regulator` in front of the first dependency in
+/// place of its valve (after its fuse, if `config` has one): someone
+/// else's protection on the same scenario, seed and virtual clock.
+pub fn run_regulated(
+    s: &Scenario,
+    name: &str,
+    config: Option<&ConfigFile>,
+    regulator: Rc<dyn Admit>,
+) -> Result<(RunResult, Vec<ClientRequest>), SimError> {
+    run_with_log(s, name, config, Some(regulator), true)
+        .map(|(r, log)| (r, log.unwrap_or_default()))
 }
 
 fn run_with_log(
     s: &Scenario,
     name: &str,
     config: Option<&ConfigFile>,
+    regulator: Option<Rc<dyn Admit>>,
     log: bool,
 ) -> Result<(RunResult, Option<Vec<ClientRequest>>), SimError> {
     let clock = ManualClock::new();
     let unguarded = || Guard {
         fuse: None,
-        valve: None,
+        admit: None,
     };
     let (fb, guards) = match config {
         None => (None, s.calls().iter().map(|_| unguarded()).collect()),
@@ -247,17 +262,21 @@ fn run_with_log(
                     })?),
                     None => None,
                 };
-                let valve = match &d.valve {
-                    Some(v) => Some(fb.valve(v).ok_or_else(|| {
+                let admit: Option<Rc<dyn Admit>> = match &d.valve {
+                    Some(v) => Some(Rc::new(fb.valve(v).ok_or_else(|| {
                         SimError::new(format!("config {name} has no valve named {v:?}"))
-                    })?),
+                    })?)),
                     None => None,
                 };
-                guards.push(Guard { fuse, valve });
+                guards.push(Guard { fuse, admit });
             }
             (Some(fb), guards)
         }
     };
+    let mut guards: Vec<Guard> = guards;
+    if let (Some(regulator), Some(first)) = (regulator, guards.first_mut()) {
+        first.admit = Some(regulator);
+    }
     let mut sim = Sim {
         s,
         clock,
@@ -495,19 +514,29 @@ impl Sim<'_> {
             None => r.deadline,
         };
         self.at(timeout_at, Ev::Timeout(id, gen));
-        match self.guards[k].valve.clone() {
+        match self.guards[k].admit.clone() {
             None => self.call_dependency(id),
-            Some(valve) => {
-                let mut acquire = Box::pin(valve.acquire());
-                match self.poll_acquire(id, &mut acquire) {
-                    Poll::Ready(Ok(p)) => {
-                        self.call_mut(id).permit = Some(p);
-                        self.call_dependency(id);
-                    }
-                    Poll::Ready(Err(r)) => self.refused(id, r),
-                    Poll::Pending => self.call_mut(id).waiting = Some(acquire),
-                }
+            Some(admit) => self.wait_turn(id, admit.admit()),
+        }
+    }
+
+    /// Polls request `id`'s wait for its turn: called, refused, or still
+    /// waiting (and woken through its waker).
+    fn wait_turn(&mut self, id: u32, mut waiting: Admission) {
+        let waker = Waker::from(Arc::new(Wakeup {
+            id,
+            list: self.woken.clone(),
+        }));
+        match waiting.as_mut().poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(Ok(p)) => {
+                self.call_mut(id).permit = Some(p);
+                self.call_dependency(id);
             }
+            Poll::Ready(Err(reason)) => {
+                // The dependency was not called: the fuse hears nothing of it.
+                self.finish_with(id, End::Refused(reason), Outcome::Ignored);
+            }
+            Poll::Pending => self.call_mut(id).waiting = Some(waiting),
         }
     }
 
@@ -515,19 +544,7 @@ impl Sim<'_> {
         self.reqs[id as usize].call.as_mut().expect("a call")
     }
 
-    fn poll_acquire(
-        &self,
-        id: u32,
-        acquire: &mut Pin<Box<Acquire>>,
-    ) -> Poll<Result<Permit, Refused>> {
-        let waker = Waker::from(Arc::new(Wakeup {
-            id,
-            list: self.woken.clone(),
-        }));
-        acquire.as_mut().poll(&mut Context::from_waker(&waker))
-    }
-
-    /// Polls every request a valve woke.
+    /// Polls every request a regulator woke.
     fn poll_woken(&mut self) {
         loop {
             let ids = std::mem::take(&mut *self.woken.lock().unwrap_or_else(|e| e.into_inner()));
@@ -538,32 +555,12 @@ impl Sim<'_> {
                 let Some(call) = self.reqs[id as usize].call.as_mut() else {
                     continue;
                 };
-                let Some(mut acquire) = call.waiting.take() else {
+                let Some(waiting) = call.waiting.take() else {
                     continue;
                 };
-                match self.poll_acquire(id, &mut acquire) {
-                    Poll::Ready(Ok(p)) => {
-                        self.call_mut(id).permit = Some(p);
-                        self.call_dependency(id);
-                    }
-                    Poll::Ready(Err(r)) => self.refused(id, r),
-                    Poll::Pending => self.call_mut(id).waiting = Some(acquire),
-                }
+                self.wait_turn(id, waiting);
             }
         }
-    }
-
-    fn refused(&mut self, id: u32, r: Refused) {
-        let reason = match r {
-            Refused::QueueFull => "valve_queue_full",
-            Refused::Overload => "valve_overload",
-            Refused::Timeout => "valve_timeout",
-            Refused::Blown => "valve_blown",
-            Refused::Busy => "valve_busy",
-            _ => "valve_removed",
-        };
-        // The dependency was not called: the fuse hears nothing of it.
-        self.finish_with(id, End::Refused(reason), Outcome::Ignored);
     }
 
     fn call_dependency(&mut self, id: u32) {

@@ -43,6 +43,7 @@
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+mod admit;
 mod dependency;
 mod engine;
 pub mod file;
@@ -54,7 +55,8 @@ mod table;
 
 use std::fmt;
 
-pub use engine::{run_logged, ClientRequest, RunResult};
+pub use admit::{Admission, Admit};
+pub use engine::{run_logged, run_regulated, ClientRequest, RunResult};
 pub use scenario::Scenario;
 pub use stats::{DependencyRow, End, PhaseRow};
 
