@@ -106,7 +106,13 @@ pub(crate) fn checks(report: &DemoReport) -> Vec<Check> {
         .ok()
         .and_then(|st| st.predicted_sent_share(success, requests))
     {
-        let predicted = success * share * errors.requests as f64;
+        // The formula's steady state, after the episode's first window: in
+        // that one the window still holds the healthy phase's accepts, and
+        // everything goes out (averaged over 12 seeds on virtual time, the
+        // steady state alone under-predicts by a quarter).
+        let n = errors.requests as f64;
+        let first = requests.min(n);
+        let predicted = success * (first + share * (n - first));
         let off = (errors.succeeded as f64 - predicted).abs() / predicted.max(1.0);
         check(
             Some(Phase::Errors),
