@@ -35,6 +35,34 @@ fn status_lists_fuses_valves_and_alarms() {
     assert!(line("api").contains("0/4"), "in flight of concurrency");
     assert!(line("api").contains("fixed"), "the limit column");
 
+    assert!(line("db").ends_with(" -"), "no throttle: {}", line("db"));
+
+    // A throttling fuse shows its reject probability and what it is from.
+    s.fb.install(
+        "partner",
+        FuseConfig::new(fusebox::Strategy::throttle(
+            2.0,
+            std::time::Duration::from_secs(60),
+        )),
+    )
+    .unwrap();
+    for _ in 0..9 {
+        let _ = s.fb.run("partner", || Err::<(), _>("down"));
+    }
+    let run = fusebox(&["status", "--url", &s.url]);
+    let partner = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("partner"))
+        .unwrap_or_else(|| panic!("no partner: {}", run.stdout))
+        .to_owned();
+    // Nine asks, no accepts: (9 - 0) / 10.
+    assert!(
+        partner.contains("reject 90% (0 accepted of 9;"),
+        "{partner}"
+    );
+    s.fb.remove("partner").unwrap();
+
     let run = fusebox(&["status", "--url", &s.url, "--json"]);
     assert_eq!(run.code(), Some(0), "{run:?}");
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();

@@ -15,6 +15,7 @@ use std::time::Duration;
 use fusebox::duration;
 use serde_json::Value;
 
+use fusebox::fuse::FuseSnapshot;
 use fusebox::valve::ValveSnapshot;
 use fusebox::Snapshot;
 
@@ -64,7 +65,7 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
     if before.is_some() {
         header.extend(["ok/s", "blown/s", "melts/s"]);
     }
-    header.extend(["heal step", "next heal"]);
+    header.extend(["heal step", "next heal", "throttle"]);
     let rows: Vec<Vec<String>> = now
         .fuses
         .iter()
@@ -91,6 +92,7 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
                 f.next_heal
                     .map_or_else(|| "-".to_owned(), |t| format!("at {}", duration::human(t))),
             );
+            row.push(throttle(f));
             row
         })
         .collect();
@@ -145,6 +147,21 @@ pub(crate) fn render(now: &Status, before: Option<(&Status, Duration)>) -> Strin
         .collect();
     out.push_str(&table::render(&["name", "kind", "since"], &rows));
     out
+}
+
+/// A throttling fuse's reject probability, what it is computed from, and
+/// the asks it refused; `-` for other strategies.
+fn throttle(f: &FuseSnapshot) -> String {
+    match &f.throttle {
+        None => "-".to_owned(),
+        Some(t) => format!(
+            "reject {:.0}% ({} accepted of {}; {} refused)",
+            t.reject_probability * 100.0,
+            t.accepts,
+            t.requests,
+            f.counters.throttled
+        ),
+    }
 }
 
 /// The valve's limit: `fixed`, or the controller, its bounds, and what it
