@@ -187,6 +187,8 @@ impl WebDriver {
 
 const FUSE_STATE: &str =
     "const t = document.querySelector('[data-fuse=\"db\"]'); return t ? t.dataset.state : null;";
+const THROTTLE: &str = "const t = document.querySelector('[data-fuse=\"partner\"]'); \
+    return t ? t.textContent.includes('rejects 90% (0 accepted of 9), ') : null;";
 const LOAD_ID: &str = "return window.fusebox ? window.fusebox.loadId : null;";
 const EVENTS: &str = "return window.fusebox.events;";
 const CONN: &str = "return document.body.dataset.conn;";
@@ -220,6 +222,15 @@ async fn dashboard_follows_a_blow_and_a_heal_live() {
         .unwrap();
     fb.install_valve("api", ValveConfig::new().concurrency(4).queue(16))
         .unwrap();
+    // A throttling fuse whose dependency accepted nothing of nine asks.
+    fb.install(
+        "partner",
+        FuseConfig::new(fusebox::Strategy::throttle(2.0, Duration::from_secs(600))),
+    )
+    .unwrap();
+    for _ in 0..9 {
+        let _ = fb.run("partner", || Err::<(), _>("down"));
+    }
     let server = support::start(fb.clone()).await;
     // The browser talks to the server through a proxy that the test can cut,
     // to see the page survive a dropped event stream.
@@ -313,6 +324,8 @@ async fn dashboard_follows_a_blow_and_a_heal_live() {
         .await;
     wd.wait_for("db shown ok", FUSE_STATE, json!("ok")).await;
     wd.wait_for("the event stream open", CONN, json!("live"))
+        .await;
+    wd.wait_for("the throttle shown", THROTTLE, json!(true))
         .await;
     let load_id = wd.js(LOAD_ID).await;
     assert!(load_id.is_string(), "window.fusebox.loadId set: {load_id}");

@@ -103,8 +103,18 @@
       `<dt>melts</dt><dd>${f.melts_in_window} in window (tolerates ${esc(lim ?? "–")}), ${f.counters.melts} total</dd>` +
       `<dt>heal</dt><dd>${healText}</dd>` +
       `<dt>heal step</dt><dd>${f.heal_step == null ? "–" : `step ${f.heal_step + 1}, blow ${f.attempt} in a row`}</dd>` +
-      `<dt>blows</dt><dd>${f.counters.blows}</dd></dl>` +
+      `<dt>blows</dt><dd>${f.counters.blows}</dd>` +
+      throttleText(f) + `</dl>` +
       spark(h.rates, at);
+  }
+
+  // A throttling fuse: the chance the next ask is refused, what it is
+  // computed from, and the asks it refused.
+  function throttleText(f) {
+    const t = f.throttle;
+    if (!t) return "";
+    return `<dt>throttle</dt><dd>rejects ${Math.round(t.reject_probability * 100)}% ` +
+      `(${t.accepts} accepted of ${t.requests}), ${f.counters.throttled} refused</dd>`;
   }
 
   // A fixed limit, or the adaptive controller: its bounds, its no-load
