@@ -150,6 +150,7 @@ pub mod fuse;
 #[cfg(feature = "metrics")]
 mod metrics_export;
 pub mod registry;
+pub mod retry;
 pub mod rng;
 mod stats;
 mod sync;
