@@ -23,7 +23,9 @@ use std::time::Duration;
 
 use fusebox::retry::{Retry, RetryBudget, RetryPolicy, Stop};
 use fusebox::{Clock, ManualClock};
-use proptest::prelude::{prop, prop_assert, prop_assert_eq, prop_oneof, proptest, Just, ProptestConfig};
+use proptest::prelude::{
+    prop, prop_assert, prop_assert_eq, prop_oneof, proptest, Just, ProptestConfig,
+};
 use proptest::strategy::Strategy as _;
 
 #[derive(Debug, Clone, Copy)]
@@ -200,11 +202,19 @@ fn an_outage_with_a_budget_stays_near_one_plus_ratio() {
     let offered = 60 * 100; // 100 requests/s for 60 s
     let mut budget_stops = 0;
     for _ in 0..offered {
-        let e = with.run(|| { calls_with += 1; Err::<(), _>("down") }).unwrap_err();
+        let e = with
+            .run(|| {
+                calls_with += 1;
+                Err::<(), _>("down")
+            })
+            .unwrap_err();
         if e.stop() == Stop::BudgetExhausted {
             budget_stops += 1;
         }
-        let _ = without.run(|| { calls_without += 1; Err::<(), _>("down") });
+        let _ = without.run(|| {
+            calls_without += 1;
+            Err::<(), _>("down")
+        });
         clock.advance(Duration::from_millis(10));
     }
     assert_eq!(calls_without, 4 * offered);

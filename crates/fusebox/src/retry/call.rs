@@ -97,7 +97,10 @@ impl Retry {
 
     /// Each attempt through [`Fuse::call`](crate::Fuse::call), on tokio's
     /// timer: a refusal by the fuse ends the retries at once; an `Err` is a
-    /// melt and is retried.
+    /// melt and is retried. `make` builds each attempt's future before the
+    /// fuse is asked (as [`Fuse::call`](crate::Fuse::call) takes a future);
+    /// a refused attempt's future is dropped unpolled, so put the call's
+    /// effects inside the future, not in `make`.
     ///
     /// # Cancel safety
     ///
