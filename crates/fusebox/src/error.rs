@@ -12,6 +12,8 @@ pub enum Subject {
     Fuse,
     /// A valve (a load regulator).
     Valve,
+    /// A retry policy or a retry budget.
+    Retry,
 }
 
 impl Subject {
@@ -20,6 +22,7 @@ impl Subject {
         match self {
             Subject::Fuse => "fuse",
             Subject::Valve => "valve",
+            Subject::Retry => "retry",
         }
     }
 }
@@ -133,6 +136,14 @@ impl ConfigError {
     /// A valve config broke `rule` at `field`.
     pub(crate) fn valve(field: &'static str, value: impl fmt::Debug, rule: &'static str) -> Self {
         Self::new(field, value, rule).for_valve()
+    }
+
+    /// A retry policy or budget broke `rule` at `field`.
+    pub(crate) fn retry(field: &'static str, value: impl fmt::Debug, rule: &'static str) -> Self {
+        ConfigError {
+            subject: Subject::Retry,
+            ..Self::new(field, value, rule)
+        }
     }
 
     /// Step `index` of a heal program broke `rule` in its `kind` field

@@ -91,6 +91,8 @@
 //!   classifier; [`Outcome::Ignored`] counts toward nothing.
 //! * **Async**: [`Fuse::call`] runs a future on any runtime; a future
 //!   dropped before it finishes counts as ignored and frees its probe slot.
+//! * **Retries that respect the fuse** ([`retry`]): backoff with jitter, a
+//!   deadline and a retry budget; a refusal is never retried.
 //! * **Generations**: an outcome from a call admitted before the latest blow
 //!   or heal counts toward nothing.
 //!
@@ -150,6 +152,7 @@ pub mod fuse;
 #[cfg(feature = "metrics")]
 mod metrics_export;
 pub mod registry;
+pub mod retry;
 pub mod rng;
 mod stats;
 mod sync;

@@ -1,0 +1,464 @@
+//! The [`Retry`] handle and the loop that every form of running shares.
+//!
+//! The loop's decisions live in one private engine, [`Attempts`], which
+//! knows nothing of how an attempt is made or how a wait is spent: the
+//! synchronous [`Retry::run`] sleeps through a [`Sleep`], the async forms
+//! (`retry/call.rs`) await a timer, and both ask the same engine "again, and
+//! after how long, or stop, and why". So the rules of
+//! [`policy`](super::RetryPolicy) hold in every form by construction, and
+//! tests on a [`ManualClock`] (whose [`Sleep`] advances time instead of
+//! waiting) prove them without sleeping.
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, ManualClock, MonotonicClock, Timebase};
+use crate::error::{ConfigError, RunError};
+use crate::fuse::{Fuse, Outcome};
+use crate::rng::{mix, SplitMix64};
+
+use super::{Class, RetryBudget, RetryError, RetryPolicy, Stop};
+
+/// How the synchronous [`Retry::run`] spends a wait between attempts.
+///
+/// [`ManualClock`] implements it by advancing itself: a retry on a manual
+/// clock never really sleeps, and time moves exactly by each wait.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox::retry::Sleep;
+///
+/// #[derive(Debug)]
+/// struct Spin;
+/// impl Sleep for Spin {
+///     fn sleep(&self, d: Duration) {
+///         let until = std::time::Instant::now() + d;
+///         while std::time::Instant::now() < until { std::hint::spin_loop(); }
+///     }
+/// }
+/// Spin.sleep(Duration::from_micros(1));
+/// ```
+pub trait Sleep: Send + Sync + fmt::Debug + 'static {
+    /// Waits for `d`.
+    fn sleep(&self, d: Duration);
+}
+
+/// Sleeps the calling thread ([`std::thread::sleep`]): the default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadSleep;
+
+impl Sleep for ThreadSleep {
+    fn sleep(&self, d: Duration) {
+        if !d.is_zero() {
+            std::thread::sleep(d);
+        }
+    }
+}
+
+impl Sleep for ManualClock {
+    /// Advances the clock by `d` (running whatever fell due), at once.
+    fn sleep(&self, d: Duration) {
+        self.advance(d);
+    }
+}
+
+/// Retries a call by a [`RetryPolicy`], optionally within a shared
+/// [`RetryBudget`]. Cheap to clone: clones share the policy, the budget,
+/// the random stream and the counters.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox::ManualClock;
+/// use fusebox::retry::{Backoff, Retry, RetryPolicy};
+///
+/// let clock = ManualClock::new();
+/// let retry = Retry::builder(RetryPolicy::new(3)
+///         .backoff(Backoff::exponential(Duration::from_millis(100), 2.0, Duration::from_secs(1))))
+///     .clock(clock.clone())                   // waits advance this clock
+///     .build()?;
+/// let mut calls = 0;
+/// let out = retry.run(|| { calls += 1; if calls < 3 { Err("flaky") } else { Ok(calls) } });
+/// assert_eq!(out, Ok(3));
+/// assert_eq!(clock.now(), Duration::from_millis(100 + 200));
+/// assert_eq!(retry.stats().retries, 2);
+/// # use fusebox::Clock;
+/// # Ok::<(), fusebox::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Retry {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    policy: RetryPolicy,
+    budget: Option<RetryBudget>,
+    clock: Timebase,
+    sleeper: Arc<dyn Sleep>,
+    seed: u64,
+    runs: AtomicU64,
+    counters: [AtomicU64; 8],
+}
+
+/// Indices into `Inner::counters`.
+const CALLS: usize = 0;
+const RETRIES: usize = 1;
+const SUCCESSES: usize = 2;
+
+fn stop_index(s: Stop) -> usize {
+    match s {
+        Stop::Refused => 3,
+        Stop::NotRetryable => 4,
+        Stop::Exhausted => 5,
+        Stop::Deadline => 6,
+        Stop::BudgetExhausted => 7,
+    }
+}
+
+/// What a [`Retry`] has counted since it was built. These are the values a
+/// `fusebox_retries_total{result}` counter would carry: `retried` is
+/// [`retries`](Self::retries), and each way of stopping is its
+/// [`Stop::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RetryStats {
+    /// Runs started (first attempts).
+    pub calls: u64,
+    /// Retries made (attempts after the first).
+    pub retries: u64,
+    /// Runs that ended in a success.
+    pub successes: u64,
+    /// Runs that ended on a refusal.
+    pub refused: u64,
+    /// Runs that ended on a result not worth retrying.
+    pub not_retryable: u64,
+    /// Runs that used all their attempts.
+    pub exhausted: u64,
+    /// Runs ended by the deadline.
+    pub deadline: u64,
+    /// Runs ended because the budget was empty.
+    pub budget_exhausted: u64,
+}
+
+impl fmt::Debug for Retry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retry")
+            .field("policy", &self.inner.policy)
+            .field("budget", &self.inner.budget)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Builds a [`Retry`]: [`Retry::builder`].
+#[derive(Debug)]
+pub struct RetryBuilder {
+    policy: RetryPolicy,
+    budget: Option<RetryBudget>,
+    clock: Option<Timebase>,
+    sleeper: Option<Arc<dyn Sleep>>,
+    seed: Option<u64>,
+}
+
+impl RetryBuilder {
+    /// Retries draw from (and are refused by) this budget; share one budget
+    /// among all the callers of a dependency.
+    pub fn budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The clock for the deadline and the budget (the OS monotonic clock by
+    /// default). Give it the [`Fusebox`](crate::Fusebox)'s clock. A
+    /// [`ManualClock`] is also the sleeper unless another is given.
+    pub fn clock<C: Clock>(mut self, clock: C) -> Self {
+        self.clock = Some(Timebase::from_clock(clock));
+        self
+    }
+
+    /// How [`Retry::run`] waits ([`ThreadSleep`] by default, the clock
+    /// itself for a [`ManualClock`]).
+    pub fn sleeper<S: Sleep>(mut self, sleeper: S) -> Self {
+        self.sleeper = Some(Arc::new(sleeper));
+        self
+    }
+
+    /// Jitter from a seeded stream: run `k` (counted from 0 across clones)
+    /// draws from `SplitMix64::new(rng::mix(seed + k))`, so a test knows
+    /// every delay. Without a seed, each `Retry` picks one at random.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Checks the policy and builds the handle.
+    pub fn build(self) -> Result<Retry, ConfigError> {
+        self.policy.validate()?;
+        let clock = self
+            .clock
+            .unwrap_or_else(|| Timebase::from_clock(MonotonicClock::new()));
+        let sleeper = self.sleeper.unwrap_or_else(|| match clock.manual() {
+            Some(m) => Arc::new(m.clone()),
+            None => Arc::new(ThreadSleep),
+        });
+        Ok(Retry {
+            inner: Arc::new(Inner {
+                policy: self.policy,
+                budget: self.budget,
+                clock,
+                sleeper,
+                seed: self.seed.unwrap_or_else(random_seed),
+                runs: AtomicU64::new(0),
+                counters: Default::default(),
+            }),
+        })
+    }
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x5EED);
+    h.finish()
+}
+
+impl Retry {
+    /// A retry by `policy` on the OS clock, sleeping the thread, no budget.
+    /// Refuses a policy with `max_attempts = 0`, a backoff factor below 1
+    /// or not finite, a cap below the base, or a zero deadline.
+    pub fn new(policy: RetryPolicy) -> Result<Retry, ConfigError> {
+        Self::builder(policy).build()
+    }
+
+    /// A builder, for a budget, a clock, a sleeper or a seed.
+    pub fn builder(policy: RetryPolicy) -> RetryBuilder {
+        RetryBuilder {
+            policy,
+            budget: None,
+            clock: None,
+            sleeper: None,
+            seed: None,
+        }
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.inner.policy
+    }
+
+    /// The budget, if any.
+    pub fn budget(&self) -> Option<&RetryBudget> {
+        self.inner.budget.as_ref()
+    }
+
+    /// What this retry (and its clones) counted.
+    pub fn stats(&self) -> RetryStats {
+        let c = |i: usize| self.inner.counters[i].load(Ordering::Relaxed);
+        RetryStats {
+            calls: c(CALLS),
+            retries: c(RETRIES),
+            successes: c(SUCCESSES),
+            refused: c(stop_index(Stop::Refused)),
+            not_retryable: c(stop_index(Stop::NotRetryable)),
+            exhausted: c(stop_index(Stop::Exhausted)),
+            deadline: c(stop_index(Stop::Deadline)),
+            budget_exhausted: c(stop_index(Stop::BudgetExhausted)),
+        }
+    }
+
+    /// Calls `f` until it succeeds or a rule of the policy stops it; every
+    /// `Err` counts as a failure (use [`run_fuse`](Self::run_fuse) or
+    /// [`run_classified`](Self::run_classified) for calls that can be
+    /// refused). Waits go through the [`Sleep`].
+    pub fn run<T, E>(&self, f: impl FnMut() -> Result<T, E>) -> Result<T, RetryError<E>> {
+        self.run_classified(f, Class::of_result)
+    }
+
+    /// As [`run`](Self::run), with `classify` saying which results are
+    /// retried: only a [`Class::Failure`] is. An `Ok` classified as a
+    /// failure is retried too, and returned as it is if it is the last.
+    ///
+    /// ```
+    /// use fusebox::retry::{Class, Retry, RetryPolicy, Stop};
+    ///
+    /// let retry = Retry::new(RetryPolicy::new(5))?;
+    /// // A 404 is final; a 503 is worth another try.
+    /// let classify = |r: &Result<(), u16>| match r {
+    ///     Ok(_) => Class::Success,
+    ///     Err(c) if *c < 500 => Class::Ignored,
+    ///     Err(_) => Class::Failure,
+    /// };
+    /// let err = retry.run_classified(|| Err(404), classify).unwrap_err();
+    /// assert_eq!((err.attempts(), err.stop()), (1, Stop::NotRetryable));
+    /// # Ok::<(), fusebox::ConfigError>(())
+    /// ```
+    pub fn run_classified<T, E>(
+        &self,
+        mut f: impl FnMut() -> Result<T, E>,
+        classify: impl Fn(&Result<T, E>) -> Class,
+    ) -> Result<T, RetryError<E>> {
+        let mut attempts = Attempts::begin(&self.inner);
+        loop {
+            let out = f();
+            match attempts.after(classify(&out)) {
+                Next::Again(d) => self.inner.sleeper.sleep(d),
+                Next::Done(stop) => return attempts.finish(out, stop),
+            }
+        }
+    }
+
+    /// Runs `f` through `fuse` with retries: a refusal by the fuse (blown,
+    /// disabled, removed) ends the retries at once and `f` is not called
+    /// again; an `Err` from `f` is a melt and is retried.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox::{FuseConfig, Fusebox, RunError};
+    /// use fusebox::retry::{Retry, RetryPolicy, Stop};
+    ///
+    /// let fb = Fusebox::new();
+    /// fb.install("db", FuseConfig::standard(1, Duration::from_secs(10)))?;   // blows on the 2nd melt
+    /// let db = fb.fuse("db").unwrap();
+    /// let retry = Retry::new(RetryPolicy::new(10))?;
+    /// let mut calls = 0;
+    /// let err = retry.run_fuse(&db, || { calls += 1; Err::<(), _>("down") }).unwrap_err();
+    /// assert_eq!(calls, 2);                        // the third attempt was refused
+    /// assert_eq!((err.attempts(), err.stop()), (3, Stop::Refused));
+    /// assert_eq!(err.into_inner(), RunError::Blown);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn run_fuse<T, E>(
+        &self,
+        fuse: &Fuse,
+        mut f: impl FnMut() -> Result<T, E>,
+    ) -> Result<T, RetryError<RunError<E>>> {
+        self.run_classified(|| fuse.run(&mut f), Class::of_run)
+    }
+
+    /// As [`run_fuse`](Self::run_fuse), with `classify` for both the fuse's
+    /// bookkeeping and the retry: a failure melts and is retried, an
+    /// [`Outcome::Ignored`] result counts toward nothing and is not retried.
+    pub fn run_fuse_classified<T, E>(
+        &self,
+        fuse: &Fuse,
+        mut f: impl FnMut() -> Result<T, E>,
+        classify: impl Fn(&Result<T, E>) -> Outcome,
+    ) -> Result<T, RetryError<RunError<E>>> {
+        let last = Cell::new(Outcome::Ignored);
+        self.run_classified(
+            || {
+                fuse.run_classified(&mut f, |r| {
+                    let o = classify(r);
+                    last.set(o);
+                    o
+                })
+            },
+            |r| match r {
+                Err(RunError::Blown | RunError::NotFound(_)) => Class::Refusal,
+                _ => Class::of_outcome(last.get()),
+            },
+        )
+    }
+}
+
+/// The engine's answer after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Wait this long, then attempt again.
+    Again(Duration),
+    /// No more attempts; the stop applies if the result is an error.
+    Done(Stop),
+}
+
+/// One run's state: when it began, how many attempts, the last wait, its
+/// random stream. Applies the policy's rules in their documented order.
+pub(crate) struct Attempts<'a> {
+    inner: &'a Inner,
+    start: u64,
+    made: u32,
+    prev: u64,
+    rng: SplitMix64,
+}
+
+impl<'a> Attempts<'a> {
+    /// A run begins: the first attempt is counted and deposited.
+    pub(crate) fn begin(inner: &'a Inner) -> Self {
+        let start = inner.clock.now();
+        if let Some(b) = &inner.budget {
+            b.deposit(Duration::from_nanos(start));
+        }
+        // Ordering: counters and the run index are statistics and a seed;
+        // nothing else is ordered by them.
+        inner.counters[CALLS].fetch_add(1, Ordering::Relaxed);
+        let k = inner.runs.fetch_add(1, Ordering::Relaxed);
+        Attempts {
+            inner,
+            start,
+            made: 1,
+            prev: 0,
+            rng: SplitMix64::new(mix(inner.seed.wrapping_add(k))),
+        }
+    }
+
+    /// Decides after an attempt classified `class`.
+    pub(crate) fn after(&mut self, class: Class) -> Next {
+        let stop = match class {
+            Class::Success => {
+                self.count(SUCCESSES);
+                return Next::Done(Stop::NotRetryable);
+            }
+            Class::Refusal => Stop::Refused,
+            Class::Ignored => Stop::NotRetryable,
+            Class::Failure => match self.retry_after() {
+                Ok(d) => return Next::Again(d),
+                Err(stop) => stop,
+            },
+        };
+        self.count(stop_index(stop));
+        Next::Done(stop)
+    }
+
+    /// Rules 2 to 4 of the policy for a failure.
+    fn retry_after(&mut self) -> Result<Duration, Stop> {
+        let p = &self.inner.policy;
+        if self.made >= p.max_attempts {
+            return Err(Stop::Exhausted);
+        }
+        let delay = p
+            .backoff
+            .delay_nanos(self.made - 1, self.prev, &mut self.rng);
+        let now = self.inner.clock.now();
+        if let Some(deadline) = p.deadline {
+            let end = self
+                .start
+                .saturating_add(crate::clock::duration_nanos(deadline));
+            if now.saturating_add(delay) >= end {
+                return Err(Stop::Deadline);
+            }
+        }
+        if let Some(b) = &self.inner.budget {
+            if !b.try_withdraw(Duration::from_nanos(now)) {
+                return Err(Stop::BudgetExhausted);
+            }
+        }
+        self.prev = delay;
+        self.made += 1;
+        self.count(RETRIES);
+        Ok(Duration::from_nanos(delay))
+    }
+
+    /// The run's answer: the value, or the last error with the stop.
+    pub(crate) fn finish<T, E>(&self, out: Result<T, E>, stop: Stop) -> Result<T, RetryError<E>> {
+        out.map_err(|e| RetryError::new(e, self.made, stop))
+    }
+
+    fn count(&self, i: usize) {
+        self.inner.counters[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
