@@ -1,5 +1,5 @@
 //! The keyed fuse layer: one circuit breaker per key of the request (the
-//! URI's host, a tenant header), from a [`KeyedFuses`] family.
+//! URI's host, a tenant header), from a [`KeyedFuses`](fusebox::keyed::KeyedFuses) family.
 //!
 //! A client that talks to many hosts through one service stack should not
 //! stop calling every host because one of them is down: with a single
