@@ -40,7 +40,10 @@ use report::{Machine, Report, RowReport};
 /// when `progress` is set.
 pub fn run(settings: &Settings, filter: &str, progress: bool) -> Report {
     let mut rows = Vec::new();
-    for mut row in rows::breaker_rows() {
+    for mut row in rows::breaker_rows()
+        .into_iter()
+        .chain(rows::keyed_rows(filter))
+    {
         if !row.id.contains(filter) {
             continue;
         }

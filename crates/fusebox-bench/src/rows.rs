@@ -305,3 +305,57 @@ fn ask_by_name(n: usize) -> Row {
         baseline: None,
     }
 }
+
+/// The keyed rows whose id contains `filter`, built only then. The
+/// million-key row installs a million named fuses to compare with (about
+/// 2 GB, a few seconds), so it runs only when a filter names it
+/// (`--filter keyed`), not in a run of everything.
+pub fn keyed_rows(filter: &str) -> Vec<Row> {
+    [(1_000, "keyed_ask_1000"), (1_000_000, "keyed_ask_1000000")]
+        .into_iter()
+        .filter(|(n, id)| id.contains(filter) && (*n < 1_000_000 || !filter.is_empty()))
+        .map(|(n, _)| keyed_ask(n))
+        .collect()
+}
+
+/// `KeyedFuses::ask(key)` with `n` keys, against `Fusebox::ask(name)` with
+/// `n` fuses installed (the ratio column: keyed / by name). The keyed keys
+/// are compact (healthy, never melted), the common case of a family.
+fn keyed_ask(n: usize) -> Row {
+    use fusebox::keyed::{KeyedBuilder, KeyedFuses};
+    let fb = Fusebox::new();
+    let names: Vec<String> = (0..n).map(|i| format!("fuse-{i}")).collect();
+    let keyed: KeyedFuses<String> = KeyedBuilder::new(FuseConfig::standard(5, HOUR))
+        .idle_ttl(HOUR)
+        .build(&fb, "hosts")
+        .expect("valid config");
+    for name in &names {
+        fb.install(name, FuseConfig::standard(5, HOUR))
+            .expect("valid config");
+        let _ = keyed.ask(name.as_str());
+    }
+    // The same hot set as `ask_by_name`.
+    let probes: Arc<[String]> = (0..PROBES).map(|i| names[(i * 7919) % n].clone()).collect();
+    let (p1, p2) = (probes.clone(), probes);
+    let (mut i, mut j) = (0usize, 0usize);
+    let fb2 = fb.clone();
+    Row {
+        id: match n {
+            1_000 => "keyed_ask_1000",
+            _ => "keyed_ask_1000000",
+        },
+        title: format!("keyed ask, {n} keys, against ask by name with {n} fuses"),
+        contenders: vec![
+            Contender::new("fusebox", "Fusebox::ask(name)", move || {
+                i = (i + 1) % PROBES;
+                black_box(&fb).ask(&p1[i])
+            }),
+            Contender::new("fusebox keyed", "KeyedFuses::ask(key)", move || {
+                let _keep = &fb2;
+                j = (j + 1) % PROBES;
+                black_box(&keyed).ask(p2[j].as_str())
+            }),
+        ],
+        baseline: None,
+    }
+}

@@ -23,7 +23,8 @@ fn every_row_runs_and_reports() {
             "ask_by_name_100000",
             "valve_acquire",
             "valve_acquire_async",
-            "valve_rate"
+            "valve_rate",
+            "keyed_ask_1000"
         ]
     );
     for row in &report.rows {

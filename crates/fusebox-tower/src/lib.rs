@@ -209,6 +209,7 @@ pub mod axum;
 mod classify;
 mod error;
 pub mod fuse;
+pub mod keyed;
 pub mod valve;
 
 #[cfg(feature = "http")]

@@ -30,6 +30,7 @@ mod outcome;
 mod program;
 mod rate;
 mod report;
+mod retire;
 mod slow;
 mod snapshot;
 mod state;
@@ -51,6 +52,7 @@ pub use outcome::Outcome;
 pub use snapshot::{FuseCounters, FuseSnapshot, ThrottleSnapshot};
 pub use state::{Cause, FuseState};
 pub use strategy::Strategy;
+pub(crate) use ticket::Ticket;
 pub(crate) use watch::Watcher;
 
 pub use crate::error::RunError;

@@ -149,6 +149,7 @@ pub mod duration;
 pub mod error;
 pub mod event;
 pub mod fuse;
+pub mod keyed;
 #[cfg(feature = "metrics")]
 mod metrics_export;
 pub mod registry;

@@ -88,6 +88,11 @@ impl Fusebox {
         FuseboxBuilder::default()
     }
 
+    /// The clock, timer and reporting this Fusebox shares with its fuses.
+    pub(crate) fn env(&self) -> &Arc<crate::fuse::Env> {
+        &self.shared.env
+    }
+
     /// The time on this Fusebox's clock.
     pub fn now(&self) -> Duration {
         Duration::from_nanos(self.shared.env.timebase.now())

@@ -38,7 +38,7 @@ pub struct ResponseFuture<R> {
 }
 
 impl<R> ResponseFuture<R> {
-    pub(super) fn new(fut: impl Future<Output = Result<R, BoxError>> + Send + 'static) -> Self {
+    pub(crate) fn new(fut: impl Future<Output = Result<R, BoxError>> + Send + 'static) -> Self {
         ResponseFuture {
             inner: Box::pin(fut),
         }

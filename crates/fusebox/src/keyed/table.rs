@@ -1,0 +1,229 @@
+//! The keys of one family: sharded lock-free maps for reads, one write lock
+//! per shard for everything that replaces a key's record.
+//!
+//! # Implementation details
+//!
+//! * A read (`ask`, the admission of `run`, a melt of a promoted key) pins
+//!   the key's shard map (papaya, the registry's own map), finds the slot,
+//!   touches its timestamp and either answers `Ok` (a compact slot) or goes
+//!   to the slot's engine. No lock on that path.
+//! * Creating a key, promoting it, demoting or evicting it take the shard's
+//!   write lock and re-read the slot under it, so two melts of a new key
+//!   make one engine, and the sweep's decision and its map change are one
+//!   step as far as writers go.
+//! * A demotion or eviction retires the engine first (`retire_if_idle`,
+//!   under the engine's own lock, only if it is pristine). A reader that
+//!   still holds the old slot and reaches the retired engine sees
+//!   `Removed` and takes the slow path, which waits on the write lock and
+//!   finds the key's new record. Nothing a retired engine would have
+//!   remembered is lost, since it remembered nothing a fresh one would not.
+
+use std::borrow::Borrow;
+use std::fmt::Display;
+use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+
+use super::slot::Slot;
+use super::sweep::Cursor;
+use crate::fuse::{Env, FuseConfig, FuseCore, Strategy};
+use crate::sync::{lock, Mutex};
+
+/// Shards per family: spreads write locks and gives the sweep places to
+/// resume from. A power of two.
+pub(super) const SHARDS: usize = 64;
+
+type Map<K> = papaya::HashMap<K, Slot, foldhash::fast::RandomState>;
+
+pub(super) struct Shard<K> {
+    pub(super) map: Map<K>,
+    pub(super) writes: Mutex<()>,
+}
+
+/// Everything behind the clones of one [`KeyedFuses`](super::KeyedFuses).
+pub(super) struct Inner<K> {
+    pub(super) family: Arc<str>,
+    pub(super) template: FuseConfig,
+    /// Whether a healthy key may live without an engine (see `slot.rs`).
+    pub(super) compact: bool,
+    pub(super) ttl: u64,
+    pub(super) period: u64,
+    pub(super) budget: usize,
+    pub(super) env: Arc<Env>,
+    pub(super) shards: Box<[Shard<K>]>,
+    hasher: foldhash::fast::RandomState,
+    pub(super) cursor: Mutex<Cursor>,
+    /// Keys holding an engine.
+    pub(super) live: AtomicUsize,
+    pub(super) promotions: AtomicU64,
+    pub(super) demotions: AtomicU64,
+    pub(super) evictions: AtomicU64,
+    pub(super) me: Weak<Inner<K>>,
+}
+
+impl<K> std::fmt::Debug for Inner<K>
+where
+    K: Hash + Eq + Clone + Display + Send + Sync + 'static,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedFuses")
+            .field("family", &self.family)
+            .field("keys", &self.len())
+            .field("live", &self.live.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// A strategy whose healthy, empty fuse answers every ask `Ok` without
+/// side effects and is left as it was by a success: its keys can stay
+/// compact until their first failure. Fault injection draws on each ask,
+/// a failure rate and the throttle count successes and calls.
+fn compact_template(config: &FuseConfig) -> bool {
+    matches!(
+        config.strategy,
+        Strategy::Standard { .. } | Strategy::Consecutive { .. }
+    )
+}
+
+/// What a slot holds for a caller: nothing to ask, or an engine.
+pub(super) enum Found {
+    Compact,
+    Live(Arc<FuseCore>),
+}
+
+impl<K> Inner<K>
+where
+    K: Hash + Eq + Clone + Display + Send + Sync + 'static,
+{
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        family: &str,
+        template: FuseConfig,
+        ttl: u64,
+        period: u64,
+        budget: usize,
+        env: Arc<Env>,
+    ) -> Arc<Self> {
+        let hasher = foldhash::fast::RandomState::default();
+        Arc::new_cyclic(|me| Inner {
+            family: family.into(),
+            compact: compact_template(&template),
+            template,
+            ttl,
+            period,
+            budget,
+            env,
+            shards: (0..SHARDS)
+                .map(|_| Shard {
+                    map: Map::with_hasher(hasher.clone()),
+                    writes: Mutex::new(()),
+                })
+                .collect(),
+            hasher,
+            cursor: Mutex::new(Cursor::default()),
+            live: AtomicUsize::new(0),
+            promotions: AtomicU64::new(0),
+            demotions: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+            me: me.clone(),
+        })
+    }
+}
+
+impl<K> Inner<K>
+where
+    K: Hash + Eq + Clone + Display + Send + Sync + 'static,
+{
+    pub(super) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.map.len()).sum()
+    }
+
+    #[inline]
+    pub(super) fn shard<Q>(&self, key: &Q) -> &Shard<K>
+    where
+        Q: Hash + ?Sized,
+    {
+        // The top bits: papaya indexes its table with the low ones.
+        let h = self.hasher.hash_one(key);
+        &self.shards[(h >> 58) as usize & (SHARDS - 1)]
+    }
+
+    #[inline]
+    pub(super) fn now(&self) -> u64 {
+        self.env.timebase.now_coarse()
+    }
+
+    /// Without a lock: `f` of the key's engine (`None` for a compact key),
+    /// under the map's guard so no reference count moves, after touching
+    /// the key. `None` if the key has no record or `f` declines (its engine
+    /// was retired): the caller takes the slow path.
+    #[inline]
+    pub(super) fn read<Q, R>(
+        &self,
+        key: &Q,
+        f: impl FnOnce(Option<&Arc<FuseCore>>) -> Option<R>,
+    ) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let shard = self.shard(key);
+        let map = shard.map.pin();
+        let slot = map.get(key)?;
+        slot.touch(self.now());
+        f(slot.core.as_ref())
+    }
+
+    /// Under the shard's write lock: the key's record, created from the
+    /// template if it has none, and given an engine if `engine` or the
+    /// template needs one. Touched.
+    pub(super) fn slow<Q>(&self, key: &Q, engine: bool) -> Found
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let shard = self.shard(key);
+        let _w = lock(&shard.writes);
+        let map = shard.map.pin();
+        let now = self.now();
+        if let Some(slot) = map.get(key) {
+            match &slot.core {
+                // Under the lock a slot's engine is never retired: the
+                // sweep retires and replaces under this same lock.
+                Some(core) if !core.is_removed() => {
+                    slot.touch(now);
+                    return Found::Live(core.clone());
+                }
+                None if !engine => {
+                    slot.touch(now);
+                    return Found::Compact;
+                }
+                _ => {}
+            }
+        }
+        if self.compact && !engine {
+            map.insert(key.to_owned(), Slot::new(now, None));
+            return Found::Compact;
+        }
+        let key = key.to_owned();
+        let name: Arc<str> = format!("{}/{}", self.family, key).into();
+        let core = FuseCore::new(name, self.template.clone(), self.env.clone());
+        map.insert(key, Slot::new(now, Some(core.clone())));
+        // Ordering: statistics.
+        self.live.fetch_add(1, Ordering::Relaxed);
+        self.promotions.fetch_add(1, Ordering::Relaxed);
+        Found::Live(core)
+    }
+
+    /// The key's engine if it has one, without creating anything.
+    pub(super) fn engine<Q>(&self, key: &Q) -> Option<Arc<FuseCore>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let shard = self.shard(key);
+        let _w = lock(&shard.writes);
+        let map = shard.map.pin();
+        map.get(key).and_then(|s| s.core.clone())
+    }
+}
