@@ -63,18 +63,10 @@ fn main() -> ExitCode {
                 Some(secs) if secs > 0.0 => {
                     let outcomes = fusebox_bench::overload::run(secs, true);
                     println!("{}", fusebox_bench::overload::table(&outcomes, secs));
-                    let path = default_json_path().with_file_name("overload.json");
-                    let text = serde_json::to_string_pretty(&outcomes).expect("serializes");
-                    if let Err(e) = path
-                        .parent()
-                        .map_or(Ok(()), std::fs::create_dir_all)
-                        .and_then(|()| std::fs::write(&path, text))
-                    {
-                        eprintln!("error: cannot write {}: {e}", path.display());
-                        return ExitCode::FAILURE;
-                    }
-                    println!("JSON: {}", path.display());
-                    return ExitCode::SUCCESS;
+                    return write_json(
+                        &default_json_path().with_file_name("overload.json"),
+                        &outcomes,
+                    );
                 }
                 _ => return usage("--overload needs a positive number of seconds"),
             },
@@ -82,22 +74,10 @@ fn main() -> ExitCode {
                 return match fusebox_bench::adaptive::run() {
                     Ok(outcomes) => {
                         println!("{}", fusebox_bench::adaptive::table(&outcomes));
-                        let path = default_json_path().with_file_name("adaptive.json");
-                        let text = serde_json::to_string_pretty(&outcomes).expect("serializes");
-                        match path
-                            .parent()
-                            .map_or(Ok(()), std::fs::create_dir_all)
-                            .and_then(|()| std::fs::write(&path, text))
-                        {
-                            Ok(()) => {
-                                println!("JSON: {}", path.display());
-                                ExitCode::SUCCESS
-                            }
-                            Err(e) => {
-                                eprintln!("error: cannot write {}: {e}", path.display());
-                                ExitCode::FAILURE
-                            }
-                        }
+                        write_json(
+                            &default_json_path().with_file_name("adaptive.json"),
+                            &outcomes,
+                        )
                     }
                     Err(e) => {
                         eprintln!("error: {e}");
@@ -124,36 +104,24 @@ fn main() -> ExitCode {
         let outcome = fusebox_bench::config_check::run(&check, true);
         println!("{}", fusebox_bench::config_check::table(&outcome));
         let path = json.unwrap_or_else(|| default_json_path().with_file_name("config-check.json"));
-        let text = serde_json::to_string_pretty(&outcome).expect("serializes");
-        return match path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&path, text))
-        {
-            Ok(()) => {
-                println!("JSON: {}", path.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                ExitCode::FAILURE
-            }
-        };
+        return write_json(&path, &outcome);
     }
     if entries.is_some() || runs.is_some() || !check.clis.is_empty() {
         return usage("--entries, --runs and --cli go with --config-check");
     }
     let report = fusebox_bench::run(&settings, &filter, true);
     println!("{}", report.table());
-    let path = json.unwrap_or_else(default_json_path);
-    let written = path
+    write_json(&json.unwrap_or_else(default_json_path), &report)
+}
+
+/// Writes `value` as JSON to `path` (making its folder) and says where.
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> ExitCode {
+    let text = serde_json::to_string_pretty(value).expect("a report serializes");
+    match path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| {
-            let text = serde_json::to_string_pretty(&report).expect("a report serializes");
-            std::fs::write(&path, text)
-        });
-    match written {
+        .and_then(|()| std::fs::write(path, text))
+    {
         Ok(()) => {
             println!("JSON: {}", path.display());
             ExitCode::SUCCESS

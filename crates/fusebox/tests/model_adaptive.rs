@@ -19,6 +19,8 @@
 //! never reached one of them. `FUSEBOX_ADAPTIVE_CASES` changes the number
 //! of cases (default 3,000).
 
+#[path = "support/reached.rs"]
+mod reached;
 #[path = "support/watchdog.rs"]
 mod watchdog;
 
@@ -1035,14 +1037,5 @@ fn adaptive_valve_matches_model() {
     if let Err(e) = result {
         panic!("{e}\n{runner}");
     }
-    let reached = REACHED.lock().unwrap();
-    eprintln!("rules reached in {cases} cases:");
-    for (tag, n) in reached.iter() {
-        eprintln!("  {tag:55} {n:>9}");
-    }
-    let missed: Vec<_> = REQUIREMENTS
-        .iter()
-        .filter(|r| !reached.contains_key(*r))
-        .collect();
-    assert!(missed.is_empty(), "rules never reached: {missed:?}");
+    reached::check(cases, &REACHED, REQUIREMENTS);
 }

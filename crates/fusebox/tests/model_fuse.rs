@@ -485,14 +485,5 @@ fn fuse_matches_model() {
     if let Err(e) = result {
         panic!("{e}\n{runner}");
     }
-    let reached = REACHED.lock().unwrap();
-    eprintln!("requirements reached in {cases} cases:");
-    for (tag, n) in reached.iter() {
-        eprintln!("  {tag:45} {n:>9}");
-    }
-    let missed: Vec<_> = REQUIREMENTS
-        .iter()
-        .filter(|r| !reached.contains_key(*r))
-        .collect();
-    assert!(missed.is_empty(), "requirements never reached: {missed:?}");
+    support::reached::check(cases, &REACHED, REQUIREMENTS);
 }

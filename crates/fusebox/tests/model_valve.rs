@@ -21,6 +21,8 @@
 //! A second part checks the valve's CoDel against an RFC 8289 reference on
 //! generated arrival/service traces with concurrency 1.
 
+#[path = "support/reached.rs"]
+mod reached;
 #[path = "support/watchdog.rs"]
 mod watchdog;
 
@@ -1191,16 +1193,7 @@ fn valve_matches_model() {
     if let Err(e) = result {
         panic!("{e}\n{runner}");
     }
-    let reached = REACHED.lock().unwrap();
-    eprintln!("rules reached in {cases} cases:");
-    for (tag, n) in reached.iter() {
-        eprintln!("  {tag:45} {n:>9}");
-    }
-    let missed: Vec<_> = REQUIREMENTS
-        .iter()
-        .filter(|r| !reached.contains_key(*r))
-        .collect();
-    assert!(missed.is_empty(), "rules never reached: {missed:?}");
+    reached::check(cases, &REACHED, REQUIREMENTS);
 }
 
 // ---------------------------------------------------------------------------
