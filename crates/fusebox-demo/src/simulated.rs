@@ -58,6 +58,8 @@ pub(crate) fn scenario(s: &Scenario) -> fusebox_sim::Scenario {
             timeout: s.timeout,
             retries: 0,
             retry_after: Duration::ZERO,
+            retry_budget: None,
+            retry_refusals: true,
         },
         dependency: Some(Dependency {
             name: "database".to_owned(),

@@ -9,7 +9,9 @@
 //! seconds, and nothing is a second implementation of a rule: a request goes
 //! through the same `Fuse::call_classified` and `Valve::acquire` a service
 //! would await, polled by hand. A valve that grants a waiter wakes it through
-//! its waker, which puts the request on a list the loop polls next.
+//! its waker, which puts the request on a list the loop polls next. The
+//! clients' retry budget, when the scenario has one, is the core's
+//! `RetryBudget` reading the same clock.
 //!
 //! Every random draw comes from seeded generators (the Fusebox's too, see
 //! `FuseboxBuilder::seed`): arrivals from one stream, each request's
@@ -27,8 +29,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use fusebox::retry::RetryBudget;
 use fusebox::rng::{mix, SplitMix64};
-use fusebox::{ConfigFile, Fuse, Fusebox, ManualClock, Outcome, RunError};
+use fusebox::{Clock, ConfigFile, Fuse, Fusebox, ManualClock, Outcome, RunError};
 
 use crate::admit::{Admission, Admit};
 use crate::dependency::{Answer, Dependency, Started};
@@ -193,6 +196,9 @@ struct Sim<'a> {
     serial: u64,
     started: Vec<Started>,
     requests: u64,
+    /// The clients' retry budget, if the scenario gives one: fusebox's,
+    /// reading the run's clock.
+    budget: Option<RetryBudget>,
     /// Every client request, when the caller asked for them.
     log: Option<Vec<ClientRequest>>,
     // Keeps the Fusebox (and its timer) alive for the run.
@@ -273,6 +279,13 @@ fn run_with_log(
             (Some(fb), guards)
         }
     };
+    let budget = match &s.load.retry_budget {
+        None => None,
+        Some(b) => Some(
+            b.build()
+                .map_err(|e| SimError::new(format!("load.retry_budget: {e}")))?,
+        ),
+    };
     let mut guards: Vec<Guard> = guards;
     if let (Some(regulator), Some(first)) = (regulator, guards.first_mut()) {
         first.admit = Some(regulator);
@@ -297,6 +310,7 @@ fn run_with_log(
         serial: 0,
         started: Vec::new(),
         requests: 0,
+        budget,
         log: log.then(Vec::new),
         _fb: fb,
     };
@@ -462,6 +476,11 @@ impl Sim<'_> {
     fn attempt(&mut self, id: u32) {
         self.requests += 1;
         self.stats.attempt(self.reqs[id as usize].born);
+        if let (Some(b), 0) = (&self.budget, self.reqs[id as usize].attempt) {
+            // As `Retry` does: every first attempt is deposited, at the
+            // run's virtual time (the ManualClock the Fusebox runs on).
+            b.deposit(self.clock.now());
+        }
         self.serial += 1;
         let draws = mix(self.s.seed ^ self.serial.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let r = &mut self.reqs[id as usize];
@@ -682,9 +701,26 @@ impl Sim<'_> {
     }
 
     fn end_attempt(&mut self, id: u32, end: End) {
-        let retries = self.s.load.retries;
+        let load = &self.s.load;
         let r = &mut self.reqs[id as usize];
-        if end != End::Succeeded && r.attempt < retries {
+        let retryable = match end {
+            End::Succeeded => false,
+            End::Failed | End::TimedOut => true,
+            End::Refused(_) => load.retry_refusals,
+        };
+        // The budget is asked last, as `Retry` asks it: only a retry that
+        // would otherwise be made withdraws, or is refused and not made.
+        let retry = retryable
+            && r.attempt < load.retries
+            && match &self.budget {
+                None => true,
+                Some(b) if b.try_withdraw(self.clock.now()) => true,
+                Some(_) => {
+                    self.stats.retry_refused(r.born);
+                    false
+                }
+            };
+        if retry {
             r.attempt += 1;
             let t = self.now + self.s.load.retry_after;
             self.at(t, Ev::Retry(id));

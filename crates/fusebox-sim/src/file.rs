@@ -26,6 +26,8 @@
 //! | `load.timeout` | | a client gives up after this long, > 0 |
 //! | `load.retries` | `0` | retries of a failed, timed-out or refused request |
 //! | `load.retry_after` | `"0s"` | wait before a retry |
+//! | `load.retry_budget` | none | `{ ratio, min_per_sec = 10, ttl = "10s" }`: fusebox's [`RetryBudget`](fusebox::retry::RetryBudget) on the run's clock; retries at most `ratio` (0 to 1000) of first attempts plus `min_per_sec` a second, over `ttl` (10 ms to 1 h); a retry it refuses is not made |
+//! | `load.retry_refusals` | `true` | whether a refused attempt is retried (naive clients do; fusebox's retries never do: `false`) |
 //! | `[load.open]` | | open loop: Poisson arrivals |
 //! | `load.open.rate` | | mean requests per second, finite and > 0 |
 //! | `load.open.arrivals` | `"poisson"` | `poisson` (exponential gaps) or `periodic` (one every `1 / rate`, from 0: a ticker) |
@@ -530,6 +532,18 @@ fn rules(s: &Scenario) -> Vec<Broken> {
                     "must be a finite number greater than zero (is {})",
                     spike.rate
                 ),
+            );
+        }
+    }
+    if let Some(b) = &s.load.retry_budget {
+        // The core's own check, its rule and its field, placed in the file.
+        if let Err(e) = b.build() {
+            let field = e.field();
+            let key = field.strip_prefix("budget.").unwrap_or(&field);
+            rule(
+                false,
+                at!["load", "retry_budget", key],
+                format!("{} (is {})", e.rule(), e.value()),
             );
         }
     }

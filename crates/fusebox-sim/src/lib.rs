@@ -39,7 +39,12 @@
 //! `fusebox simulate SCENARIO.toml [--config A.toml ...] [--json]` runs a
 //! scenario file from the command line; the scenario files shipped in
 //! `scenarios/` cover the demo's episodes, a flapping dependency, a slow one,
-//! a capacity drop, an 8-hour night with three incidents and a retry storm.
+//! a capacity drop, an 8-hour night with three incidents and a retry storm;
+//! `retry_outage.toml` and `retry_outage_budget.toml` are the storm against
+//! a dependency that is down, without and with fusebox's retry budget
+//! (`load.retry_budget`, the core's [`RetryBudget`](fusebox::retry::RetryBudget)
+//! on the run's clock) and its rule that a refusal is final
+//! (`load.retry_refusals = false`).
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 

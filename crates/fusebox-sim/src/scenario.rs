@@ -72,6 +72,58 @@ pub struct Load {
     /// Wait before a retry.
     #[serde(default, with = "fusebox::duration::serde_duration")]
     pub retry_after: Duration,
+    /// A retry budget every client's retries draw from: fusebox's own
+    /// [`RetryBudget`](fusebox::retry::RetryBudget), on the simulation's
+    /// clock. A retry the budget refuses is not made, and the request ends
+    /// with its last attempt's error. `None`: retries are bounded by
+    /// `retries` alone.
+    #[serde(default)]
+    pub retry_budget: Option<RetryBudgetSpec>,
+    /// Whether a refused attempt (a blown fuse, a full valve) is retried.
+    /// Naive clients do (`true`, the default); fusebox's retries never do
+    /// ([`Class::Refusal`](fusebox::retry::Class::Refusal)): `false`.
+    #[serde(default = "yes")]
+    pub retry_refusals: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The parameters of a [`RetryBudget`](fusebox::retry::RetryBudget):
+/// retries at most `ratio` of the first attempts plus `min_per_sec` a
+/// second, over a window of `ttl`. The defaults of `min_per_sec` and `ttl`
+/// are Finagle's.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBudgetSpec {
+    /// Retries earned per first attempt, 0 to 1000.
+    pub ratio: f64,
+    /// Retries a second always available.
+    #[serde(default = "default_min_per_sec")]
+    pub min_per_sec: u32,
+    /// The window deposits count in, 10 ms to 1 hour.
+    #[serde(
+        default = "default_budget_ttl",
+        with = "fusebox::duration::serde_duration"
+    )]
+    pub ttl: Duration,
+}
+
+fn default_min_per_sec() -> u32 {
+    10
+}
+
+fn default_budget_ttl() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl RetryBudgetSpec {
+    /// The budget itself; `Err` if the core refuses the parameters (the
+    /// scenario file's check reports that with the line).
+    pub fn build(&self) -> Result<fusebox::retry::RetryBudget, fusebox::ConfigError> {
+        fusebox::retry::RetryBudget::new(self.ttl, self.min_per_sec, self.ratio)
+    }
 }
 
 /// Open-loop arrivals.

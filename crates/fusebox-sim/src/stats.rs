@@ -39,8 +39,12 @@ pub struct PhaseRow {
     pub end: Duration,
     /// Requests the clients sent (first attempts).
     pub offered: u64,
-    /// Attempts, retries included.
+    /// Attempts, retries included (`attempts - offered` are the retries).
     pub attempts: u64,
+    /// Retries the clients' retry budget refused (the request ended with
+    /// its last error instead); absent from the JSON when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries_refused: u64,
     /// Requests answered with success (perhaps after retries).
     pub succeeded: u64,
     /// Requests that ended failed: an error or a timeout on the last attempt.
@@ -94,10 +98,26 @@ pub struct DependencyRow {
     pub utilisation: f64,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl PhaseRow {
     /// Requests that did not succeed (failed or refused).
     pub fn client_errors(&self) -> u64 {
         self.failed + self.refused.values().sum::<u64>()
+    }
+
+    /// The load on the dependency relative to the load the clients offer:
+    /// calls that reached the dependency per first attempt (1 without
+    /// retries, up to `1 + retries` in a retry storm, less when a fuse or a
+    /// valve refuses); zero when nothing was offered.
+    pub fn load_factor(&self) -> f64 {
+        if self.offered == 0 {
+            0.0
+        } else {
+            self.dependency_calls as f64 / self.offered as f64
+        }
     }
 }
 
@@ -105,6 +125,7 @@ impl PhaseRow {
 struct Acc {
     offered: u64,
     attempts: u64,
+    retries_refused: u64,
     succeeded: u64,
     failed: u64,
     timed_out: u64,
@@ -194,6 +215,11 @@ impl Stats {
 
     pub(crate) fn attempt(&mut self, born: Duration) {
         self.count(born, |a| a.attempts += 1);
+    }
+
+    /// The retry budget refused a retry of a request first sent at `born`.
+    pub(crate) fn retry_refused(&mut self, born: Duration) {
+        self.count(born, |a| a.retries_refused += 1);
     }
 
     /// A call to dependency `dep` started at `at`.
@@ -332,6 +358,7 @@ impl Acc {
                 end,
                 offered: a.offered,
                 attempts: a.attempts,
+                retries_refused: a.retries_refused,
                 succeeded: a.succeeded,
                 failed: a.failed,
                 timed_out: a.timed_out,

@@ -160,6 +160,8 @@ fn defaults() {
     let s: Scenario = f.scenario;
     assert_eq!((s.seed, s.description.as_str()), (1, ""));
     assert_eq!(s.load.retries, 0);
+    assert_eq!(s.load.retry_budget, None);
+    assert!(s.load.retry_refusals, "naive clients retry refusals");
     assert_eq!(s.load.open.as_ref().unwrap().shape, Shape::Steady);
     assert_eq!(s.calls()[0].name, "dependency");
     assert_eq!(s.calls()[0].timeout, None);
@@ -170,6 +172,23 @@ fn defaults() {
     );
     assert_eq!(e.down_after, Duration::from_millis(1));
     assert!(f.fusebox.is_none());
+}
+
+#[test]
+fn a_retry_budget_is_read_with_finagles_defaults() {
+    let f = file::parse(&with(
+        9,
+        "retry_budget = { ratio = 0.2 }\nretry_refusals = false",
+    ))
+    .unwrap();
+    let b = f.scenario.load.retry_budget.unwrap();
+    assert_eq!(
+        (b.ratio, b.min_per_sec, b.ttl),
+        (0.2, 10, Duration::from_secs(10))
+    );
+    assert!(!f.scenario.load.retry_refusals);
+    let budget = b.build().unwrap();
+    assert_eq!(budget.ttl(), Duration::from_secs(10));
 }
 
 #[test]
@@ -208,6 +227,14 @@ malformed! {
     unknown_top_level_key: line 1 = r#"descripton = "x""# => (1, 1, "descripton"), "unknown field `descripton`";
     load_timeout_zero: line 7 = r#"timeout = "0ms""# => (7, 11, "load.timeout"), "must be greater than zero";
     retries_negative: line 8 = "retries = -1" => (8, 11, "load.retries"), "expected u32";
+    retry_budget_ratio_negative: line 9 = r#"retry_budget = { ratio = -0.2 }"# => (9, 26, "load.retry_budget.ratio"), "must be between 0 and 1000 (is -0.2)";
+    retry_budget_ratio_nan: line 9 = r#"retry_budget = { ratio = nan, ttl = "5s" }"# => (9, 26, "load.retry_budget.ratio"), "(is NaN)";
+    retry_budget_ttl_too_short: line 9 = r#"retry_budget = { ratio = 0.2, min_per_sec = 1, ttl = "5ms" }"# => (9, 54, "load.retry_budget.ttl"), "must be between 10 ms and 1 hour";
+    retry_budget_ttl_bad_unit: line 9 = r#"retry_budget = { ratio = 0.2, ttl = "ten" }"# => (9, 37, "load.retry_budget.ttl"), "unknown unit \"ten\"";
+    retry_budget_min_per_sec_fractional: line 9 = r#"retry_budget = { ratio = 0.2, min_per_sec = 1.5 }"# => (9, 45, "load.retry_budget.min_per_sec"), "expected u32";
+    retry_budget_without_ratio: line 9 = r#"retry_budget = { ttl = "10s" }"# => (9, 16, "load.retry_budget.ratio"), "missing field `ratio`";
+    retry_budget_unknown_key: line 9 = r#"retry_budget = { ratio = 0.2, percent = 20 }"# => (9, 31, "load.retry_budget.percent"), "unknown field `percent`";
+    retry_refusals_not_a_bool: line 9 = r#"retry_refusals = "no""# => (9, 18, "load.retry_refusals"), "invalid type: string \"no\"";
     open_rate_zero: line 12 = "rate = 0.0" => (12, 8, "load.open.rate"), "must be a finite number greater than zero";
     open_rate_nan: line 12 = "rate = nan" => (12, 8, "load.open.rate"), "(is NaN)";
     open_rate_infinite: line 12 = "rate = inf" => (12, 8, "load.open.rate"), "(is inf)";
@@ -621,6 +648,8 @@ fn every_shipped_scenario_parses_and_says_what_it_is() {
             "demo.toml",
             "flapping.toml",
             "night.toml",
+            "retry_outage.toml",
+            "retry_outage_budget.toml",
             "retry_storm.toml",
             "slow.toml"
         ]
@@ -735,7 +764,12 @@ fn obeys_the_rules(s: &Scenario) -> bool {
                     }
                 }
         })
-        && s.load.closed.as_ref().is_none_or(|c| c.clients >= 1);
+        && s.load.closed.as_ref().is_none_or(|c| c.clients >= 1)
+        && s.load.retry_budget.is_none_or(|b| {
+            (0.0..=1000.0).contains(&b.ratio)
+                && b.ttl >= Duration::from_millis(10)
+                && b.ttl <= Duration::from_secs(3600)
+        });
     let good = |l: Latency| match l {
         Latency::Constant { value } => !value.is_zero(),
         Latency::Exponential { mean, shift, max } => {
