@@ -185,13 +185,18 @@ pub fn run() -> Result<Vec<Outcome>, String> {
         let (min_goodput, buckets_ok, buckets) =
             goodput(&log, scenario.duration, &changes, servable);
         let delay = |in_phase: &dyn Fn(Duration) -> bool| {
-            let mut d: Vec<Duration> = log
+            let mut ms: Vec<f64> = log
                 .iter()
                 .filter(|r| in_phase(r.at) && r.end == End::Succeeded)
                 .filter_map(|r| r.waited)
+                .map(|d| d.as_secs_f64() * 1e3)
                 .collect();
-            d.sort_unstable();
-            quantile_ms(&d, 0.99)
+            ms.sort_unstable_by(f64::total_cmp);
+            if ms.is_empty() {
+                0.0
+            } else {
+                crate::overload::quantile(&ms, 0.99)
+            }
         };
         out.push(Outcome {
             name,
@@ -235,14 +240,6 @@ fn goodput(
         good += usize::from(share >= 0.9);
     }
     (worst, good, judged)
-}
-
-fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i].as_secs_f64() * 1e3
 }
 
 /// The comparison as a table.

@@ -52,7 +52,8 @@ fn capacity_per_sec() -> f64 {
     CONCURRENCY as f64 / SERVICE.as_secs_f64()
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+/// The nearest-rank `q` quantile of sorted values (NaN for none).
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

@@ -212,6 +212,17 @@ impl DemoReport {
     pub fn checks(&self) -> Vec<Check> {
         verdict::checks(self)
     }
+
+    /// The client errors no protection could avoid over the whole run, phase
+    /// by phase ([`Scenario::best_possible_errors`]) on the requests that
+    /// arrived (the same in both runs: the load is open).
+    pub fn best_possible_errors(&self) -> u64 {
+        self.protected
+            .phases
+            .iter()
+            .map(|f| self.scenario.best_possible_errors(f.phase, f.requests))
+            .sum()
+    }
 }
 
 /// Runs the demo: the unprotected run, then the protected one, each half of

@@ -16,12 +16,7 @@ pub(crate) const COLUMNS: [&str; 3] = ["unprotected", "protected", "best possibl
 /// The whole run's rows.
 pub(crate) fn rows(report: &DemoReport) -> Vec<Row> {
     let (u, p) = (&report.unprotected, &report.protected);
-    let s = &report.scenario;
-    let floor: u64 = u
-        .phases
-        .iter()
-        .map(|f| s.best_possible_errors(f.phase, f.requests))
-        .sum();
+    let floor = report.best_possible_errors();
     let errors = |errors: u64, requests: u64| {
         let pct = if requests == 0 {
             0.0

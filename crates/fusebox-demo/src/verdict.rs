@@ -54,11 +54,7 @@ pub(crate) fn checks(report: &DemoReport) -> Vec<Check> {
         })
     };
 
-    let floor: u64 = p
-        .phases
-        .iter()
-        .map(|f| s.best_possible_errors(f.phase, f.requests))
-        .sum();
+    let floor = report.best_possible_errors();
     let ratio = p.client_errors as f64 / floor.max(1) as f64;
     check(
         None,
