@@ -26,6 +26,8 @@
 //! | `POST /api/fuses/{name}/enable` | enable |
 //! | `POST /api/fuses/{name}/reset` | reset (heal now) |
 //! | `POST /api/fuses/{name}/unlock` | release a `barrier` heal step |
+//! | `POST /api/trace/code` | start a live trace of the service's `tracing` events, bounded; answers its event stream ([`code_trace`]) |
+//! | `DELETE /api/trace/code` | stop the running code trace |
 //!
 //! # Dashboard
 //!
@@ -175,6 +177,7 @@
 //! metrics` accepts the output (a test runs it when promtool is installed).
 
 mod auth;
+pub mod code_trace;
 mod config;
 mod dashboard;
 mod error;
