@@ -213,7 +213,31 @@ impl Client {
     /// `GET path` as a stream of server-sent events; an answer that is not
     /// one (not 200, or not `text/event-stream`) is a failure.
     pub(crate) async fn events(&self, path: &str) -> Result<crate::cmd::trace::Sse, Failure> {
-        let mut req = self.request(Method::GET, path, None)?;
+        self.open_events(self.request(Method::GET, path, None)?)
+            .await
+    }
+
+    /// `POST path` with a JSON body and the bearer token, answered with a
+    /// stream of server-sent events (as [`events`](Self::events)).
+    pub(crate) async fn post_events(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        json: &serde_json::Value,
+    ) -> Result<crate::cmd::trace::Sse, Failure> {
+        let mut req = self.request(Method::POST, path, token)?;
+        *req.body_mut() = Full::new(Bytes::from(json.to_string()));
+        req.headers_mut().insert(
+            CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        self.open_events(req).await
+    }
+
+    async fn open_events(
+        &self,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<crate::cmd::trace::Sse, Failure> {
         req.headers_mut().insert(
             ACCEPT,
             hyper::header::HeaderValue::from_static("text/event-stream"),

@@ -97,18 +97,31 @@ enum Command {
         #[arg(long)]
         count: Option<u64>,
     },
-    /// Print the events of one fuse or valve ('*' for all), bounded in count and rate.
+    /// Print the events of one fuse or valve ('*' for all), or with --code the
+    /// service's own tracing events, bounded in count and rate.
     Trace {
         /// The fuse or valve to follow, or '*' for every one.
-        name: String,
+        #[arg(required_unless_present = "code", conflicts_with = "code")]
+        name: Option<String>,
+        /// Trace the service's code instead: a spec 'target[span]{field=value}=level'
+        /// (e.g. 'myapp::db[query]=debug'), sent to the server, which stops by itself.
+        #[arg(long, value_name = "SPEC")]
+        code: Option<String>,
         #[command(flatten)]
         remote: Remote,
-        /// Stop after printing this many events.
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
-        max: u64,
-        /// Print at most this many events per second; the rest are dropped and counted.
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
-        rate: u64,
+        /// Stop after printing this many events [default: 100].
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        max: Option<u64>,
+        /// Print at most this many events per second; the rest are dropped and
+        /// counted [default: 100; with --code the server's, 10].
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        rate: Option<u64>,
+        /// With --code: the trace's time limit ("30s") [default: the server's, 60s].
+        #[arg(long = "for", value_name = "DURATION", requires = "code", value_parser = fusebox::duration::parse)]
+        time: Option<Duration>,
+        /// With --code: the admin bearer token.
+        #[arg(long, env = "FUSEBOX_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Disable a fuse: it refuses every ask until enabled.
     Disable(Control),
@@ -193,11 +206,33 @@ fn on_runtime(command: Command) -> Result<ExitCode, Failure> {
                 count,
             } => cmd::watch::run(&remote, interval, count).await,
             Command::Trace {
+                code: Some(spec),
+                remote,
+                max,
+                rate,
+                time,
+                token,
+                ..
+            } => {
+                let args = cmd::code_trace::Args {
+                    spec,
+                    max,
+                    rate,
+                    time,
+                };
+                cmd::code_trace::run(&remote, &args, token.as_deref()).await
+            }
+            Command::Trace {
                 name,
                 remote,
                 max,
                 rate,
-            } => cmd::trace::run(&remote, &name, max, rate).await,
+                ..
+            } => {
+                let name = name.unwrap_or_else(|| "*".to_owned());
+                let (max, rate) = (max.unwrap_or(100), rate.unwrap_or(100));
+                cmd::trace::run(&remote, &name, max, rate).await
+            }
             Command::Disable(c) => cmd::control::run(Action::Disable, c).await,
             Command::Enable(c) => cmd::control::run(Action::Enable, c).await,
             Command::Reset(c) => cmd::control::run(Action::Reset, c).await,
