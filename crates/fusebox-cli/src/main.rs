@@ -117,7 +117,7 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         rate: Option<u64>,
         /// With --code: the trace's time limit ("30s") [default: the server's, 60s].
-        #[arg(long = "for", value_name = "DURATION", requires = "code", value_parser = fusebox::duration::parse)]
+        #[arg(long = "for", value_name = "DURATION", value_parser = fusebox::duration::parse)]
         time: Option<Duration>,
         /// With --code: the admin bearer token.
         #[arg(long, env = "FUSEBOX_TOKEN", hide_env_values = true)]
@@ -227,8 +227,12 @@ fn on_runtime(command: Command) -> Result<ExitCode, Failure> {
                 remote,
                 max,
                 rate,
+                time,
                 ..
             } => {
+                if time.is_some() {
+                    return Err(Failure("--for is for code traces (--code)".to_owned()));
+                }
                 let name = name.unwrap_or_else(|| "*".to_owned());
                 let (max, rate) = (max.unwrap_or(100), rate.unwrap_or(100));
                 cmd::trace::run(&remote, &name, max, rate).await
