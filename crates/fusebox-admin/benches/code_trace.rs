@@ -11,6 +11,10 @@
 //!   running. The layer's filter says `OFF`, so the global level stays
 //!   `info` and the static level check refuses the event first: the same
 //!   work with the layer as without.
+//! * `disabled_by_target`: `debug!` in a target the logging layer's filter
+//!   turns off while it takes every level elsewhere, no trace running. The
+//!   global level passes it; the call site's cached `never` (both filters
+//!   say never) refuses it, with the layer as without.
 //! * `enabled_elsewhere`: `debug!` under a service logging at `trace` (the
 //!   event goes to the logging layer), no trace running. Here the layer's
 //!   `never` differs from the logging layer's `always`, so the `Registry`
@@ -64,6 +68,38 @@ mod disabled {
         let tracer = CodeTrace::new();
         let subscriber = tracing_subscriber::registry()
             .with(logging(LevelFilter::INFO))
+            .with(tracer.layer());
+        let _default = tracing::subscriber::set_default(subscriber);
+        b.bench_local(|| tracing::debug!(target: "bench::other", n = black_box(1), "disabled"));
+    }
+}
+
+/// A level the logging layer takes, in a target its filter turns off: the
+/// global level lets the event through to its call site, whose cached
+/// interest (`never`, from both filters) refuses it.
+mod disabled_by_target {
+    use super::*;
+    use tracing_subscriber::filter::Targets;
+
+    fn logging() -> Targets {
+        Targets::new()
+            .with_default(LevelFilter::TRACE)
+            .with_target("bench::other", LevelFilter::OFF)
+    }
+
+    #[divan::bench]
+    fn without_layer(b: divan::Bencher) {
+        let subscriber =
+            tracing_subscriber::registry().with(Identity::new().with_filter(logging()));
+        let _default = tracing::subscriber::set_default(subscriber);
+        b.bench_local(|| tracing::debug!(target: "bench::other", n = black_box(1), "disabled"));
+    }
+
+    #[divan::bench]
+    fn with_layer(b: divan::Bencher) {
+        let tracer = CodeTrace::new();
+        let subscriber = tracing_subscriber::registry()
+            .with(Identity::new().with_filter(logging()))
             .with(tracer.layer());
         let _default = tracing::subscriber::set_default(subscriber);
         b.bench_local(|| tracing::debug!(target: "bench::other", n = black_box(1), "disabled"));
@@ -141,8 +177,8 @@ mod tracing_on {
         let _default = tracing::subscriber::set_default(subscriber);
         let _rt = trace(&tracer);
         b.with_inputs(|| std::thread::sleep(Duration::from_millis(1)))
-            .bench_local_values(|()| {
-                tracing::debug!(target: "bench::db", n = black_box(1), "traced")
-            });
+            .bench_local_values(
+                |()| tracing::debug!(target: "bench::db", n = black_box(1), "traced"),
+            );
     }
 }

@@ -242,8 +242,14 @@ impl CodeTrace {
         &self,
         spec: TraceSpec,
         bounds: Bounds,
-    ) -> Result<(Arc<Session>, tokio::sync::mpsc::Receiver<line::TraceLine>, TraceGuard), Refusal>
-    {
+    ) -> Result<
+        (
+            Arc<Session>,
+            tokio::sync::mpsc::Receiver<line::TraceLine>,
+            TraceGuard,
+        ),
+        Refusal,
+    > {
         // Relaxed: see `count_install`.
         if self.shared.installs.load(Ordering::Relaxed) == 0 {
             return Err(Refusal::NotInstalled);
@@ -391,7 +397,9 @@ mod tests {
             ("other,myapp{table=users},debug", "always"),
         ];
         for (spec, want) in cases {
-            let (_s, _rx, guard) = tracer.start(TraceSpec::parse(spec).unwrap(), bounds()).unwrap();
+            let (_s, _rx, guard) = tracer
+                .start(TraceSpec::parse(spec).unwrap(), bounds())
+                .unwrap();
             assert_eq!(tracer.interest(&DB), want, "{spec}");
             drop(guard);
             assert_eq!(tracer.interest(&DB), "never", "after {spec}");

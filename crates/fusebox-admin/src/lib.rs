@@ -51,6 +51,18 @@
 //! anyone who can `GET`, though: protect the read endpoints, if needed, by
 //! where you bind or mount them).
 //!
+//! # Code tracing
+//!
+//! With [`AdminConfig::code_trace`], an operator can also trace the
+//! service's own `tracing` events live, as Erlang's `recon_trace` traces
+//! calls: `POST /api/trace/code` with a spec such as
+//! `myapp::db[query]=debug` streams the matching events, at most `max` of
+//! them, at most `rate` a second, for at most a time limit, and then the
+//! trace switches itself off. The service adds
+//! [`CodeTrace::layer`](code_trace::CodeTrace::layer) to its subscriber once;
+//! while no trace runs, it costs a disabled call site nothing measurable.
+//! See [`code_trace`].
+//!
 //! # Errors
 //!
 //! Every error is JSON, `{"error": "...", "status": N, ...}` with details such

@@ -87,8 +87,14 @@ async fn every_refusal_is_typed() {
 
     let off = fusebox_admin::router(Fusebox::new(), AdminConfig::new().token(TOKEN));
     let (status, v) = error(send(&off, "POST", spec, Some(TOKEN)).await).await;
-    assert_eq!((status, v["error"].as_str()), (StatusCode::NOT_FOUND, Some("code tracing not enabled")));
-    let no_token = fusebox_admin::router(Fusebox::new(), AdminConfig::new().code_trace(tracer.clone()));
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("code tracing not enabled"))
+    );
+    let no_token = fusebox_admin::router(
+        Fusebox::new(),
+        AdminConfig::new().code_trace(tracer.clone()),
+    );
     let (status, _) = error(send(&no_token, "POST", spec, Some(TOKEN)).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = error(send(&app, "POST", spec, None).await).await;
@@ -102,32 +108,54 @@ async fn every_refusal_is_typed() {
         (r#"{"spec": "a", "limit": 3}"#, "unknown field `limit`"),
         (r#"{"max": 3}"#, "missing field `spec`"),
         (r#"{"spec": "a", "max": -1}"#, "invalid value"),
-        (r#"{"spec": "a", "max": 0}"#, "`max` must be greater than zero"),
-        (r#"{"spec": "a", "rate": 0}"#, "`rate` must be greater than zero"),
-        (r#"{"spec": "a", "for": "0s"}"#, "`for` must be greater than zero"),
+        (
+            r#"{"spec": "a", "max": 0}"#,
+            "`max` must be greater than zero",
+        ),
+        (
+            r#"{"spec": "a", "rate": 0}"#,
+            "`rate` must be greater than zero",
+        ),
+        (
+            r#"{"spec": "a", "for": "0s"}"#,
+            "`for` must be greater than zero",
+        ),
         (r#"{"spec": "a", "for": "soon"}"#, "`for`: "),
     ] {
         let (status, v) = error(send(&app, "POST", body, Some(TOKEN)).await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {v}");
-        assert!(v["detail"].as_str().unwrap().contains(detail), "{body}: {v}");
+        assert!(
+            v["detail"].as_str().unwrap().contains(detail),
+            "{body}: {v}"
+        );
     }
-    let (status, v) = error(send(&app, "POST", r#"{"spec": "myapp[db=debug"}"#, Some(TOKEN)).await).await;
+    let (status, v) =
+        error(send(&app, "POST", r#"{"spec": "myapp[db=debug"}"#, Some(TOKEN)).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["error"], "bad trace spec");
-    assert_eq!((v["at"].as_u64(), v["kind"].as_str()), (Some(8), Some("unexpected")));
+    assert_eq!(
+        (v["at"].as_u64(), v["kind"].as_str()),
+        (Some(8), Some("unexpected"))
+    );
     assert_eq!(v["spec"], "myapp[db=debug");
     assert_eq!(v["detail"], "at byte 8: unexpected `=`, expected `]`");
 
     // The layer in no subscriber yet: nothing could be traced.
     let (status, v) = error(send(&app, "POST", spec, Some(TOKEN)).await).await;
-    assert_eq!((status, v["error"].as_str()), (StatusCode::CONFLICT, Some("code-trace layer not installed")));
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("code-trace layer not installed"))
+    );
 
     let _default = install(&tracer);
     let first = send(&app, "POST", spec, Some(TOKEN)).await;
     assert_eq!(first.status(), StatusCode::OK);
     assert!(tracer.is_tracing());
     let (status, v) = error(send(&app, "POST", spec, Some(TOKEN)).await).await;
-    assert_eq!((status, v["error"].as_str()), (StatusCode::CONFLICT, Some("a code trace is running")));
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (StatusCode::CONFLICT, Some("a code trace is running"))
+    );
     assert!(v["ends_in_ms"].as_u64().unwrap() <= 60_000, "{v}");
 
     let (status, _) = error(send(&app, "DELETE", "", None).await).await;
@@ -137,13 +165,23 @@ async fn every_refusal_is_typed() {
     let seen = events(first).await;
     assert_eq!(seen.first().unwrap().0, "started");
     let (last, data) = seen.last().unwrap();
-    assert_eq!((last.as_str(), data["reason"].as_str()), ("ended", Some("stopped")));
+    assert_eq!(
+        (last.as_str(), data["reason"].as_str()),
+        ("ended", Some("stopped"))
+    );
     assert!(!tracer.is_tracing());
     let again = send(&app, "POST", spec, Some(TOKEN)).await;
-    assert_eq!(again.status(), StatusCode::OK, "the stream's end freed the slot");
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "the stream's end freed the slot"
+    );
     drop(again);
     let (status, v) = error(send(&app, "DELETE", "", Some(TOKEN)).await).await;
-    assert_eq!((status, v["error"].as_str()), (StatusCode::NOT_FOUND, Some("no code trace running")));
+    assert_eq!(
+        (status, v["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no code trace running"))
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -166,14 +204,20 @@ async fn bounds_are_clamped_and_a_slow_client_loses_lines_not_memory() {
         std::thread::sleep(Duration::from_millis(1));
     }
     assert!(tracer.is_tracing());
-    assert_eq!(send(&app, "DELETE", "", Some(TOKEN)).await.status(), StatusCode::OK);
+    assert_eq!(
+        send(&app, "DELETE", "", Some(TOKEN)).await.status(),
+        StatusCode::OK
+    );
     let seen = events(res).await;
     let (kind, started) = &seen[0];
     assert_eq!(kind, "started");
     assert_eq!(started["max"].as_u64(), Some(MAX_MAX));
     assert_eq!(started["rate"], 1000);
     assert_eq!(started["for_ms"], 600_000);
-    assert_eq!(started["clamped"], serde_json::json!(["max", "rate", "for"]));
+    assert_eq!(
+        started["clamped"],
+        serde_json::json!(["max", "rate", "for"])
+    );
     let lines = seen.iter().filter(|(k, _)| k == "trace").count();
     assert_eq!(lines, BUFFER, "the buffer's worth, no more");
     let lagged: u64 = seen
@@ -183,9 +227,16 @@ async fn bounds_are_clamped_and_a_slow_client_loses_lines_not_memory() {
         .sum();
     let (_, ended) = seen.last().unwrap();
     assert_eq!(ended["reason"], "stopped");
-    let (sent, lost) = (ended["sent"].as_u64().unwrap(), ended["lost"].as_u64().unwrap());
+    let (sent, lost) = (
+        ended["sent"].as_u64().unwrap(),
+        ended["lost"].as_u64().unwrap(),
+    );
     assert_eq!(lagged, lost, "every loss reported");
-    assert_eq!(sent, BUFFER as u64 + lost, "a line sent is delivered or counted lost");
+    assert_eq!(
+        sent,
+        BUFFER as u64 + lost,
+        "a line sent is delivered or counted lost"
+    );
     assert!(lost > 0 && sent <= emitted as u64, "{ended}");
     // The lines kept are the first ones, in order.
     let first: Vec<u64> = seen
@@ -209,14 +260,24 @@ async fn a_panicking_field_loses_its_event_and_the_service_goes_on() {
     let tracer = CodeTrace::new();
     let app = app(&tracer);
     let _default = install(&tracer);
-    let res = send(&app, "POST", r#"{"spec": "svc", "max": 2, "rate": 1000}"#, Some(TOKEN)).await;
+    let res = send(
+        &app,
+        "POST",
+        r#"{"spec": "svc", "max": 2, "rate": 1000}"#,
+        Some(TOKEN),
+    )
+    .await;
     tracing::debug!(target: "svc", bad = ?Panicky, "lost");
     std::thread::sleep(Duration::from_millis(2));
     tracing::debug!(target: "svc", size = 3, "kept");
     std::thread::sleep(Duration::from_millis(2));
     tracing::warn!(target: "svc::sub", "last");
     let seen = events(res).await;
-    let lines: Vec<&Value> = seen.iter().filter(|(k, _)| k == "trace").map(|(_, d)| d).collect();
+    let lines: Vec<&Value> = seen
+        .iter()
+        .filter(|(k, _)| k == "trace")
+        .map(|(_, d)| d)
+        .collect();
     // The panic came after the budget took the first slot: that slot is
     // spent, counted as failed, and the count still ends the trace.
     assert_eq!(lines.len(), 1, "{seen:?}");
@@ -225,6 +286,62 @@ async fn a_panicking_field_loses_its_event_and_the_service_goes_on() {
     assert_eq!(lines[0]["level"], "DEBUG");
     assert_eq!(lines[0]["seq"], 2);
     let (_, ended) = seen.last().unwrap();
-    assert_eq!((ended["reason"].as_str(), ended["failed"].as_u64()), (Some("max"), Some(1)));
+    assert_eq!(
+        (ended["reason"].as_str(), ended["failed"].as_u64()),
+        (Some("max"), Some(1))
+    );
     assert!(!tracer.is_tracing());
+}
+
+/// Counts the events it is given.
+struct Counting(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Counting {
+    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_layer_never_disables_an_event_for_another_layer() {
+    use std::sync::atomic::Ordering;
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::Layer;
+
+    let tracer = CodeTrace::new();
+    let app = app(&tracer);
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let subscriber = tracing_subscriber::registry()
+        .with(Counting(seen.clone()).with_filter(LevelFilter::DEBUG))
+        .with(tracer.layer());
+    let _default = tracing::subscriber::set_default(subscriber);
+    let emit = || {
+        tracing::debug!(target: "app::a", "wanted by the logging layer");
+        tracing::trace!(target: "app::a", "wanted by nobody");
+    };
+    emit();
+    assert_eq!(
+        seen.load(Ordering::Relaxed),
+        1,
+        "idle: the logging layer's debug event"
+    );
+    // A trace of something else, then of exactly these events.
+    for spec in [
+        r#"{"spec": "other=trace"}"#,
+        r#"{"spec": "app=trace", "rate": 1000}"#,
+    ] {
+        let res = send(&app, "POST", spec, Some(TOKEN)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let before = seen.load(Ordering::Relaxed);
+        emit();
+        assert_eq!(
+            seen.load(Ordering::Relaxed),
+            before + 1,
+            "{spec}: the trace adds nothing to it"
+        );
+        drop(res);
+        assert!(!tracer.is_tracing());
+    }
+    emit();
+    assert_eq!(seen.load(Ordering::Relaxed), 4, "idle again");
 }

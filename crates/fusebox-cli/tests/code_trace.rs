@@ -199,11 +199,19 @@ fn a_code_trace_sends_max_matching_events_at_the_rate_and_ends_by_itself() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("dropped over the rate"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("dropped over the rate"),
+        "{}",
+        run.stderr
+    );
 
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 20, "exactly max:\n{}", run.stdout);
-    assert!(!run.stdout.contains("NOPE"), "a non-matching event was sent:\n{}", run.stdout);
+    assert!(
+        !run.stdout.contains("NOPE"),
+        "a non-matching event was sent:\n{}",
+        run.stdout
+    );
     for l in &lines {
         assert!(
             l.contains(" DEBUG request:query: myapp::db: matched rows=")
@@ -261,10 +269,20 @@ fn bad_requests_are_refused_with_what_is_wrong() {
     let _one = ONE_TRACE.lock().unwrap_or_else(|e| e.into_inner());
     let s = service();
     let run = fusebox(&[
-        "trace", "--code", "myapp=verbose", "--url", &s.url, "--token", TOKEN,
+        "trace",
+        "--code",
+        "myapp=verbose",
+        "--url",
+        &s.url,
+        "--token",
+        TOKEN,
     ]);
     assert_eq!(run.code(), Some(1), "{run:?}");
-    assert!(run.stderr.contains("HTTP 400: bad trace spec"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("HTTP 400: bad trace spec"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains("at byte 6: unknown level `verbose`"),
         "{}",
@@ -283,6 +301,10 @@ fn bad_requests_are_refused_with_what_is_wrong() {
 
     let run = fusebox(&["trace", "db", "--for", "1s", "--url", &s.url]);
     assert_eq!(run.code(), Some(1), "--for needs --code: {run:?}");
-    assert!(run.stderr.contains("--for is for code traces"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--for is for code traces"),
+        "{}",
+        run.stderr
+    );
     assert!(!s.tracer.is_tracing());
 }

@@ -60,9 +60,8 @@ fn bounds(start: &Start) -> Result<(Bounds, Vec<&'static str>), ApiError> {
     };
     let time = match &start.time {
         None => DEFAULT_FOR,
-        Some(text) => fusebox::duration::parse(text).map_err(|e| {
-            ApiError::bad_request(format!("`for`: {e}")).with("field", "for")
-        })?,
+        Some(text) => fusebox::duration::parse(text)
+            .map_err(|e| ApiError::bad_request(format!("`for`: {e}")).with("field", "for"))?,
     };
     let max = start.max.unwrap_or(DEFAULT_MAX);
     let rate = start.rate.unwrap_or(DEFAULT_RATE);
@@ -126,13 +125,16 @@ pub(crate) async fn start(
             .with("spec", start.spec.as_str())
     })?;
     let (session, rx, guard) = tracer.start(spec, bounds).map_err(|r| match r {
-        Refusal::NotInstalled => ApiError::new(StatusCode::CONFLICT, "code-trace layer not installed")
-            .with(
+        Refusal::NotInstalled => {
+            ApiError::new(StatusCode::CONFLICT, "code-trace layer not installed").with(
                 "detail",
                 "the service must add CodeTrace::layer() to its tracing subscriber",
-            ),
-        Refusal::Busy(left) => ApiError::new(StatusCode::CONFLICT, "a code trace is running")
-            .with("ends_in_ms", u64::try_from(left.as_millis()).unwrap_or(u64::MAX)),
+            )
+        }
+        Refusal::Busy(left) => ApiError::new(StatusCode::CONFLICT, "a code trace is running").with(
+            "ends_in_ms",
+            u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+        ),
     })?;
     let started = SseEvent::default().event("started").data(
         json!({
@@ -169,7 +171,10 @@ pub(crate) async fn stop(
     if tracer(&st)?.stop() {
         Ok(Json(json!({ "stopped": true })))
     } else {
-        Err(ApiError::new(StatusCode::NOT_FOUND, "no code trace running"))
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no code trace running",
+        ))
     }
 }
 
@@ -266,7 +271,10 @@ mod tests {
     #[test]
     fn bounds_default_clamp_and_refuse_zero() {
         let (b, clamped) = bounds(&start(None, None, None)).unwrap();
-        assert_eq!((b.max, b.rate, b.time), (DEFAULT_MAX, DEFAULT_RATE, DEFAULT_FOR));
+        assert_eq!(
+            (b.max, b.rate, b.time),
+            (DEFAULT_MAX, DEFAULT_RATE, DEFAULT_FOR)
+        );
         assert!(clamped.is_empty());
         let (b, clamped) = bounds(&start(Some(u64::MAX), Some(1 << 40), Some("1000h"))).unwrap();
         assert_eq!((b.max, b.rate, b.time), (MAX_MAX, MAX_RATE, MAX_FOR));

@@ -251,7 +251,10 @@ impl Directive {
     /// names, what the metadata alone tells.
     pub(crate) fn matches_callsite(&self, meta: &Metadata<'_>) -> bool {
         *meta.level() <= self.level
-            && self.target.as_deref().is_none_or(|t| within(meta.target(), t))
+            && self
+                .target
+                .as_deref()
+                .is_none_or(|t| within(meta.target(), t))
             && self
                 .fields
                 .iter()
@@ -471,7 +474,10 @@ mod tests {
         assert!(!d.callsite_decides());
 
         let d = one("myapp");
-        assert_eq!((d.target.as_deref(), d.level), (Some("myapp"), LevelFilter::TRACE));
+        assert_eq!(
+            (d.target.as_deref(), d.level),
+            (Some("myapp"), LevelFilter::TRACE)
+        );
         assert!(d.callsite_decides());
         assert_eq!(one("WARN").target, None);
         assert_eq!(one("WARN").level, LevelFilter::WARN);
@@ -514,8 +520,13 @@ mod tests {
         let many = vec!["a"; MAX_DIRECTIVES + 1].join(",");
         assert_eq!(err(&many).kind(), "too_many_directives");
         assert!(TraceSpec::parse(&vec!["a"; MAX_DIRECTIVES].join(",")).is_ok());
-        let fields = (0..=MAX_FIELDS).map(|i| format!("f{i}")).collect::<Vec<_>>();
-        assert_eq!(err(&format!("a{{{}}}", fields.join(","))).kind(), "too_many_fields");
+        let fields = (0..=MAX_FIELDS)
+            .map(|i| format!("f{i}"))
+            .collect::<Vec<_>>();
+        assert_eq!(
+            err(&format!("a{{{}}}", fields.join(","))).kind(),
+            "too_many_fields"
+        );
         assert_eq!(
             err("a=verbose").to_string(),
             "at byte 2: unknown level `verbose` (expected trace, debug, info, warn or error)"
@@ -534,7 +545,12 @@ mod tests {
     fn any_input_parses_or_errors_without_panicking() {
         // Every prefix of a few tricky specs, byte by byte where they are
         // char boundaries: an error is fine, a panic is not.
-        for text in ["a::b[s]{f=v,g}=debug,info", "é[ü]{ß=∂}=warn", "[{=}],,=[", "x{a=}"] {
+        for text in [
+            "a::b[s]{f=v,g}=debug,info",
+            "é[ü]{ß=∂}=warn",
+            "[{=}],,=[",
+            "x{a=}",
+        ] {
             for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
                 let _ = TraceSpec::parse(&text[..end]);
             }

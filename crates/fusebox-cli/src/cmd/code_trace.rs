@@ -58,7 +58,9 @@ pub(crate) async fn run(
         .await
         .map_err(|Failure(e)| {
             if e.contains("HTTP 401") || e.contains("HTTP 403") {
-                Failure(format!("{e}; pass the admin token with --token or FUSEBOX_TOKEN"))
+                Failure(format!(
+                    "{e}; pass the admin token with --token or FUSEBOX_TOKEN"
+                ))
             } else {
                 Failure(e)
             }
@@ -91,9 +93,10 @@ pub(crate) async fn run(
 }
 
 fn started(data: &Value, base: &str) -> String {
-    let time = data["for_ms"]
-        .as_u64()
-        .map_or_else(|| "?".to_owned(), |ms| fusebox::duration::human(Duration::from_millis(ms)));
+    let time = data["for_ms"].as_u64().map_or_else(
+        || "?".to_owned(),
+        |ms| fusebox::duration::human(Duration::from_millis(ms)),
+    );
     let mut text = format!(
         "tracing {} on {base}: at most {} events, {}/s, for {time}",
         data["spec"].as_str().unwrap_or("?"),
@@ -102,7 +105,10 @@ fn started(data: &Value, base: &str) -> String {
     );
     if let Some(clamped) = data["clamped"].as_array().filter(|c| !c.is_empty()) {
         let names: Vec<&str> = clamped.iter().filter_map(Value::as_str).collect();
-        text.push_str(&format!(" ({} lowered to the server's ceiling)", names.join(", ")));
+        text.push_str(&format!(
+            " ({} lowered to the server's ceiling)",
+            names.join(", ")
+        ));
     }
     text
 }
