@@ -10,26 +10,7 @@
 //! at most [`MAX_SPEC_LEN`] bytes and [`MAX_DIRECTIVES`] directives of at most
 //! [`MAX_FIELDS`] fields each.
 //!
-//! ```text
-//! spec      = directive *( "," directive )
-//! directive = LEVEL                                   every target at LEVEL
-//!           | [target] ["[" span "]"] ["{" field *( "," field ) "}"] ["=" LEVEL]
-//! field     = name [ "=" value ]                      value: no "," "}" or quote
-//! LEVEL     = trace | debug | info | warn | error     (any case); none means trace
-//! ```
-//!
-//! A directive matches an event when
-//! * its `target` is the event's target or a module above it
-//!   (`myapp::db` matches `myapp::db` and `myapp::db::pool`, not `myapp::dbx`);
-//! * the event is inside a span named `span` (any enclosing span);
-//! * the event has every `field`, and for `field=value` its value, printed
-//!   as the trace prints it (a string's contents, a number's digits), is
-//!   `value`;
-//! * the event's level is `LEVEL` or less verbose.
-//!
-//! An event matches the spec when one directive matches it: directives add
-//! up (unlike `EnvFilter`, where the most specific one wins, there is nothing
-//! to switch off in a trace).
+//! The syntax and what matches are documented on [`TraceSpec`].
 
 use std::fmt;
 
@@ -44,6 +25,29 @@ pub const MAX_DIRECTIVES: usize = 16;
 pub const MAX_FIELDS: usize = 8;
 
 /// A parsed trace spec: which events a code trace sends.
+///
+/// ```text
+/// spec      = directive *( "," directive )
+/// directive = LEVEL                                   every target at LEVEL
+///           | [target] ["[" span "]"] ["{" field *( "," field ) "}"] ["=" LEVEL]
+/// field     = name [ "=" value ]                      value: no "," "}" or quote
+/// LEVEL     = trace | debug | info | warn | error     (any case); none means trace
+/// ```
+///
+/// A directive matches an event when
+/// * its `target` is the event's target or a module above it
+///   (`myapp::db` matches `myapp::db` and `myapp::db::pool`, not `myapp::dbx`);
+/// * the event is inside a span named `span` (any enclosing span created
+///   since the trace began, at or below the spec's most verbose level: the
+///   layer sees no other);
+/// * the event has every `field`, and for `field=value` its value, printed
+///   as the trace prints it (a string's contents, a number's digits), is
+///   `value`;
+/// * the event's level is `LEVEL` or less verbose.
+///
+/// An event matches the spec when one directive matches it: directives add
+/// up (unlike `EnvFilter`, where the most specific one wins, there is nothing
+/// to switch off in a trace).
 ///
 /// # Example
 ///
@@ -151,7 +155,7 @@ impl fmt::Display for SpecError {
 impl std::error::Error for SpecError {}
 
 impl TraceSpec {
-    /// Parses a spec; see the [module documentation](self) for its syntax.
+    /// Parses a spec; see [`TraceSpec`] for its syntax.
     ///
     /// # Errors
     ///
