@@ -93,11 +93,37 @@ fn service() -> &'static Service {
     })
 }
 
-/// Emits, until dropped, about a thousand rounds a second of: one event
-/// that `myapp::db[query]=debug` matches, and five that it must not.
+/// Emits, until dropped, about a thousand rounds a second of seven events:
+/// two that `myapp::db[query]=debug` matches, five that it must not (each
+/// with a `marker`). Each round starts at the next kind, so whichever event
+/// comes first after the rate lets one through is sometimes a non-matching
+/// one: a filter that let it match would send it.
 struct Emitter {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn one(kind: u64, i: u64) {
+    let request = tracing::info_span!(target: "myapp::web", "request", id = i);
+    let _request = request.enter();
+    let in_query = |f: &dyn Fn()| {
+        let query = tracing::debug_span!(target: "myapp::db", "query");
+        let _query = query.enter();
+        f();
+    };
+    match kind {
+        0 => in_query(&|| tracing::debug!(target: "myapp::db", rows = i, "matched")),
+        1 => in_query(&|| tracing::debug!(target: "myapp::db::pool", rows = i, "matched below")),
+        2 => {
+            in_query(&|| tracing::trace!(target: "myapp::db", marker = "NOPE-level", "too verbose"))
+        }
+        3 => {
+            in_query(&|| tracing::debug!(target: "myapp::dbx", marker = "NOPE-target", "a sibling"))
+        }
+        4 => in_query(&|| tracing::debug!(target: "other", marker = "NOPE-other", "elsewhere")),
+        5 => tracing::debug!(target: "myapp::db", marker = "NOPE-span", "outside the query"),
+        _ => tracing::info!(target: "myapp::web", marker = "NOPE-info", "logged, not traced"),
+    }
 }
 
 fn emit() -> Emitter {
@@ -107,19 +133,9 @@ fn emit() -> Emitter {
         let mut i = 0u64;
         while !flag.load(Ordering::Relaxed) {
             i += 1;
-            let request = tracing::info_span!(target: "myapp::web", "request", id = i);
-            let _request = request.enter();
-            {
-                let query = tracing::debug_span!(target: "myapp::db", "query");
-                let _query = query.enter();
-                tracing::debug!(target: "myapp::db", rows = i, "matched");
-                tracing::debug!(target: "myapp::db::pool", rows = i, "matched below");
-                tracing::trace!(target: "myapp::db", marker = "NOPE-level", "too verbose");
-                tracing::debug!(target: "myapp::dbx", marker = "NOPE-target", "a sibling");
-                tracing::debug!(target: "other", marker = "NOPE-other", "elsewhere");
+            for k in 0..7 {
+                one((i + k) % 7, i);
             }
-            tracing::debug!(target: "myapp::db", marker = "NOPE-span", "outside the query");
-            tracing::info!(target: "myapp::web", marker = "NOPE-info", "logged, not traced");
             // Pacing, not synchronisation: far more matches than the rate.
             std::thread::sleep(Duration::from_millis(1));
         }
