@@ -345,3 +345,69 @@ async fn the_layer_never_disables_an_event_for_another_layer() {
     emit();
     assert_eq!(seen.load(Ordering::Relaxed), 4, "idle again");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn field_values_select_events_and_long_values_are_cut() {
+    let tracer = CodeTrace::new();
+    let app = app(&tracer);
+    let _default = install(&tracer);
+    let res = send(
+        &app,
+        "POST",
+        r#"{"spec": "svc{table=users},svc[batch]{size}=warn", "max": 4, "rate": 1000}"#,
+        Some(TOKEN),
+    )
+    .await;
+    let pace = || std::thread::sleep(Duration::from_millis(2));
+    tracing::debug!(target: "svc", table = "orders", "not this table");
+    tracing::debug!(target: "svc", "no table at all");
+    tracing::warn!(target: "svc", size = 3, "not in a batch");
+    tracing::debug!(target: "svc", table = "users", note = %"é".repeat(2000), "this one");
+    pace();
+    {
+        let batch = tracing::info_span!(target: "jobs", "batch");
+        let _batch = batch.enter();
+        tracing::info!(target: "svc", size = 3, "too verbose for the second directive");
+        tracing::error!(target: "svc", size = 4, "in a batch");
+    }
+    pace();
+    tracing::trace!(target: "svc::deep", table = "users", "deeper");
+    pace();
+    let big = "x".repeat(1000);
+    tracing::debug!(target: "svc", table = "users", a = %big, b = %big, c = %big, d = %big,
+        e = %big, f = %big, g = %big, h = %big, i = %big, j = %big, "wide");
+    let seen = events(res).await;
+    let lines: Vec<&Value> = seen
+        .iter()
+        .filter(|(k, _)| k == "trace")
+        .map(|(_, d)| d)
+        .collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        ["this one", "in a batch", "deeper", "wide"],
+        "{seen:?}"
+    );
+    // A line keeps at most 8 KiB of message and values: the last are cut.
+    let wide: usize = lines[3]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f[1].as_str().unwrap().len())
+        .sum();
+    assert!((7 * 1024..=8 * 1024 + 16).contains(&wide), "{wide}");
+    // A value is cut at 1 KiB, at a char boundary, and says so.
+    let note = lines[0]["fields"][1][1].as_str().unwrap();
+    assert!(
+        note.ends_with('…') && note.len() <= 1024 + '…'.len_utf8(),
+        "{}",
+        note.len()
+    );
+    assert_eq!(lines[1]["spans"], serde_json::json!(["batch"]));
+    assert_eq!(lines[1]["level"], "ERROR");
+    assert_eq!(lines[2]["target"], "svc::deep");
+    assert_eq!(seen.last().unwrap().1["reason"], "max");
+}
