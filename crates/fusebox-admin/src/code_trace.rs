@@ -104,7 +104,10 @@
 //! formatting that layer then does, it is small. While a trace runs, a
 //! matching event the rate refuses costs about 100 ns, and an event sent
 //! about 4 to 6 µs (printed, queued, and the stream's task woken), at most
-//! `rate` times a second.
+//! `rate` times a second. While a trace of level `L` runs, the global level
+//! is at least `L`, so elsewhere a call site at `L` is refused by its cached
+//! `never` (0.40 ns) rather than by the static level check (0.13 ns), until
+//! the trace ends.
 
 mod budget;
 mod filter;

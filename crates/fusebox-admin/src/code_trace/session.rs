@@ -137,10 +137,10 @@ impl Session {
     }
 
     pub(crate) fn is_running(&self) -> bool {
-        // Relaxed: a hint for the hot path; a stale "running" costs one
-        // budget check, which refuses once the count is spent, and a trace
-        // ended by time or operator lets at most a few more lines into a
-        // buffer the stream no longer sends.
+        // Relaxed: a hint for the hot path. A stale "running" costs one
+        // budget check, which refuses once the count is spent; after a time
+        // or operator end it may let one more line into the buffer, sent if
+        // the stream has not said `ended` yet, else dropped with the buffer.
         self.end.load(Ordering::Relaxed) == 0
     }
 
