@@ -9,11 +9,14 @@
 //! needs. What it cannot read (a selector with no metric name, an
 //! unterminated string) is an error, not a silent pass.
 
-/// One selector: a metric and its matchers `(label, op, value)`.
+/// A label matcher: `(label, op, value)`, `op` one of `=`, `!=`, `=~`, `!~`.
+pub(crate) type Matcher = (String, String, String);
+
+/// One selector: a metric and its matchers.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Selector {
     pub(crate) metric: String,
-    pub(crate) matchers: Vec<(String, String, String)>,
+    pub(crate) matchers: Vec<Matcher>,
     /// Inside `rate`, `irate` or `increase` (any depth).
     pub(crate) rated: bool,
 }
@@ -157,11 +160,7 @@ fn skip_string(chars: &[char], i: usize) -> Result<usize, String> {
 
 /// The matchers of the selector whose `{` is at `open`, and the index past
 /// its `}`.
-fn matchers(
-    chars: &[char],
-    open: usize,
-    expr: &str,
-) -> Result<(Vec<(String, String, String)>, usize), String> {
+fn matchers(chars: &[char], open: usize, expr: &str) -> Result<(Vec<Matcher>, usize), String> {
     let mut out = Vec::new();
     let mut i = open + 1;
     loop {
