@@ -49,10 +49,10 @@ pub(crate) struct Targets {
     fleet: Option<PathBuf>,
     /// The deadline of each target, from connect to the answer's last byte
     /// ("2s", "500ms"); default 2s for a fleet, 10s for one server.
-    #[arg(long, value_parser = fusebox::duration::parse)]
+    #[arg(long, value_name = "DURATION", value_parser = fusebox::duration::parse)]
     timeout: Option<Duration>,
     /// The most targets asked at once (1 to 256).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     parallel: u16,
     /// The largest answer to read ("16MiB", "512KiB", bytes); larger ones
     /// are an error.
