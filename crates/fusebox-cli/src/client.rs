@@ -121,6 +121,17 @@ impl Client {
         self
     }
 
+    /// The same client without keep-alive: each request on a connection of
+    /// its own, closed after the answer. A fleet keeps a client per target
+    /// to the end, and must not keep a connection per target open with it
+    /// (a thousand targets would be a thousand descriptors).
+    pub(crate) fn one_shot(mut self) -> Self {
+        self.http = Hyper::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .build_http();
+        self
+    }
+
     /// The base URL, for messages.
     pub(crate) fn base(&self) -> &str {
         &self.base

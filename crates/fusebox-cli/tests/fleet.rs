@@ -12,7 +12,10 @@ mod support;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use support::{fusebox, server, Run, Server, TOKEN};
+use fusebox::{FuseConfig, Fusebox};
+use fusebox_admin::AdminConfig;
+
+use support::{fusebox, server, Invocation, Run, Server, TOKEN};
 
 /// The per-target deadline the tests give.
 const TIMEOUT: Duration = Duration::from_secs(1);
@@ -289,4 +292,48 @@ fn control_reports_per_target_and_fails_if_any_did() {
         assert_ne!(s.fb.state("db").unwrap().state.as_str(), "disabled");
     }
     let _ = std::fs::remove_file(&file);
+}
+
+/// A fleet larger than the descriptors the command may open: 300 admin
+/// servers (300 listeners over one Fusebox) asked under `RLIMIT_NOFILE`
+/// 64. Connections must be closed as answers arrive, not kept to the end
+/// of the command, one per target; and the `--parallel` default (16) keeps
+/// those open at once under the cap.
+#[test]
+fn a_large_fleet_holds_no_connection_per_target() {
+    const TARGETS: usize = 300;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fb = Fusebox::new();
+    fb.install("db", FuseConfig::standard(0, Duration::from_secs(60)))
+        .unwrap();
+    let mut list = String::new();
+    for _ in 0..TARGETS {
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        list.push_str(&format!("http://{}\n", listener.local_addr().unwrap()));
+        rt.spawn(fusebox_admin::serve_listener(
+            listener,
+            fb.clone(),
+            AdminConfig::new(),
+        ));
+    }
+    let path = std::env::temp_dir().join(format!("fusebox-fleet-{}-large.txt", std::process::id()));
+    std::fs::write(&path, list).unwrap();
+    let run = Invocation::new(&["status", "--fleet", path.to_str().unwrap()])
+        .open_files_cap(64)
+        .run();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(run.code(), Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("FLEET: 300 targets, 300 answered, 0 unreachable\n"),
+        "{}",
+        &run.stdout[..run.stdout.len().min(2000)]
+    );
+    assert!(run.stdout.contains("FUSES (300 on 300 targets)"));
 }

@@ -135,7 +135,8 @@ impl Targets {
         for (url, from) in urls {
             let client = Client::new(&url, self.max_body)
                 .map_err(|Failure(what)| Failure(format!("{from}: {what}")))?
-                .timeout(timeout);
+                .timeout(timeout)
+                .one_shot();
             // The same server named twice is asked once.
             if targets.iter().any(|t| t.client.base() == client.base()) {
                 continue;
@@ -221,6 +222,10 @@ mod tests {
             panic!("one server");
         };
         assert_eq!(one.base(), "http://a:1");
+        let Ok(Plan::One(one)) = plan(&["--url", " "]) else {
+            panic!("one server");
+        };
+        assert_eq!(one.base(), DEFAULT_URL, "empty is the default");
         let Ok(Plan::Fleet(f)) = plan(&[
             "--url",
             "http://a:1",
