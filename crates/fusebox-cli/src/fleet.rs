@@ -12,9 +12,11 @@
 //!
 //! Everything stays bounded, as every read of this command is
 //! ([`crate::limit`]): at most [`targets::MAX_TARGETS`] targets, at most
-//! `--parallel` (16) requests in flight at once, every answer read into a
-//! `--max-body` buffer by the same [`Client`](crate::client::Client) a
-//! single target uses, and the fleet file itself read to at most
+//! `--parallel` (16) requests in flight at once, each on a connection of its
+//! own that closes with its answer (no keep-alive: a client per target kept
+//! to the end must not keep a descriptor per target too), every answer read
+//! into a `--max-body` buffer by the same [`Client`](crate::client::Client)
+//! a single target uses, and the fleet file itself read to at most
 //! [`targets::MAX_FLEET_FILE`]. The whole command therefore ends within
 //! `ceil(targets / parallel)` deadlines, one with the defaults up to 16
 //! targets.
