@@ -208,6 +208,12 @@ fn one_url_prints_what_it_always_has() {
     assert_eq!(run.code(), Some(0), "{run:?}");
     assert!(run.stdout.starts_with("FUSES (2)\n"), "{}", run.stdout);
     assert!(!run.stdout.contains("FLEET"), "{}", run.stdout);
+    // One server takes --timeout too (its default stays 10 s).
+    let timeout = fusebox::duration::format(TIMEOUT);
+    let run = fusebox(&["status", "--url", &f.silent, "--timeout", &timeout]);
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    within_the_deadline(&run);
+    assert!(run.stderr.ends_with("no answer within 1s\n"), "{}", run.stderr);
 }
 
 #[test]
