@@ -7,7 +7,10 @@
 //! server showed the fuse in the state the action leads to. A control
 //! command is not undone on the targets where it worked when another
 //! fails: the operator sees which did and decides (run it again, it is
-//! idempotent, or run the opposite action).
+//! idempotent, or run the opposite action). An `error` of "no answer
+//! within" says the outcome is unknown, not that nothing was done: the
+//! request may have reached a server that was slow to answer, and `status`
+//! tells.
 
 use std::process::ExitCode;
 
