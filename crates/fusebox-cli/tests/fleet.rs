@@ -213,7 +213,11 @@ fn one_url_prints_what_it_always_has() {
     let run = fusebox(&["status", "--url", &f.silent, "--timeout", &timeout]);
     assert_eq!(run.code(), Some(1), "{run:?}");
     within_the_deadline(&run);
-    assert!(run.stderr.ends_with("no answer within 1s\n"), "{}", run.stderr);
+    assert!(
+        run.stderr.ends_with("no answer within 1s\n"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
