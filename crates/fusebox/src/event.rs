@@ -26,6 +26,7 @@ use std::time::Duration;
 
 pub use crate::fuse::Cause;
 use crate::fuse::{FuseState, Step};
+use crate::pipeline::ReasonKind;
 
 pub use alarm::{Alarm, AlarmKind};
 pub(crate) use bus::Bus;
@@ -75,6 +76,12 @@ pub enum EventKind {
         /// What happened.
         change: ValveChange,
     },
+    /// A pipeline began to degrade (the event's name is the pipeline's):
+    /// sent once per episode, see [`PipelineChange`].
+    Pipeline {
+        /// What began.
+        change: PipelineChange,
+    },
     /// The alarm monitor raised an alarm.
     AlarmSet {
         /// Which alarm.
@@ -106,5 +113,23 @@ pub enum ValveChange {
         from: usize,
         /// The limit now.
         to: usize,
+    },
+}
+
+/// What began to go wrong in a [`Pipeline`](crate::pipeline::Pipeline).
+/// Each is sent once per episode, not once per call: see
+/// `pipeline/stats.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum PipelineChange {
+    /// The retry budget refused a retry or a hedge, the first time since
+    /// it last paid for one.
+    BudgetExhausted,
+    /// A call fell back, the first time since a call last succeeded.
+    Fallback {
+        /// Why that call had no value.
+        reason: ReasonKind,
     },
 }

@@ -152,6 +152,7 @@ pub mod fuse;
 pub mod keyed;
 #[cfg(feature = "metrics")]
 mod metrics_export;
+pub mod pipeline;
 pub mod registry;
 pub mod retry;
 pub mod rng;

@@ -50,4 +50,5 @@ pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetStats, RetryBudget};
 pub use error::{RetryError, Stop};
 pub use policy::{Class, RetryPolicy};
+pub(crate) use run::{Attempts, Next};
 pub use run::{Retry, RetryBuilder, RetryStats, Sleep, ThreadSleep};
