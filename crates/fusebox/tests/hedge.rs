@@ -307,11 +307,16 @@ fn the_losers_probe_slot_is_freed_at_the_win() {
     assert!(fut.as_mut().poll(&mut cx).is_pending()); // both probe slots held
     clock.advance(ms(5));
     assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(Ok(1)));
-    // One probe succeeded, the loser's was freed: a new call gets a probe
-    // slot and its success heals the fuse (a leaked slot would leave one).
-    let second = p.call(|| async { Ok::<_, ()>(7) });
-    let mut second = pin!(second);
-    assert_eq!(second.as_mut().poll(&mut cx), Poll::Ready(Ok(7)));
+    // One probe succeeded and the loser's slot was freed: both slots are
+    // free, so two calls at once are both let through (a leaked slot
+    // would refuse the second).
+    let m = Cell::new(0);
+    let mut a = Box::pin(p.call(slow_ok(&clock, &[5, 5], &m)));
+    let mut b = Box::pin(p.call(slow_ok(&clock, &[5, 5], &m)));
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    assert!(b.as_mut().poll(&mut cx).is_pending(), "the second probe slot is free");
+    clock.advance(ms(5));
+    assert!(a.as_mut().poll(&mut cx).is_ready() && b.as_mut().poll(&mut cx).is_ready());
     assert_eq!(fb.state("dep").unwrap().state, fusebox::fuse::FuseState::Ok);
     assert_eq!(fb.state("dep").unwrap().counters.melts, 1, "the loser melted nothing");
 }
