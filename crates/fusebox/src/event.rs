@@ -13,10 +13,12 @@
 
 //!
 //! This file holds the events themselves, plain data; `bus.rs` delivers
-//! them, `subscription.rs` is the subscriber's end, `alarm.rs` the monitor.
+//! them, `subscription.rs` is the subscriber's end, `alarm.rs` the monitor,
+//! `pipeline.rs` what a pipeline reports.
 
 pub(crate) mod alarm;
 mod bus;
+mod pipeline;
 mod subscription;
 #[cfg(feature = "tracing")]
 mod trace;
@@ -26,9 +28,9 @@ use std::time::Duration;
 
 pub use crate::fuse::Cause;
 use crate::fuse::{FuseState, Step};
-use crate::pipeline::ReasonKind;
 
 pub use alarm::{Alarm, AlarmKind};
+pub use pipeline::{PipelineChange, ReasonKind};
 pub(crate) use bus::Bus;
 pub use subscription::{CallbackSubscriber, RecvError, Subscription};
 
@@ -116,20 +118,3 @@ pub enum ValveChange {
     },
 }
 
-/// What began to go wrong in a [`Pipeline`](crate::pipeline::Pipeline).
-/// Each is sent once per episode, not once per call: see
-/// `pipeline/stats.rs`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-#[non_exhaustive]
-pub enum PipelineChange {
-    /// The retry budget refused a retry or a hedge, the first time since
-    /// it last paid for one.
-    BudgetExhausted,
-    /// A call fell back, the first time since a call last succeeded.
-    Fallback {
-        /// Why that call had no value.
-        reason: ReasonKind,
-    },
-}

@@ -76,6 +76,7 @@ mod blocking;
 mod error;
 mod fallback;
 mod hedge;
+mod home;
 mod latency;
 mod run;
 mod stats;
@@ -101,9 +102,9 @@ use crate::clock::{Clock, MonotonicClock, Timebase};
 use crate::error::ConfigError;
 use crate::event::Bus;
 use crate::fuse::{Fuse, Outcome};
-use crate::registry::Fusebox;
 use crate::retry::{Retry, RetryBudget, RetryPolicy, Sleep};
 use crate::valve::Valve;
+pub(crate) use home::{Home, Listed};
 use latency::Latency;
 use stats::{Counters, Events, CALLS};
 
@@ -199,7 +200,7 @@ impl<F> fmt::Debug for Pipeline<F> {
 /// Builds a [`Pipeline`]: [`Pipeline::builder`]. Every layer is optional;
 /// the order they apply in is fixed, whatever the order of the calls.
 pub struct PipelineBuilder<F = NoFallback> {
-    name: Arc<str>,
+    pub(crate) name: Arc<str>,
     policy: Option<RetryPolicy>,
     budget: Option<RetryBudget>,
     hedge: Option<Hedge>,
@@ -210,7 +211,7 @@ pub struct PipelineBuilder<F = NoFallback> {
     timer: Option<Arc<dyn Timer>>,
     sleeper: Option<Arc<dyn Sleep>>,
     seed: Option<u64>,
-    fusebox: Option<Fusebox>,
+    pub(crate) home: Option<Result<Home, ConfigError>>,
     fallback: F,
 }
 
@@ -241,7 +242,7 @@ impl Pipeline {
             timer: None,
             sleeper: None,
             seed: None,
-            fusebox: None,
+            home: None,
             fallback: NoFallback,
         }
     }
@@ -319,16 +320,6 @@ impl<F> PipelineBuilder<F> {
         self
     }
 
-    /// Belongs to `fusebox`: reads its clock (unless [`clock`](Self::clock)
-    /// says otherwise), sends its events on its bus, and appears in its
-    /// [`Snapshot`](crate::Snapshot) and metrics for as long as the
-    /// pipeline (a clone of it) lives. [`build`](Self::build) refuses a
-    /// name a live pipeline of that Fusebox already has.
-    pub fn fusebox(mut self, fusebox: &Fusebox) -> Self {
-        self.fusebox = Some(fusebox.clone());
-        self
-    }
-
     fn with_fallback<G>(self, fallback: G) -> PipelineBuilder<G> {
         PipelineBuilder {
             name: self.name,
@@ -342,7 +333,7 @@ impl<F> PipelineBuilder<F> {
             timer: self.timer,
             sleeper: self.sleeper,
             seed: self.seed,
-            fusebox: self.fusebox,
+            home: self.home,
             fallback,
         }
     }
@@ -371,11 +362,11 @@ impl<F> PipelineBuilder<F> {
         self.with_fallback(FallbackAsync(f))
     }
 
-    /// Checks everything once and builds the pipeline: the name (as a
-    /// fuse's), the retry policy, the hedge, a timeout above zero, a timer
+    /// Checks everything once and builds the pipeline: with a Fusebox,
+    /// the name (as a fuse's); the retry policy, the hedge, a timeout above zero, a timer
     /// where one is needed, and a name free in the Fusebox.
     pub fn build(self) -> Result<Pipeline<F>, ConfigError> {
-        crate::registry::check_name(&self.name).map_err(ConfigError::for_pipeline)?;
+        let home = self.home.transpose()?;
         if let Some(h) = &self.hedge {
             h.validate()?;
         }
@@ -386,9 +377,9 @@ impl<F> PipelineBuilder<F> {
                 "must be greater than zero",
             ));
         }
-        let clock = match (self.clock, &self.fusebox) {
+        let clock = match (self.clock, &home) {
             (Some(c), _) => c,
-            (None, Some(fb)) => fb.env().timebase.clone(),
+            (None, Some(h)) => h.timebase.clone(),
             (None, None) => Timebase::Monotonic(MonotonicClock::new()),
         };
         let policy = self.policy.unwrap_or_else(|| RetryPolicy::new(1));
@@ -441,10 +432,10 @@ impl<F> PipelineBuilder<F> {
             timer,
             clock,
             counters: Counters::default(),
-            bus: self.fusebox.as_ref().map(Fusebox::bus),
+            bus: home.as_ref().map(|h| h.bus.clone()),
         });
-        if let Some(fb) = &self.fusebox {
-            fb.register_pipeline(&core)?;
+        if let Some(h) = &home {
+            h.list.register(&core)?;
         }
         Ok(Pipeline {
             core,

@@ -507,7 +507,8 @@ fn invalid_pipelines_are_refused() {
     let _first = Pipeline::builder("dep").fusebox(&fb).build().unwrap();
     let cases: Vec<(Result<Pipeline, fusebox::ConfigError>, &str)> = vec![
         (Pipeline::builder("dep").fusebox(&fb).build(), "name"),
-        (Pipeline::builder("").build(), "name"),
+        (Pipeline::builder("").fusebox(&fb).build(), "name"),
+        (Pipeline::builder("a\nb").fusebox(&fb).build(), "name"),
         (Pipeline::builder("x").timeout(Duration::ZERO).build(), "timeout"),
         (Pipeline::builder("x").hedge(Hedge::quantile(1.5, ms(1))).build(), "hedge.quantile"),
         (

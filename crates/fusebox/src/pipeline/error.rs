@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+pub use crate::event::ReasonKind;
 use crate::retry::Stop;
 use crate::valve::Refused;
 
@@ -24,51 +25,6 @@ pub enum Reason<E> {
     Timeout,
     /// The call itself answered this error.
     Failed(E),
-}
-
-/// A [`Reason`] without its error, for labels and events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-#[non_exhaustive]
-pub enum ReasonKind {
-    /// [`Reason::Blown`].
-    Blown,
-    /// [`Reason::Refused`].
-    Refused,
-    /// [`Reason::Timeout`].
-    Timeout,
-    /// [`Reason::Failed`].
-    Failed,
-}
-
-impl ReasonKind {
-    /// Every kind, in the order of the `reason` label's samples.
-    pub const ALL: [ReasonKind; 4] = [
-        ReasonKind::Blown,
-        ReasonKind::Refused,
-        ReasonKind::Timeout,
-        ReasonKind::Failed,
-    ];
-
-    /// `blown`, `refused`, `timeout` or `failed`: the metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReasonKind::Blown => "blown",
-            ReasonKind::Refused => "refused",
-            ReasonKind::Timeout => "timeout",
-            ReasonKind::Failed => "failed",
-        }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        match self {
-            ReasonKind::Blown => 0,
-            ReasonKind::Refused => 1,
-            ReasonKind::Timeout => 2,
-            ReasonKind::Failed => 3,
-        }
-    }
 }
 
 impl<E> Reason<E> {

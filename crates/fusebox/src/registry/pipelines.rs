@@ -1,18 +1,13 @@
 //! The pipelines built with a Fusebox: named, held weakly, listed in its
 //! snapshot and metrics, and sending events on its bus.
 
-use std::sync::{Arc, Weak};
-
-use super::Fusebox;
+use super::{check_name, Fusebox};
 use crate::error::ConfigError;
-use crate::event::Bus;
-use crate::pipeline::{Core, PipelineSnapshot};
-use crate::sync;
+use crate::pipeline::{Home, PipelineBuilder, PipelineSnapshot};
 
 impl Fusebox {
     /// Every live pipeline built with this Fusebox
-    /// ([`PipelineBuilder::fusebox`](crate::pipeline::PipelineBuilder::fusebox)),
-    /// sorted by name.
+    /// ([`PipelineBuilder::fusebox`]), sorted by name.
     ///
     /// ```
     /// use fusebox::Fusebox;
@@ -27,28 +22,31 @@ impl Fusebox {
     /// ```
     pub fn pipelines(&self) -> Vec<PipelineSnapshot> {
         self.shared
-            .pipeline_cores()
+            .pipelines
+            .cores()
             .iter()
             .map(|c| c.snapshot())
             .collect()
     }
+}
 
-    /// The bus a pipeline's events go to.
-    pub(crate) fn bus(&self) -> Arc<Bus> {
-        self.shared.bus.clone()
-    }
-
-    /// Lists `core` under its name, unless a live pipeline has it.
-    pub(crate) fn register_pipeline(&self, core: &Arc<Core>) -> Result<(), ConfigError> {
-        let mut map = sync::lock(&self.shared.pipelines);
-        if map.get(&core.name).is_some_and(|w| w.strong_count() > 0) {
-            return Err(ConfigError::pipeline(
-                "name",
-                &*core.name,
-                "is the name of a live pipeline of this Fusebox",
-            ));
-        }
-        map.insert(core.name.clone(), Arc::downgrade(core) as Weak<Core>);
-        Ok(())
+impl<F> PipelineBuilder<F> {
+    /// Belongs to `fusebox`: reads its clock (unless
+    /// [`clock`](Self::clock) says otherwise), sends its events on its bus,
+    /// and appears in its [`Snapshot`](crate::Snapshot) and metrics for as
+    /// long as the pipeline (a clone of it) lives. The name must then be a
+    /// valid name (as a fuse's: it is a metric label), and
+    /// [`build`](Self::build) refuses one a live pipeline of that Fusebox
+    /// already has.
+    pub fn fusebox(mut self, fusebox: &Fusebox) -> Self {
+        let shared = &fusebox.shared;
+        self.home = Some(check_name(&self.name).map_err(ConfigError::for_pipeline).map(|()| {
+            Home {
+                timebase: shared.env.timebase.clone(),
+                bus: shared.bus.clone(),
+                list: shared.pipelines.clone(),
+            }
+        }));
+        self
     }
 }

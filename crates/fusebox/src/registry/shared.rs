@@ -8,7 +8,7 @@ use crate::error::NotFound;
 use crate::event::alarm::Monitor;
 use crate::event::Bus;
 use crate::fuse::{Env, FuseCore};
-use crate::pipeline::Core as PipelineCore;
+use crate::pipeline::Listed;
 use crate::sync::{self, Mutex, MutexGuard, RwLock};
 use crate::valve::engine::ValveCore;
 
@@ -22,9 +22,8 @@ pub(super) struct Shared {
     pub(super) metrics_interval: std::time::Duration,
     pub(super) fuses: FuseMap,
     pub(super) valves: RwLock<BTreeMap<Arc<str>, Arc<ValveCore>>>,
-    /// The pipelines built with this Fusebox, held weakly: a pipeline
-    /// belongs to its callers, and leaves the snapshot when they drop it.
-    pub(super) pipelines: Mutex<BTreeMap<Arc<str>, Weak<PipelineCore>>>,
+    /// The pipelines built with this Fusebox (held weakly).
+    pub(super) pipelines: Arc<Listed>,
     /// Serialises installs and removals, fuses and valves alike.
     pub(super) writes: Mutex<()>,
     pub(super) env: Arc<Env>,
@@ -48,13 +47,6 @@ impl Shared {
     /// Every valve, sorted by name, taken out of the lock likewise.
     pub(super) fn valve_cores(&self) -> Vec<Arc<ValveCore>> {
         sync::read(&self.valves).values().cloned().collect()
-    }
-
-    /// Every live pipeline, sorted by name; departed ones are forgotten.
-    pub(super) fn pipeline_cores(&self) -> Vec<Arc<PipelineCore>> {
-        let mut map = sync::lock(&self.pipelines);
-        map.retain(|_, w| w.strong_count() > 0);
-        map.values().filter_map(Weak::upgrade).collect()
     }
 
     pub(super) fn get(&self, name: &str) -> Result<Arc<FuseCore>, NotFound> {

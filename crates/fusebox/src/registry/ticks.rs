@@ -72,7 +72,7 @@ impl Shared {
         let fuses: Vec<crate::fuse::FuseSnapshot> =
             self.fuse_cores().iter().filter_map(|c| c.peek()).collect();
         let pipelines: Vec<crate::pipeline::PipelineSnapshot> =
-            self.pipeline_cores().iter().map(|p| p.snapshot()).collect();
+            self.pipelines.cores().iter().map(|p| p.snapshot()).collect();
         self.exporter.publish(
             &fuses,
             &self.valve_cores(),
