@@ -138,7 +138,10 @@ fn scenario() -> (Fusebox, ManualClock, Pipeline<FallbackValue<u8>>) {
     assert_eq!(p.call_blocking(|| Err::<u8, _>("down")), Ok(0));
     assert_eq!(p.call_blocking(|| Err::<u8, _>("down")), Ok(0));
     let st = p.stats();
-    assert_eq!((st.retries, st.budget_exhausted_retries, st.fallbacks.failed), (2, 2, 2));
+    assert_eq!(
+        (st.retries, st.budget_exhausted_retries, st.fallbacks.failed),
+        (2, 2, 2)
+    );
     (fb, clock, p)
 }
 

@@ -150,7 +150,11 @@ impl ConfigError {
     }
 
     /// A pipeline's config broke `rule` at `field`.
-    pub(crate) fn pipeline(field: &'static str, value: impl fmt::Debug, rule: &'static str) -> Self {
+    pub(crate) fn pipeline(
+        field: &'static str,
+        value: impl fmt::Debug,
+        rule: &'static str,
+    ) -> Self {
         ConfigError {
             subject: Subject::Pipeline,
             ..Self::new(field, value, rule)

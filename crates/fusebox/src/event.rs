@@ -30,8 +30,8 @@ pub use crate::fuse::Cause;
 use crate::fuse::{FuseState, Step};
 
 pub use alarm::{Alarm, AlarmKind};
-pub use pipeline::{PipelineChange, ReasonKind};
 pub(crate) use bus::Bus;
+pub use pipeline::{PipelineChange, ReasonKind};
 pub use subscription::{CallbackSubscriber, RecvError, Subscription};
 
 /// One thing that happened to a fuse.
@@ -117,4 +117,3 @@ pub enum ValveChange {
         to: usize,
     },
 }
-

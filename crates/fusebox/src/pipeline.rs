@@ -545,7 +545,9 @@ impl<F> Pipeline<F> {
         match self.core.run(make, classify).await {
             Ok(v) => Ok(v),
             Err(e) if Fallback::<T, E>::active(&*self.fallback) => {
-                self.core.counters.fell_back(e.reason().kind(), &self.core.events());
+                self.core
+                    .counters
+                    .fell_back(e.reason().kind(), &self.core.events());
                 self.fallback.fallback(e).await
             }
             Err(e) => Err(e),
@@ -595,7 +597,9 @@ impl<F> Pipeline<F> {
         match self.core.run_blocking(f, classify) {
             Ok(v) => Ok(v),
             Err(e) if BlockingFallback::<T, E>::active(&*self.fallback) => {
-                self.core.counters.fell_back(e.reason().kind(), &self.core.events());
+                self.core
+                    .counters
+                    .fell_back(e.reason().kind(), &self.core.events());
                 self.fallback.fallback_blocking(e)
             }
             Err(e) => Err(e),

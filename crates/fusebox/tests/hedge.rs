@@ -71,7 +71,12 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    (1u64..60, 0u32..4, 0u32..4, prop::collection::vec((1u64..200, any::<bool>()), 4))
+    (
+        1u64..60,
+        0u32..4,
+        0u32..4,
+        prop::collection::vec((1u64..200, any::<bool>()), 4),
+    )
         .prop_map(|(delay, max, budget, plan)| Case {
             delay,
             max,
@@ -130,7 +135,13 @@ fn model(c: &Case) -> Predicted {
     let winner = ends.iter().filter(|(_, k)| c.plan[*k].1).min().copied();
     let (answer, at) = match winner {
         Some((t, k)) => {
-            tags.push(if k > 0 { "H3" } else if starts.len() > 1 { "H4" } else { "H1" });
+            tags.push(if k > 0 {
+                "H3"
+            } else if starts.len() > 1 {
+                "H4"
+            } else {
+                "H1"
+            });
             (Ok(k), t)
         }
         None => {
@@ -140,10 +151,7 @@ fn model(c: &Case) -> Predicted {
         }
     };
     let cut = winner.unwrap_or((u64::MAX, usize::MAX));
-    let melts = ends
-        .iter()
-        .filter(|e| !c.plan[e.1].1 && **e < cut)
-        .count() as u64;
+    let melts = ends.iter().filter(|e| !c.plan[e.1].1 && **e < cut).count() as u64;
     if ends.iter().any(|e| *e > cut) {
         tags.push("H9");
     }
@@ -251,7 +259,8 @@ fn slow_ok<'a>(
 fn the_losers_valve_slot_is_freed_at_the_win() {
     let clock = ManualClock::new();
     let fb = Fusebox::builder().clock(clock.clone()).build();
-    fb.install_valve("dep", ValveConfig::new().concurrency(4)).unwrap();
+    fb.install_valve("dep", ValveConfig::new().concurrency(4))
+        .unwrap();
     let valve = fb.valve("dep").unwrap();
     let p = Pipeline::builder("dep")
         .clock(clock.clone())
@@ -287,7 +296,8 @@ fn the_losers_probe_slot_is_freed_at_the_win() {
     // Blown by one melt; then two probes at once, two successes to heal.
     fb.install(
         "dep",
-        FuseConfig::standard(0, ms(1000)).heal(Heal::program([Step::Delay(ms(50)), Step::Probe(2)])),
+        FuseConfig::standard(0, ms(1000))
+            .heal(Heal::program([Step::Delay(ms(50)), Step::Probe(2)])),
     )
     .unwrap();
     let fuse = fb.fuse("dep").unwrap();
@@ -314,11 +324,18 @@ fn the_losers_probe_slot_is_freed_at_the_win() {
     let mut a = Box::pin(p.call(slow_ok(&clock, &[5, 5], &m)));
     let mut b = Box::pin(p.call(slow_ok(&clock, &[5, 5], &m)));
     assert!(a.as_mut().poll(&mut cx).is_pending());
-    assert!(b.as_mut().poll(&mut cx).is_pending(), "the second probe slot is free");
+    assert!(
+        b.as_mut().poll(&mut cx).is_pending(),
+        "the second probe slot is free"
+    );
     clock.advance(ms(5));
     assert!(a.as_mut().poll(&mut cx).is_ready() && b.as_mut().poll(&mut cx).is_ready());
     assert_eq!(fb.state("dep").unwrap().state, fusebox::fuse::FuseState::Ok);
-    assert_eq!(fb.state("dep").unwrap().counters.melts, 1, "the loser melted nothing");
+    assert_eq!(
+        fb.state("dep").unwrap().counters.melts,
+        1,
+        "the loser melted nothing"
+    );
 }
 
 #[test]
@@ -382,7 +399,10 @@ fn hedges_and_retries_share_one_budget() {
         1_000,
     );
     let e = out.unwrap_err();
-    assert_eq!((e.attempts(), e.hedges(), e.stop()), (1, 1, Stop::BudgetExhausted));
+    assert_eq!(
+        (e.attempts(), e.hedges(), e.stop()),
+        (1, 1, Stop::BudgetExhausted)
+    );
     assert_eq!(n.get(), 2);
     assert_eq!(budget.stats().withdrawals, 1);
     let s = p.stats();

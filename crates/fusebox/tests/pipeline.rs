@@ -79,13 +79,13 @@ fn case() -> impl Strategy<Value = Case> {
         2 => Just(Plan::Slow),
         1 => Just(Plan::Busy),
     ];
-    (0u32..4, 1u32..6, prop::collection::vec(plan, 6)).prop_map(|(max_melts, max_attempts, plan)| {
-        Case {
+    (0u32..4, 1u32..6, prop::collection::vec(plan, 6)).prop_map(
+        |(max_melts, max_attempts, plan)| Case {
             max_melts,
             max_attempts,
             plan,
-        }
-    })
+        },
+    )
 }
 
 /// The answer: the value (the attempt's index) or the fallback's reason;
@@ -130,7 +130,11 @@ fn model(c: &Case) -> Predicted {
         };
         let failure = matches!(reason, ReasonKind::Timeout | ReasonKind::Failed);
         if failure && (k as u32 + 1) < c.max_attempts {
-            tags.push(if reason == ReasonKind::Timeout { "L2" } else { "L1" });
+            tags.push(if reason == ReasonKind::Timeout {
+                "L2"
+            } else {
+                "L1"
+            });
             k += 1;
             continue;
         }
@@ -158,8 +162,11 @@ fn model(c: &Case) -> Predicted {
 fn run_case(c: &Case) -> Result<(), TestCaseError> {
     let clock = ManualClock::new();
     let fb = Fusebox::builder().clock(clock.clone()).build();
-    fb.install("dep", FuseConfig::standard(c.max_melts, Duration::from_secs(3600)))
-        .unwrap();
+    fb.install(
+        "dep",
+        FuseConfig::standard(c.max_melts, Duration::from_secs(3600)),
+    )
+    .unwrap();
     fb.install_valve("dep", ValveConfig::new().concurrency(1).queue(0))
         .unwrap();
     let valve = fb.valve("dep").unwrap();
@@ -251,7 +258,8 @@ fn a_valve_refusal_is_not_retried_but_reaches_the_fallback() {
         .fuse(fb.fuse("dep").unwrap())
         .valve(valve.clone())
         .fallback(|e: PipelineError<()>| {
-            seen.borrow_mut().push((e.reason().clone(), e.attempts(), e.stop()));
+            seen.borrow_mut()
+                .push((e.reason().clone(), e.attempts(), e.stop()));
             0
         })
         .build()
@@ -278,7 +286,8 @@ fn a_fuse_refusal_never_reaches_the_valve_nor_the_retry() {
     let fb = Fusebox::builder().clock(clock.clone()).build();
     fb.install("dep", FuseConfig::standard(0, Duration::from_secs(10)))
         .unwrap();
-    fb.install_valve("dep", ValveConfig::new().concurrency(1)).unwrap();
+    fb.install_valve("dep", ValveConfig::new().concurrency(1))
+        .unwrap();
     let valve = fb.valve("dep").unwrap();
     let p = Pipeline::builder("dep")
         .clock(clock.clone())
@@ -296,8 +305,16 @@ fn a_fuse_refusal_never_reaches_the_valve_nor_the_retry() {
     });
     assert_eq!(out, Ok(ReasonKind::Blown));
     assert_eq!(ran.get(), 1);
-    assert_eq!(valve.snapshot().admitted, 1, "the refused retry never reached the valve");
-    assert_eq!(p.stats().retries, 1, "a retry was made, and refused by the fuse");
+    assert_eq!(
+        valve.snapshot().admitted,
+        1,
+        "the refused retry never reached the valve"
+    );
+    assert_eq!(
+        p.stats().retries,
+        1,
+        "a retry was made, and refused by the fuse"
+    );
 }
 
 #[test]
@@ -331,14 +348,21 @@ fn a_timeout_is_a_failure_and_is_retried() {
     );
     assert_eq!(out, Ok(1));
     assert_eq!(at, ms(30 + 10));
-    assert_eq!(fb.state("dep").unwrap().counters.melts, 1, "the timeout melted");
+    assert_eq!(
+        fb.state("dep").unwrap().counters.melts,
+        1,
+        "the timeout melted"
+    );
     // And the blocking form: a late answer is dropped and counts as a timeout.
     let late = p.call_blocking(|| {
         clock.advance(ms(31));
         Ok::<_, ()>(9)
     });
     let e = late.unwrap_err();
-    assert_eq!((e.reason(), e.attempts(), e.stop()), (&Reason::Timeout, 3, Stop::Exhausted));
+    assert_eq!(
+        (e.reason(), e.attempts(), e.stop()),
+        (&Reason::Timeout, 3, Stop::Exhausted)
+    );
     let on_time = p.call_blocking(|| {
         clock.advance(ms(30));
         Ok::<_, ()>(9)
@@ -391,7 +415,11 @@ fn the_deadline_ends_retries_and_hedges() {
         1_000,
     );
     assert_eq!((out, at - start), (Ok(1), ms(80)));
-    assert_eq!(p.stats().hedges, 0, "no hedge starts at or after the deadline");
+    assert_eq!(
+        p.stats().hedges,
+        0,
+        "no hedge starts at or after the deadline"
+    );
 }
 
 #[test]
@@ -409,7 +437,9 @@ fn an_ignored_result_is_neither_retried_nor_melted() {
         Err(c) if *c < 500 => Outcome::Ignored,
         Err(_) => Outcome::Failure,
     };
-    let e = p.call_blocking_classified(|| Err(404), classify).unwrap_err();
+    let e = p
+        .call_blocking_classified(|| Err(404), classify)
+        .unwrap_err();
     assert_eq!((e.attempts(), e.stop()), (1, Stop::NotRetryable));
     assert!(fb.ask("dep").unwrap().is_ok());
 }
@@ -442,14 +472,27 @@ fn budget_and_fallback_events_come_once_per_episode() {
     assert_eq!(
         events,
         [
-            EventKind::Pipeline { change: PipelineChange::BudgetExhausted },
-            EventKind::Pipeline { change: PipelineChange::Fallback { reason: ReasonKind::Failed } },
+            EventKind::Pipeline {
+                change: PipelineChange::BudgetExhausted
+            },
+            EventKind::Pipeline {
+                change: PipelineChange::Fallback {
+                    reason: ReasonKind::Failed
+                }
+            },
             // The success ended the fallback episode, not the budget's.
-            EventKind::Pipeline { change: PipelineChange::Fallback { reason: ReasonKind::Failed } },
+            EventKind::Pipeline {
+                change: PipelineChange::Fallback {
+                    reason: ReasonKind::Failed
+                }
+            },
         ]
     );
     let s = p.stats();
-    assert_eq!((s.budget_exhausted_retries, s.fallbacks.failed, s.successes), (4, 4, 1));
+    assert_eq!(
+        (s.budget_exhausted_retries, s.fallbacks.failed, s.successes),
+        (4, 4, 1)
+    );
     // The snapshot's samples carry the pipeline's counters.
     let snap = fb.snapshot();
     let samples = snap.samples();
@@ -464,9 +507,15 @@ fn budget_and_fallback_events_come_once_per_episode() {
             .map(|x| x.value)
     };
     use fusebox::catalog::Value;
-    assert_eq!(get("fusebox_fallbacks_total", Some(("reason", "failed"))), Some(Value::Counter(4)));
     assert_eq!(
-        get("fusebox_retry_budget_exhausted_total", Some(("kind", "retry"))),
+        get("fusebox_fallbacks_total", Some(("reason", "failed"))),
+        Some(Value::Counter(4))
+    );
+    assert_eq!(
+        get(
+            "fusebox_retry_budget_exhausted_total",
+            Some(("kind", "retry"))
+        ),
         Some(Value::Counter(4))
     );
     assert_eq!(get("fusebox_retries_total", None), Some(Value::Counter(0)));
@@ -476,7 +525,8 @@ fn budget_and_fallback_events_come_once_per_episode() {
 fn a_dropped_call_frees_its_valve_slot_and_builds_nothing_more() {
     let clock = ManualClock::new();
     let fb = Fusebox::builder().clock(clock.clone()).build();
-    fb.install_valve("dep", ValveConfig::new().concurrency(2)).unwrap();
+    fb.install_valve("dep", ValveConfig::new().concurrency(2))
+        .unwrap();
     let valve = fb.valve("dep").unwrap();
     let p = Pipeline::builder("dep")
         .clock(clock.clone())
@@ -509,20 +559,36 @@ fn invalid_pipelines_are_refused() {
         (Pipeline::builder("dep").fusebox(&fb).build(), "name"),
         (Pipeline::builder("").fusebox(&fb).build(), "name"),
         (Pipeline::builder("a\nb").fusebox(&fb).build(), "name"),
-        (Pipeline::builder("x").timeout(Duration::ZERO).build(), "timeout"),
-        (Pipeline::builder("x").hedge(Hedge::quantile(1.5, ms(1))).build(), "hedge.quantile"),
         (
-            Pipeline::builder("x").hedge(Hedge::quantile(0.9, ms(1)).samples(10, 11)).build(),
+            Pipeline::builder("x").timeout(Duration::ZERO).build(),
+            "timeout",
+        ),
+        (
+            Pipeline::builder("x")
+                .hedge(Hedge::quantile(1.5, ms(1)))
+                .build(),
+            "hedge.quantile",
+        ),
+        (
+            Pipeline::builder("x")
+                .hedge(Hedge::quantile(0.9, ms(1)).samples(10, 11))
+                .build(),
             "hedge.min_samples",
         ),
-        (Pipeline::builder("x").retry(RetryPolicy::new(0)).build(), "max_attempts"),
+        (
+            Pipeline::builder("x").retry(RetryPolicy::new(0)).build(),
+            "max_attempts",
+        ),
     ];
     for (r, field) in cases {
         let e = r.unwrap_err();
         assert_eq!(e.field(), field, "{e}");
     }
     drop(_first);
-    assert!(Pipeline::builder("dep").fusebox(&fb).build().is_ok(), "a departed pipeline's name is free");
+    assert!(
+        Pipeline::builder("dep").fusebox(&fb).build().is_ok(),
+        "a departed pipeline's name is free"
+    );
 }
 
 #[tokio::test]

@@ -28,8 +28,8 @@ use super::stats::{DRY_HEDGES, DRY_RETRIES, HEDGES, HEDGE_WINS};
 use super::{Core, PipelineError};
 use crate::clock::duration_nanos;
 use crate::fuse::Outcome;
-use crate::retry::{Class, Stop};
 use crate::retry::{Attempts, Next};
+use crate::retry::{Class, Stop};
 
 /// How a finished attempt ranks when no attempt succeeded: the higher
 /// replaces the lower, and among equals the later wins.
@@ -136,7 +136,10 @@ impl Core {
                     }
                     return Poll::Ready(done);
                 }
-                if best.as_ref().is_none_or(|b| rank(done.class) >= rank(b.class)) {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| rank(done.class) >= rank(b.class))
+                {
                     best = Some(done);
                 }
             }

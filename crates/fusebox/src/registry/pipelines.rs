@@ -40,13 +40,15 @@ impl<F> PipelineBuilder<F> {
     /// already has.
     pub fn fusebox(mut self, fusebox: &Fusebox) -> Self {
         let shared = &fusebox.shared;
-        self.home = Some(check_name(&self.name).map_err(ConfigError::for_pipeline).map(|()| {
-            Home {
-                timebase: shared.env.timebase.clone(),
-                bus: shared.bus.clone(),
-                list: shared.pipelines.clone(),
-            }
-        }));
+        self.home = Some(
+            check_name(&self.name)
+                .map_err(ConfigError::for_pipeline)
+                .map(|()| Home {
+                    timebase: shared.env.timebase.clone(),
+                    bus: shared.bus.clone(),
+                    list: shared.pipelines.clone(),
+                }),
+        );
         self
     }
 }
