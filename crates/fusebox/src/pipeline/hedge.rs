@@ -28,7 +28,23 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 
-/// When to hedge, and how often. See the [module](self) for the why.
+/// When to hedge, and how often.
+///
+/// A hedge is a second attempt started while the first is still running
+/// slowly (not a retry: nothing failed); the first success wins and the
+/// other attempt is dropped, which frees its valve slot and counts as
+/// ignored for the fuse (freeing a probe slot). After Dean and Barroso,
+/// "The Tail at Scale" (CACM 56(2), 2013): hedging at the 95th percentile
+/// cuts the latency tail for a few percent more load. Hedges are paid from
+/// the pipeline's [`RetryBudget`](crate::retry::RetryBudget), the one its
+/// retries draw from, and at most [`max_hedges`](Self::max_hedges) are
+/// made per call.
+///
+/// ```text
+///  t=0        attempt 1 starts
+///  t=delay    attempt 1 still running: the budget pays, hedge 1 starts
+///  t=delay+x  hedge 1 succeeds: its answer is returned, attempt 1 dropped
+/// ```
 ///
 /// # Example
 ///
