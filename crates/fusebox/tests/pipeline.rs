@@ -614,3 +614,33 @@ async fn on_tokio_a_hedge_wins_against_a_slow_primary() {
     let took = start.elapsed();
     assert!(took >= ms(30) && took < ms(400), "{took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_call_is_send_and_runs_on_a_spawned_task() {
+    let fb = Fusebox::new();
+    fb.install("dep", FuseConfig::standard(5, Duration::from_secs(10)))
+        .unwrap();
+    fb.install_valve("dep", ValveConfig::new().concurrency(4))
+        .unwrap();
+    let p = Pipeline::builder("dep")
+        .fusebox(&fb)
+        .retry(RetryPolicy::new(2))
+        .hedge(Hedge::after(ms(5)))
+        .fuse(fb.fuse("dep").unwrap())
+        .valve(fb.valve("dep").unwrap())
+        .timeout(ms(1_000))
+        .fallback_async(|e: PipelineError<()>| async move { e.attempts() })
+        .build()
+        .unwrap();
+    let q = p.clone();
+    let task = tokio::spawn(async move {
+        q.call(|| async {
+            tokio::time::sleep(ms(1)).await;
+            Err::<u32, _>(())
+        })
+        .await
+    });
+    assert_eq!(task.await.unwrap(), Ok(2), "the async fallback got the attempts");
+    assert_eq!(fb.valve("dep").unwrap().in_flight(), 0);
+    assert_eq!(p.stats().fallbacks.failed, 1);
+}
