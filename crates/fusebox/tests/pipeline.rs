@@ -640,7 +640,11 @@ async fn a_pipeline_call_is_send_and_runs_on_a_spawned_task() {
         })
         .await
     });
-    assert_eq!(task.await.unwrap(), Ok(2), "the async fallback got the attempts");
+    assert_eq!(
+        task.await.unwrap(),
+        Ok(2),
+        "the async fallback got the attempts"
+    );
     assert_eq!(fb.valve("dep").unwrap().in_flight(), 0);
     assert_eq!(p.stats().fallbacks.failed, 1);
 }

@@ -18,14 +18,13 @@
 //! spawned, nothing needs a runtime but the [`Timer`](super::Timer).
 
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
 use super::attempt::{attempt, Done};
 use super::hedge::HedgeDelay;
 use super::stats::{DRY_HEDGES, DRY_RETRIES, HEDGES, HEDGE_WINS};
-use super::{Core, PipelineError};
+use super::{Core, PipelineError, Sleeping};
 use crate::clock::duration_nanos;
 use crate::fuse::Outcome;
 use crate::retry::{Attempts, Next};
@@ -164,7 +163,7 @@ impl Core {
     }
 
     /// The timer of the next hedge, if the call has one left.
-    fn hedge_timer(&self, hedging: &Hedging) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
+    fn hedge_timer(&self, hedging: &Hedging) -> Option<Sleeping> {
         let h = self.hedge.as_ref()?;
         if hedging.left == 0 {
             return None;

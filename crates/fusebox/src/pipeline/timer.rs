@@ -172,6 +172,8 @@ mod tests {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
+        // Ordering (of the loads below): the counter is written by `wake`
+        // on this same thread, inside `advance`.
         let mut s = clock.sleep(Duration::from_millis(10));
         assert!(s.as_mut().poll(&mut cx).is_pending());
         clock.advance(Duration::from_millis(9));
