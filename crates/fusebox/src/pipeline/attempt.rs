@@ -52,7 +52,8 @@ where
     Fut: Future<Output = Result<T, E>>,
     C: Fn(&Result<T, E>) -> Outcome,
 {
-    let started = core.clock.now();
+    // Read only for the latency estimate (a quantile hedge).
+    let started = core.latency.as_ref().map(|_| core.clock.now());
     let pending = match &core.fuse {
         Some(f) => match Pending::admit(f.core()) {
             Ok(p) => Some(p),
@@ -83,10 +84,8 @@ where
     if let Some(p) = pending {
         p.finish(outcome);
     }
-    if outcome == Outcome::Success {
-        if let Some(l) = &core.latency {
-            l.record(core.clock.now().saturating_sub(started));
-        }
+    if let (Outcome::Success, Some(l), Some(t0)) = (outcome, &core.latency, started) {
+        l.record(core.clock.now().saturating_sub(t0));
     }
     Done {
         result,

@@ -4,8 +4,8 @@
 //! The last `window` latencies of successful attempts sit in a ring (memory
 //! fixed whatever the call rate; old behaviour leaves as new arrives). The
 //! quantile is the nearest rank over them: sort, take element
-//! `ceil(q · n) − 1`. Sorting at most 1024 numbers on every success would
-//! put a few microseconds on the success path, so the quantile is
+//! `ceil(q · n) − 1`. Sorting up to 1024 numbers is far more work than
+//! the rest of a successful attempt's bookkeeping, so the quantile is
 //! recomputed only every [`EVERY`] samples (and on each sample until
 //! `min_samples` are known), and read from one atomic word between
 //! recomputations. Only successes are sampled: a failure that answers fast
