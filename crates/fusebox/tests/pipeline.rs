@@ -648,3 +648,32 @@ async fn a_pipeline_call_is_send_and_runs_on_a_spawned_task() {
     assert_eq!(fb.valve("dep").unwrap().in_flight(), 0);
     assert_eq!(p.stats().fallbacks.failed, 1);
 }
+
+#[test]
+fn pipeline_events_and_snapshots_survive_json() {
+    let fb = Fusebox::new();
+    let sub = fb.subscribe();
+    let p = Pipeline::builder("dep")
+        .fusebox(&fb)
+        .fallback_value(0)
+        .build()
+        .unwrap();
+    assert_eq!(p.call_blocking(|| Err::<i32, _>(())), Ok(0));
+    let e = sub.try_recv().unwrap();
+    let json = serde_json::to_string(&e).unwrap();
+    assert!(
+        json.contains(r#""type":"pipeline""#) && json.contains(r#""reason":"failed""#),
+        "{json}"
+    );
+    assert_eq!(serde_json::from_str::<fusebox::Event>(&json).unwrap(), e);
+    let snap = fb.snapshot();
+    let back: fusebox::Snapshot =
+        serde_json::from_str(&serde_json::to_string(&snap).unwrap()).unwrap();
+    assert_eq!(back, snap);
+    assert_eq!(back.pipelines[0].stats.fallbacks.failed, 1);
+    // A snapshot from before pipelines existed still reads.
+    let mut old: serde_json::Value = serde_json::to_value(&snap).unwrap();
+    old.as_object_mut().unwrap().remove("pipelines");
+    let old: fusebox::Snapshot = serde_json::from_value(old).unwrap();
+    assert!(old.pipelines.is_empty());
+}
