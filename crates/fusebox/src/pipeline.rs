@@ -69,7 +69,9 @@
 //! recent-latency estimate a quantile hedge reads), `timer.rs` (how the
 //! async form waits), `attempt.rs` (one attempt through fuse, valve and
 //! timeout), `run.rs` (rounds, hedges and retries), `blocking.rs` (the sync
-//! form), `fallback.rs`, `error.rs`, `stats.rs` (counters and events).
+//! form), `fallback.rs`, `error.rs`, `stats.rs` (counters and events),
+//! `home.rs` (what a pipeline takes from its Fusebox). What it costs on a
+//! healthy call: `benches/pipeline.rs`.
 
 mod attempt;
 mod blocking;
