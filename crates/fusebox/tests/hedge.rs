@@ -408,3 +408,37 @@ fn hedges_and_retries_share_one_budget() {
     let s = p.stats();
     assert_eq!((s.hedges, s.retries, s.budget_exhausted_retries), (1, 0, 1));
 }
+
+#[test]
+fn at_most_max_hedges_per_call_across_its_retries() {
+    let clock = ManualClock::new();
+    let p = Pipeline::builder("dep")
+        .clock(clock.clone())
+        .retry(RetryPolicy::new(3))
+        .hedge(Hedge::after(ms(10)).max(1))
+        .build()
+        .unwrap();
+    let n = Cell::new(0usize);
+    // Every attempt fails after 20 ms: round 1 is hedged at 10 ms, the
+    // retries are not (the call's one hedge is spent).
+    let (out, at) = drive(
+        &clock,
+        p.call(|| {
+            n.set(n.get() + 1);
+            let c = clock.clone();
+            async move {
+                Timer::sleep(&c, ms(20)).await;
+                Err::<(), _>(())
+            }
+        }),
+        1_000,
+    );
+    let e = out.unwrap_err();
+    assert_eq!(
+        (e.attempts(), e.hedges(), e.stop()),
+        (3, 1, Stop::Exhausted)
+    );
+    assert_eq!(n.get(), 4, "three attempts and one hedge");
+    // Round 1 ends when the hedge fails at 30 ms; rounds 2 and 3 take 20 each.
+    assert_eq!(at, ms(30 + 20 + 20));
+}
