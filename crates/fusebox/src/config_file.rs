@@ -109,6 +109,7 @@ mod error;
 mod lines;
 mod load;
 mod locate;
+mod pipeline;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path as FsPath;
@@ -122,6 +123,8 @@ pub use self::error::ConfigFileError;
 use self::error::Kind;
 pub use self::lines::LineIndex;
 use self::locate::{Locator, Path};
+pub use self::pipeline::{BudgetSpec, PipelineSpec, RetrySpec};
+use self::pipeline::{read_pipeline, Places};
 use crate::error::ConfigError;
 use crate::fuse::FuseConfig;
 use crate::valve::ValveConfig;
@@ -151,9 +154,12 @@ use crate::valve::ValveConfig;
 pub struct ConfigFile {
     fuses: BTreeMap<String, FuseConfig>,
     valves: BTreeMap<String, ValveConfig>,
-    /// Where each fuse and valve is declared, for errors found at install.
+    pipelines: BTreeMap<String, PipelineSpec>,
+    /// Where each fuse, valve and pipeline is declared, for errors found at
+    /// install.
     fuse_places: BTreeMap<String, (usize, usize)>,
     valve_places: BTreeMap<String, (usize, usize)>,
+    pipeline_places: BTreeMap<String, Places>,
     file: Option<Arc<str>>,
 }
 
@@ -212,6 +218,7 @@ impl ConfigFile {
         let mut file = ConfigFile::default();
         let mut fuse_entries = Vec::new();
         let mut valve_entries = Vec::new();
+        let mut pipeline_entries = Vec::new();
         let top = match root.get_ref() {
             DeValue::Table(top) => top.iter().collect(),
             _ => Vec::new(), // a document is always a table
@@ -221,11 +228,14 @@ impl ConfigFile {
             let entries = match name {
                 "fuses" => &mut fuse_entries,
                 "valves" => &mut valve_entries,
+                "pipelines" => &mut pipeline_entries,
                 _ => {
                     errors.push(ConfigFileError::new(
                         lines.position(key.span().start),
                         Path::default().key(name).to_string(),
-                        format!("unknown field `{name}`, expected `fuses` or `valves`"),
+                        format!(
+                            "unknown field `{name}`, expected `fuses`, `valves` or `pipelines`"
+                        ),
                         Kind::Shape,
                     ));
                     continue;
@@ -276,6 +286,16 @@ impl ConfigFile {
                 Err(e) => errors.push(e),
             }
         }
+        for entry in &pipeline_entries {
+            match read_pipeline(&lines, entry) {
+                Ok((spec, places)) => {
+                    let name = entry_name(entry);
+                    file.pipeline_places.insert(name.clone(), places);
+                    file.pipelines.insert(name, spec);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
         if errors.is_empty() {
             Ok(file)
         } else {
@@ -313,23 +333,52 @@ impl ConfigFile {
         &self.valves
     }
 
-    /// An error found when installing a fuse or valve of this file, placed
-    /// at its declaration.
+    /// The pipelines, by name: what each declares, its fuse and valve by
+    /// name ([`Fusebox::load_config`](crate::Fusebox::load_config) builds
+    /// them).
+    pub fn pipelines(&self) -> &BTreeMap<String, PipelineSpec> {
+        &self.pipelines
+    }
+
+    /// An error found when installing a fuse, valve or pipeline of this
+    /// file, placed at its declaration.
     fn install_error(&self, section: &str, name: &str, err: ConfigError) -> ConfigFileError {
-        let places = match section {
-            "fuses" => &self.fuse_places,
-            _ => &self.valve_places,
+        let (place, field) = match section {
+            "fuses" => (self.fuse_places.get(name).copied(), segments(&err)),
+            "valves" => (self.valve_places.get(name).copied(), segments(&err)),
+            _ => (
+                self.pipeline_places.get(name).map(|p| p.entry),
+                pipeline::file_field(&err),
+            ),
         };
         let mut path = Path::default().key(section).key(name);
         if err.field() != "name" {
-            path.0.extend(segments(&err));
+            path.0.extend(field);
         }
         let e = ConfigFileError::new(
-            places.get(name).copied().unwrap_or((1, 1)),
+            place.unwrap_or((1, 1)),
             path.to_string(),
             err.rule(),
             Kind::Rule(Some(err)),
         );
+        self.named(e)
+    }
+
+    /// A pipeline's `fuse` or `valve` (the `key`) names neither one of this
+    /// file nor one installed in the Fusebox it was loaded into.
+    fn missing(&self, name: &str, key: &str, target: &str) -> ConfigFileError {
+        let places = self.pipeline_places.get(name).copied().unwrap_or_default();
+        let place = if key == "fuse" { places.fuse } else { places.valve };
+        let e = ConfigFileError::new(
+            place,
+            Path::default().key("pipelines").key(name).key(key).to_string(),
+            format!("names no {key} of this file or of the Fusebox ({target:?})"),
+            Kind::Rule(None),
+        );
+        self.named(e)
+    }
+
+    fn named(&self, e: ConfigFileError) -> ConfigFileError {
         match &self.file {
             Some(f) => e.in_file(f.clone()),
             None => e,

@@ -437,7 +437,7 @@ impl<F> PipelineBuilder<F> {
             bus: home.as_ref().map(|h| h.bus.clone()),
         });
         if let Some(h) = &home {
-            h.list.register(&core)?;
+            h.list.register(&core, h.keep)?;
         }
         Ok(Pipeline {
             core,

@@ -1,5 +1,5 @@
 //! Installing a config file into a Fusebox: every fuse, then every valve,
-//! each error placed at its declaration in the file.
+//! then every pipeline, each error placed at its declaration in the file.
 
 use std::path::Path as FsPath;
 
@@ -14,6 +14,21 @@ impl Fusebox {
     /// installed under a name is reconfigured and reset (and stays
     /// disabled if it was), a valve is reconfigured live. Fuses and valves
     /// the file does not name are left alone.
+    ///
+    /// Then it builds every pipeline, with this Fusebox
+    /// ([`PipelineBuilder::fusebox`](crate::pipeline::PipelineBuilder::fusebox):
+    /// its clock, its bus, its snapshot), on the fuse and valve it names
+    /// (of the file, or installed before), and **keeps** it: unlike a
+    /// pipeline you build, which leaves the Fusebox with its last clone,
+    /// one built from a file lives as long as the Fusebox, and
+    /// [`pipeline`](Self::pipeline) hands out clones of it. Loading a file
+    /// again replaces it under its name (clones of the old one keep their
+    /// policies, but leave the snapshot). Its timer is the Fusebox's clock
+    /// if that is a [`ManualClock`](crate::ManualClock) (time moves when a
+    /// test says), else tokio's with the `tokio` feature; without either,
+    /// a pipeline that waits (a hedge, a timeout, a backoff) is refused
+    /// with the builder's `timer` error. A name held by a live pipeline you
+    /// built is refused too.
     ///
     /// The config was validated when parsed, so this fails only if the
     /// registry refuses what the file checks could not foresee; what was
@@ -41,6 +56,23 @@ impl Fusebox {
         for (name, cfg) in &config.valves {
             self.install_valve(name, cfg.clone())
                 .map_err(|e| config.install_error("valves", name, e))?;
+        }
+        for (name, spec) in &config.pipelines {
+            let err = |e| config.install_error("pipelines", name, e);
+            let mut b = spec.builder(name).map_err(err)?;
+            if let Some(f) = &spec.fuse {
+                let fuse = self
+                    .fuse(f)
+                    .ok_or_else(|| config.missing(name, "fuse", f))?;
+                b = b.fuse(fuse);
+            }
+            if let Some(v) = &spec.valve {
+                let valve = self
+                    .valve(v)
+                    .ok_or_else(|| config.missing(name, "valve", v))?;
+                b = b.valve(valve);
+            }
+            self.keep_pipeline(b).map_err(err)?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use super::{check_name, Fusebox};
 use crate::error::ConfigError;
-use crate::pipeline::{Home, PipelineBuilder, PipelineSnapshot};
+use crate::pipeline::{Home, Pipeline, PipelineBuilder, PipelineSnapshot};
 
 impl Fusebox {
     /// Every live pipeline built with this Fusebox
@@ -30,6 +30,49 @@ impl Fusebox {
     }
 }
 
+impl Fusebox {
+    /// The pipeline this Fusebox built from a config file under `name`
+    /// ([`load_config`](Self::load_config), feature `toml`), a clone
+    /// sharing its counters and budget. Pipelines you build yourself are
+    /// yours to hand around: they are in [`pipelines`](Self::pipelines)
+    /// but not here.
+    ///
+    /// A Fusebox keeps the pipelines it built (it is their only owner),
+    /// so they stay in its snapshot and metrics for its lifetime, or until
+    /// a later load replaces one under the same name.
+    ///
+    /// ```
+    /// use fusebox::{Fusebox, ManualClock};
+    ///
+    /// let fb = Fusebox::builder().clock(ManualClock::new()).build();
+    /// # #[cfg(feature = "toml")] {
+    /// fb.load_config_str("[pipelines.db]\nretry = { attempts = 3 }\n")?;
+    /// let db = fb.pipeline("db").unwrap();
+    /// let mut calls = 0;
+    /// let r = db.call_blocking(|| { calls += 1; if calls < 3 { Err("flaky") } else { Ok(calls) } });
+    /// assert_eq!(r, Ok(3));
+    /// drop(db);
+    /// assert_eq!(fb.pipelines()[0].stats.retries, 2);  // still kept, counters and all
+    /// # }
+    /// assert!(fb.pipeline("nope").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pipeline(&self, name: &str) -> Option<Pipeline> {
+        self.shared.pipelines.kept(name)
+    }
+
+    /// Builds `builder` with this Fusebox and keeps it (see
+    /// [`pipeline`](Self::pipeline)).
+    #[cfg_attr(not(feature = "toml"), allow(dead_code))]
+    pub(crate) fn keep_pipeline(&self, builder: PipelineBuilder) -> Result<(), ConfigError> {
+        let mut builder = builder.fusebox(self);
+        if let Some(Ok(home)) = &mut builder.home {
+            home.keep = true;
+        }
+        builder.build().map(drop)
+    }
+}
+
 impl<F> PipelineBuilder<F> {
     /// Belongs to `fusebox`: reads its clock (unless
     /// [`clock`](Self::clock) says otherwise), sends its events on its bus,
@@ -47,6 +90,7 @@ impl<F> PipelineBuilder<F> {
                     timebase: shared.env.timebase.clone(),
                     bus: shared.bus.clone(),
                     list: shared.pipelines.clone(),
+                    keep: false,
                 }),
         );
         self
