@@ -20,8 +20,10 @@ use std::time::Duration;
 use fusebox::{
     config_file::ConfigFileError,
     fuse::FuseState,
+    pipeline::{Hedge, Pipeline, Reason},
+    retry::{Backoff, RetryPolicy},
     valve::{Adaptive, Discipline, Rate},
-    ConfigFile, FuseConfig, Fusebox, Heal, ManualClock, Step, Strategy, ValveConfig,
+    Clock, ConfigFile, FuseConfig, Fusebox, Heal, ManualClock, Step, Strategy, ValveConfig,
 };
 use proptest::prelude::*;
 use proptest::strategy::Strategy as _;
@@ -1037,6 +1039,240 @@ fn cases() -> Vec<Case> {
             "control characters",
         ),
     ]
+    .into_iter()
+    .chain(pipeline_cases())
+    .collect()
+}
+
+/// A valid pipeline, to break one line of (the lines are numbered from 1).
+const PIPE: &str = r#"[pipelines.db]
+budget = { ratio = 0.2, min_per_sec = 10, ttl = "10s" }
+hedge = { quantile = 0.95, initial = "50ms", window = 64, min_samples = 8 }
+fuse = "db"
+valve = "db"
+timeout = "200ms"
+
+[pipelines.db.retry]
+attempts = 3
+deadline = "2s"
+
+[pipelines.db.retry.backoff]
+kind = "exponential"
+base = "10ms"
+max = "1s"
+jitter = "full"
+"#;
+
+#[track_caller]
+fn pipe(from: &str, to: &str) -> String {
+    edit(PIPE, from, to)
+}
+
+fn pipeline_cases() -> Vec<Case> {
+    // Line numbers: 2 budget, 3 hedge, 4 fuse, 5 valve, 6 timeout, 9
+    // attempts, 10 deadline, 13 kind, 14 base, 15 max, 16 jitter.
+    vec![
+        (
+            "pipeline: unknown key",
+            pipe("fuse = \"db\"", "fuse = \"db\"\nretries = 3"),
+            5,
+            "retries",
+            "pipelines.db.retries",
+            "unknown field `retries`",
+        ),
+        (
+            "pipeline: unknown key in retry",
+            pipe("deadline", "dedline"),
+            10,
+            "dedline",
+            "pipelines.db.retry.dedline",
+            "unknown field `dedline`",
+        ),
+        (
+            "pipeline: attempts is the core's max_attempts",
+            pipe("attempts = 3", "attempts = 0"),
+            9,
+            "0",
+            "pipelines.db.retry.attempts",
+            "must be at least 1",
+        ),
+        (
+            "pipeline: attempts of the wrong type",
+            pipe("attempts = 3", "attempts = \"3\""),
+            9,
+            "\"3\"",
+            "pipelines.db.retry.attempts",
+            "invalid type",
+        ),
+        (
+            "pipeline: zero deadline",
+            pipe("\"2s\"", "\"0s\""),
+            10,
+            "\"0s\"",
+            "pipelines.db.retry.deadline",
+            "must be greater than zero",
+        ),
+        (
+            "pipeline: backoff max below its base is the core's cap rule",
+            pipe("max = \"1s\"", "max = \"1ms\""),
+            15,
+            "\"1ms\"",
+            "pipelines.db.retry.backoff.max",
+            "must be at least the base delay",
+        ),
+        (
+            "pipeline: backoff factor below 1",
+            pipe("max = \"1s\"", "max = \"1s\"\nfactor = 0.5"),
+            16,
+            "0.5",
+            "pipelines.db.retry.backoff.factor",
+            "must be finite and at least 1",
+        ),
+        (
+            "pipeline: unknown backoff kind",
+            pipe("\"exponential\"", "\"exponentail\""),
+            13,
+            "\"exponentail\"",
+            "pipelines.db.retry.backoff.kind",
+            "unknown variant `exponentail`",
+        ),
+        (
+            "pipeline: unknown jitter",
+            pipe("\"full\"", "\"ful\""),
+            16,
+            "\"ful\"",
+            "pipelines.db.retry.backoff.jitter",
+            "unknown variant `ful`",
+        ),
+        (
+            "pipeline: unknown key in a backoff",
+            pipe("base = ", "bse = "),
+            14,
+            "bse",
+            "pipelines.db.retry.backoff.bse",
+            "unknown field `bse`",
+        ),
+        (
+            "pipeline: a constant backoff has no max",
+            pipe("\"exponential\"", "\"constant\""),
+            15,
+            "max",
+            "pipelines.db.retry.backoff.max",
+            "unknown field `max`",
+        ),
+        (
+            "pipeline: budget ttl out of range",
+            pipe("ttl = \"10s\"", "ttl = \"1ms\""),
+            2,
+            "\"1ms\"",
+            "pipelines.db.budget.ttl",
+            "must be between 10 ms and 1 hour",
+        ),
+        (
+            "pipeline: negative budget ratio",
+            pipe("ratio = 0.2", "ratio = -0.5"),
+            2,
+            "-0.5",
+            "pipelines.db.budget.ratio",
+            "must be between 0 and 1000",
+        ),
+        (
+            "pipeline: budget without a ttl",
+            pipe(", ttl = \"10s\"", ""),
+            2,
+            "{",
+            "pipelines.db.budget.ttl",
+            "missing field `ttl`",
+        ),
+        (
+            "pipeline: hedge quantile above 1",
+            pipe("0.95", "1.5"),
+            3,
+            "1.5",
+            "pipelines.db.hedge.quantile",
+            "must be in (0, 1]",
+        ),
+        (
+            "pipeline: hedge window of 0",
+            pipe("window = 64", "window = 0"),
+            3,
+            "0,",
+            "pipelines.db.hedge.window",
+            "must be between 1 and 1024",
+        ),
+        (
+            "pipeline: more samples needed than the window holds",
+            pipe("min_samples = 8", "min_samples = 65"),
+            3,
+            "65",
+            "pipelines.db.hedge.min_samples",
+            "must be between 1 and the window",
+        ),
+        (
+            "pipeline: a hedge both fixed and adaptive",
+            pipe("hedge = { quantile", "hedge = { after = \"5ms\", quantile"),
+            3,
+            "0.95",
+            "pipelines.db.hedge.quantile",
+            "not both",
+        ),
+        (
+            "pipeline: a hedge with no delay",
+            pipe("quantile = 0.95, initial = \"50ms\", ", ""),
+            3,
+            "{",
+            "pipelines.db.hedge.after",
+            "missing field `after`",
+        ),
+        (
+            "pipeline: a quantile hedge without its initial delay",
+            pipe("initial = \"50ms\", ", ""),
+            3,
+            "{",
+            "pipelines.db.hedge.initial",
+            "missing field `initial`",
+        ),
+        (
+            "pipeline: a fixed hedge with a window",
+            pipe("quantile = 0.95, initial = \"50ms\"", "after = \"50ms\""),
+            3,
+            "64",
+            "pipelines.db.hedge.window",
+            "only a quantile hedge",
+        ),
+        (
+            "pipeline: unknown key in a hedge",
+            pipe("min_samples", "min_sample"),
+            3,
+            "min_sample",
+            "pipelines.db.hedge.min_sample",
+            "unknown field `min_sample`",
+        ),
+        (
+            "pipeline: zero timeout",
+            pipe("\"200ms\"", "\"0ms\""),
+            6,
+            "\"0ms\"",
+            "pipelines.db.timeout",
+            "must be greater than zero",
+        ),
+        (
+            "pipeline: timeout without a unit",
+            pipe("\"200ms\"", "\"200\""),
+            6,
+            "\"200\"",
+            "pipelines.db.timeout",
+            "has no unit",
+        ),
+        (
+            "pipeline: a fuse name that is not a string",
+            pipe("fuse = \"db\"", "fuse = 1"),
+            4,
+            "1",
+            "pipelines.db.fuse",
+            "invalid type",
+        ),
+    ]
 }
 
 #[test]
@@ -1197,6 +1433,167 @@ fn errors_name_the_file_they_come_from() {
 }
 
 // ---------------------------------------------------------------------------
+// Pipelines
+// ---------------------------------------------------------------------------
+
+/// A fuse and a valve for PIPE to name.
+const DB: &str = r#"[fuses.db]
+strategy = { kind = "standard", max_melts = 10, window = "10s" }
+heal = { steps = [{ delay = "60s" }] }
+
+[valves.db]
+concurrency = 4
+"#;
+
+/// Polls `fut` to the end on this thread, advancing `clock` by `step`
+/// whenever it is pending (the pipeline's timer is the manual clock).
+fn run_on<F: std::future::Future>(clock: &ManualClock, step: Duration, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..10_000 {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        clock.advance(step);
+    }
+    panic!("the call never ended");
+}
+
+#[test]
+fn a_pipeline_is_read_whole_and_works_on_a_manual_clock() {
+    let _watch = watchdog::watchdog(
+        "config_file::a_pipeline_is_read_whole_and_works_on_a_manual_clock",
+        std::time::Duration::from_secs(60),
+    );
+    let text = format!("{DB}\n{PIPE}");
+    let file = ConfigFile::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let spec = &file.pipelines()["db"];
+    let retry = spec.retry.as_ref().unwrap();
+    assert_eq!((retry.attempts, retry.deadline), (3, Some(s(2))));
+    assert_eq!(
+        retry.backoff,
+        Backoff::exponential(ms(10), 2.0, s(1)).full_jitter()
+    );
+    assert_eq!(retry.policy(), RetryPolicy::new(3).backoff(retry.backoff).deadline(s(2)));
+    let budget = spec.budget.unwrap();
+    assert_eq!((budget.ratio, budget.min_per_sec, budget.ttl), (0.2, 10, s(10)));
+    assert_eq!(
+        spec.hedge,
+        Some(Hedge::quantile(0.95, ms(50)).samples(64, 8))
+    );
+    assert_eq!(spec.fuse.as_deref(), Some("db"));
+    assert_eq!(spec.valve.as_deref(), Some("db"));
+    assert_eq!(spec.timeout, Some(ms(200)));
+
+    let clock = ManualClock::new();
+    let fb = Fusebox::builder().clock(clock.clone()).build();
+    fb.load_config(&file).unwrap_or_else(|e| panic!("{e}"));
+    let db = fb.pipeline("db").expect("kept by the Fusebox");
+    assert_eq!(db.budget().map(|b| (b.ratio(), b.ttl())), Some((0.2, s(10))));
+
+    // Two failures then a success: retried through the file's fuse, which
+    // counted both melts, and its backoff waited on the manual clock.
+    let mut calls = 0;
+    let r = db.call_blocking(|| {
+        calls += 1;
+        if calls < 3 {
+            Err("flaky")
+        } else {
+            Ok(calls)
+        }
+    });
+    assert_eq!(r, Ok(3));
+    assert_eq!(fb.state("db").unwrap().counters.melts, 2);
+    assert!(clock.now() > Duration::ZERO, "the backoff waited");
+
+    // The timeout: an attempt still running at 200 ms is cut and retried;
+    // the hedge (50 ms, before any latency is known) starts beside it.
+    let start = clock.now();
+    let slow = run_on(&clock, ms(10), db.call(|| std::future::pending::<Result<(), ()>>()));
+    let err = slow.unwrap_err();
+    assert_eq!(err.reason(), &Reason::Timeout);
+    assert_eq!((err.attempts(), err.hedges()), (3, 1));
+    assert!(clock.now() - start >= ms(600), "three attempts of 200 ms");
+    assert_eq!(fb.valve("db").unwrap().snapshot().in_flight, 0);
+
+    // Kept: dropping every handle leaves it in the snapshot, counters and all.
+    drop(db);
+    let listed = fb.pipelines();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].stats.calls, 2);
+    assert_eq!(listed[0].stats.hedges, 1);
+}
+
+#[test]
+fn a_pipeline_naming_a_missing_fuse_or_valve_is_refused_at_load() {
+    let _watch = watchdog::watchdog(
+        "config_file::a_pipeline_naming_a_missing_fuse_or_valve_is_refused_at_load",
+        std::time::Duration::from_secs(60),
+    );
+    // The file alone cannot tell: the fuse may be installed already.
+    let file = ConfigFile::parse(PIPE).unwrap_or_else(|e| panic!("{e}"));
+    let fb = Fusebox::builder().clock(ManualClock::new()).build();
+    let err = fb.load_config(&file).unwrap_err();
+    assert_eq!(
+        (err.line(), err.column(), err.field()),
+        (4, 8, "pipelines.db.fuse")
+    );
+    assert_eq!(
+        err.message(),
+        "names no fuse of this file or of the Fusebox (\"db\")"
+    );
+    assert!(fb.pipeline("db").is_none());
+
+    fb.install("db", FuseConfig::standard(1, s(1))).unwrap();
+    let err = fb.load_config(&file).unwrap_err();
+    assert_eq!(
+        (err.line(), err.column(), err.field()),
+        (5, 9, "pipelines.db.valve")
+    );
+
+    // Installed beforehand is as good as declared in the file.
+    fb.install_valve("db", ValveConfig::new().concurrency(1)).unwrap();
+    fb.load_config(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(fb.pipeline("db").unwrap().name(), "db");
+}
+
+#[test]
+fn loading_again_replaces_a_kept_pipeline_but_not_one_built_by_hand() {
+    let _watch = watchdog::watchdog(
+        "config_file::loading_again_replaces_a_kept_pipeline_but_not_one_built_by_hand",
+        std::time::Duration::from_secs(60),
+    );
+    let fb = Fusebox::builder().clock(ManualClock::new()).build();
+    fb.load_config_str("[pipelines.api]\nretry = { attempts = 2 }\n")
+        .unwrap();
+    let old = fb.pipeline("api").unwrap();
+    let _ = old.call_blocking(|| Err::<(), _>("down"));
+    fb.load_config_str("[pipelines.api]\nretry = { attempts = 5 }\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let new = fb.pipeline("api").unwrap();
+    let mut calls = 0;
+    let _ = new.call_blocking(|| {
+        calls += 1;
+        Err::<(), _>("down")
+    });
+    assert_eq!(calls, 5, "the new policy");
+    // One pipeline under the name, the new one; the old clone still works.
+    assert_eq!(fb.pipelines().len(), 1);
+    assert_eq!(fb.pipelines()[0].stats.retries, 4);
+    assert_eq!(old.call_blocking(|| Ok::<_, ()>(1)), Ok(1));
+
+    // A live pipeline someone built holds its name against the file.
+    let mine = Pipeline::builder("mine").fusebox(&fb).build().unwrap();
+    let err = fb
+        .load_config_str("[fuses.x]\nstrategy = { kind = \"consecutive\", failures = 1 }\nheal = { steps = [{ delay = \"1s\" }] }\n\n[pipelines.mine]\ntimeout = \"1s\"\n")
+        .unwrap_err();
+    assert_eq!((err.line(), err.field()), (5, "pipelines.mine"));
+    assert_eq!(err.message(), "is the name of a live pipeline of this Fusebox");
+    assert!(err.config_error().is_some());
+    drop(mine);
+}
+
+// ---------------------------------------------------------------------------
 // Property: no input makes the parser panic or point outside the text
 // ---------------------------------------------------------------------------
 
@@ -1280,10 +1677,16 @@ fn check_any(text: &str) -> Result<(), TestCaseError> {
     let lines = text.lines().count().max(1);
     match ConfigFile::check(text) {
         Ok(file) => {
-            // What parses installs.
+            // What parses installs, but for a pipeline naming a fuse or
+            // valve that is neither in the file nor installed (the file
+            // alone cannot tell).
             let fb = Fusebox::builder().clock(ManualClock::new()).build();
-            fb.load_config(&file)
-                .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            if let Err(e) = fb.load_config(&file) {
+                let missing = e.field().starts_with("pipelines.")
+                    && (e.field().ends_with(".fuse") || e.field().ends_with(".valve"))
+                    && e.message().starts_with("names no ");
+                prop_assert!(missing, "{e}\n{text}");
+            }
             prop_assert!(ConfigFile::parse(text).is_ok());
         }
         Err(errors) => {
