@@ -12,6 +12,10 @@
 //! {"error":"valve_refused","valve":"api","reason":"busy","message":"valve \"api\" refused the request: busy"}
 //! ```
 //!
+//! A pipeline's timeout ([`FuseboxError::TimedOut`]) is a `504 Gateway
+//! Timeout`, `{"error":"pipeline_timed_out","pipeline":"db","reason":"timed_out",...}`:
+//! the dependency was asked and did not answer in time.
+//!
 //! No `Retry-After` header is sent: a [`Fuse`](fusebox::Fuse) handle does
 //! not know its clock's time, so the time left to its heal cannot be told
 //! honestly, and a valve's free slot has no predictable time at all.
@@ -63,13 +67,22 @@ impl IntoResponse for FuseboxError {
                 reason.as_str(),
                 json_string(&self.to_string()),
             ),
+            FuseboxError::TimedOut { pipeline } => {
+                let body = format!(
+                    r#"{{"error":"pipeline_timed_out","pipeline":{},"reason":"timed_out","message":{}}}"#,
+                    json_string(pipeline),
+                    json_string(&self.to_string()),
+                );
+                // The dependency was asked and did not answer in time.
+                return json_response(StatusCode::GATEWAY_TIMEOUT, body);
+            }
         };
         json_response(StatusCode::SERVICE_UNAVAILABLE, body)
     }
 }
 
-/// For axum's `HandleErrorLayer`: a [`FuseboxError`] becomes its 503
-/// response; any other error a `500 Internal Server Error` whose body says
+/// For axum's `HandleErrorLayer`: a [`FuseboxError`] becomes its response
+/// (503, or 504 for a pipeline's timeout); any other error a `500 Internal Server Error` whose body says
 /// only `{"error":"internal"}` (an inner error's text is not for clients).
 ///
 /// Write your own handler to treat other errors differently (a tower

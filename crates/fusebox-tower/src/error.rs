@@ -1,4 +1,5 @@
-//! The refusal: why a request never reached the inner service.
+//! The refusal: why a request never reached the inner service (or, through
+//! a pipeline, was cut short by its timeout).
 //!
 //! A refusal is its own type, apart from the inner service's errors: the
 //! layers answer with [`BoxError`], as tower's own `load_shed`, `timeout`
@@ -15,7 +16,8 @@ use fusebox::Refused;
 /// [`FuseboxError`], boxed (tower's convention).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// A request refused by a fuse or a valve; the inner service was not called.
+/// A request refused by a fuse or a valve (the inner service was not
+/// called), or cut short by a pipeline's timeout.
 ///
 /// # Example
 ///
@@ -49,26 +51,43 @@ pub enum FuseboxError {
         /// `Blown` or `Removed` in wait mode.
         reason: Refused,
     },
+    /// Through a [`PipelineService`](crate::pipeline::PipelineService):
+    /// the last attempt ran longer than the pipeline's timeout and was
+    /// dropped (a failure for its fuse, and retried while the retry
+    /// allowed).
+    TimedOut {
+        /// The pipeline's name.
+        pipeline: Arc<str>,
+    },
 }
 
 impl FuseboxError {
-    /// The name of the fuse or valve that refused.
+    /// The name of the fuse or valve that refused, or of the pipeline
+    /// whose timeout cut the call.
     pub fn name(&self) -> &str {
         match self {
             FuseboxError::Blown { fuse } | FuseboxError::Disabled { fuse } => fuse,
             FuseboxError::Refused { valve, .. } => valve,
+            FuseboxError::TimedOut { pipeline } => pipeline,
         }
     }
 
     /// A short machine-readable reason: `blown` or `disabled` for a fuse,
-    /// or the valve's reason (`busy`, `queue_full`, `overload`, `timeout`,
-    /// `blown`, `removed`).
+    /// the valve's reason (`busy`, `queue_full`, `overload`, `timeout`,
+    /// `blown`, `removed`), or `timed_out` for a pipeline's timeout.
     pub fn reason(&self) -> &'static str {
         match self {
             FuseboxError::Blown { .. } => "blown",
             FuseboxError::Disabled { .. } => "disabled",
             FuseboxError::Refused { reason, .. } => reason.as_str(),
+            FuseboxError::TimedOut { .. } => "timed_out",
         }
+    }
+
+    /// True for a refusal (by a fuse or a valve): the inner service was
+    /// not called. False for a pipeline's timeout, which called it.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(self, FuseboxError::TimedOut { .. })
     }
 }
 
@@ -83,6 +102,9 @@ impl fmt::Display for FuseboxError {
                     "valve {valve:?} refused the request: {}",
                     reason.as_str()
                 )
+            }
+            FuseboxError::TimedOut { pipeline } => {
+                write!(f, "pipeline {pipeline:?}: the call timed out")
             }
         }
     }

@@ -206,16 +206,20 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+mod bounds;
 mod classify;
 mod error;
 pub mod fuse;
 pub mod keyed;
+pub mod pipeline;
 pub mod valve;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use classify::HttpClassifier;
+pub use bounds::OwnedInner;
 pub use classify::{Classify, DefaultClassifier};
 pub use error::{BoxError, FuseboxError};
 pub use fuse::{FuseLayer, FuseService};
+pub use pipeline::{PipelineLayer, PipelineService};
 pub use valve::{Mode, ValveLayer, ValveService};

@@ -477,6 +477,21 @@ impl<F> Pipeline<F> {
         self.core.retry.budget()
     }
 
+    /// The fuse every attempt asks, if any (what a refusal names).
+    pub fn fuse(&self) -> Option<&Fuse> {
+        self.core.fuse.as_ref()
+    }
+
+    /// The valve every attempt runs under, if any.
+    pub fn valve(&self) -> Option<&Valve> {
+        self.core.valve.as_ref()
+    }
+
+    /// Each attempt's timeout, if any.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.core.timeout
+    }
+
     /// Calls `make()`'s future through every layer: each `Err` is a
     /// failure; the fallback, if any, answers for an error.
     ///

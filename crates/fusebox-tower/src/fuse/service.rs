@@ -6,6 +6,7 @@ use fusebox::{Fuse, RunError};
 use tower_service::Service;
 
 use super::ResponseFuture;
+use crate::bounds::{take_readied, OwnedInner};
 use crate::classify::{Classify, DefaultClassifier};
 use crate::error::{BoxError, FuseboxError};
 
@@ -112,10 +113,7 @@ impl<S: fmt::Debug, C> fmt::Debug for FuseService<S, C> {
 
 impl<S, C, Req> Service<Req> for FuseService<S, C>
 where
-    S: Service<Req> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-    S::Error: Into<BoxError> + Send + 'static,
+    S: OwnedInner<Req>,
     C: Classify<S::Response, S::Error> + Send + Sync + 'static,
     Req: Send + 'static,
 {
@@ -128,9 +126,7 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        // The service `poll_ready` readied goes into the future; a clone stays.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_readied(&mut self.inner);
         let fuse = self.fuse.clone();
         let name = self.name.clone();
         let classifier = self.classifier.clone();
