@@ -214,10 +214,10 @@ pub mod keyed;
 pub mod pipeline;
 pub mod valve;
 
+pub use bounds::OwnedInner;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use classify::HttpClassifier;
-pub use bounds::OwnedInner;
 pub use classify::{Classify, DefaultClassifier};
 pub use error::{BoxError, FuseboxError};
 pub use fuse::{FuseLayer, FuseService};

@@ -200,13 +200,17 @@ async fn a_timeout_cuts_each_attempt_and_says_so() {
         .timeout(Duration::from_millis(100))
         .build()
         .unwrap();
-    let inner =
-        Scripted::new(|_, _| Ok("late".to_owned())).delayed(|_| Duration::from_secs(1));
+    let inner = Scripted::new(|_, _| Ok("late".to_owned())).delayed(|_| Duration::from_secs(1));
     let svc = PipelineLayer::new(pipeline).layer(inner.clone());
     let t0 = tokio::time::Instant::now();
     let err = svc.oneshot("q").await.unwrap_err();
     let e = refusal(&err).expect("a FuseboxError");
-    assert_eq!(e, &FuseboxError::TimedOut { pipeline: "db".into() });
+    assert_eq!(
+        e,
+        &FuseboxError::TimedOut {
+            pipeline: "db".into()
+        }
+    );
     assert!(!e.is_refusal(), "the inner service was called");
     assert_eq!((e.name(), e.reason()), ("db", "timed_out"));
     assert_eq!(inner.calls(), 2, "a timeout is retried");

@@ -123,8 +123,8 @@ pub use self::error::ConfigFileError;
 use self::error::Kind;
 pub use self::lines::LineIndex;
 use self::locate::{Locator, Path};
-pub use self::pipeline::{BudgetSpec, PipelineSpec, RetrySpec};
 use self::pipeline::{read_pipeline, Places};
+pub use self::pipeline::{BudgetSpec, PipelineSpec, RetrySpec};
 use crate::error::ConfigError;
 use crate::fuse::FuseConfig;
 use crate::valve::ValveConfig;
@@ -368,10 +368,18 @@ impl ConfigFile {
     /// file nor one installed in the Fusebox it was loaded into.
     fn missing(&self, name: &str, key: &str, target: &str) -> ConfigFileError {
         let places = self.pipeline_places.get(name).copied().unwrap_or_default();
-        let place = if key == "fuse" { places.fuse } else { places.valve };
+        let place = if key == "fuse" {
+            places.fuse
+        } else {
+            places.valve
+        };
         let e = ConfigFileError::new(
             place,
-            Path::default().key("pipelines").key(name).key(key).to_string(),
+            Path::default()
+                .key("pipelines")
+                .key(name)
+                .key(key)
+                .to_string(),
             format!("names no {key} of this file or of the Fusebox ({target:?})"),
             Kind::Rule(None),
         );

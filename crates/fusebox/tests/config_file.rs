@@ -1474,9 +1474,15 @@ fn a_pipeline_is_read_whole_and_works_on_a_manual_clock() {
         retry.backoff,
         Backoff::exponential(ms(10), 2.0, s(1)).full_jitter()
     );
-    assert_eq!(retry.policy(), RetryPolicy::new(3).backoff(retry.backoff).deadline(s(2)));
+    assert_eq!(
+        retry.policy(),
+        RetryPolicy::new(3).backoff(retry.backoff).deadline(s(2))
+    );
     let budget = spec.budget.unwrap();
-    assert_eq!((budget.ratio, budget.min_per_sec, budget.ttl), (0.2, 10, s(10)));
+    assert_eq!(
+        (budget.ratio, budget.min_per_sec, budget.ttl),
+        (0.2, 10, s(10))
+    );
     assert_eq!(
         spec.hedge,
         Some(Hedge::quantile(0.95, ms(50)).samples(64, 8))
@@ -1489,7 +1495,10 @@ fn a_pipeline_is_read_whole_and_works_on_a_manual_clock() {
     let fb = Fusebox::builder().clock(clock.clone()).build();
     fb.load_config(&file).unwrap_or_else(|e| panic!("{e}"));
     let db = fb.pipeline("db").expect("kept by the Fusebox");
-    assert_eq!(db.budget().map(|b| (b.ratio(), b.ttl())), Some((0.2, s(10))));
+    assert_eq!(
+        db.budget().map(|b| (b.ratio(), b.ttl())),
+        Some((0.2, s(10)))
+    );
 
     // Two failures then a success: retried through the file's fuse, which
     // counted both melts, and its backoff waited on the manual clock.
@@ -1509,7 +1518,11 @@ fn a_pipeline_is_read_whole_and_works_on_a_manual_clock() {
     // The timeout: an attempt still running at 200 ms is cut and retried;
     // the hedge (50 ms, before any latency is known) starts beside it.
     let start = clock.now();
-    let slow = run_on(&clock, ms(10), db.call(|| std::future::pending::<Result<(), ()>>()));
+    let slow = run_on(
+        &clock,
+        ms(10),
+        db.call(|| std::future::pending::<Result<(), ()>>()),
+    );
     let err = slow.unwrap_err();
     assert_eq!(err.reason(), &Reason::Timeout);
     assert_eq!((err.attempts(), err.hedges()), (3, 1));
@@ -1552,7 +1565,8 @@ fn a_pipeline_naming_a_missing_fuse_or_valve_is_refused_at_load() {
     );
 
     // Installed beforehand is as good as declared in the file.
-    fb.install_valve("db", ValveConfig::new().concurrency(1)).unwrap();
+    fb.install_valve("db", ValveConfig::new().concurrency(1))
+        .unwrap();
     fb.load_config(&file).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(fb.pipeline("db").unwrap().name(), "db");
 }
@@ -1588,7 +1602,10 @@ fn loading_again_replaces_a_kept_pipeline_but_not_one_built_by_hand() {
         .load_config_str("[fuses.x]\nstrategy = { kind = \"consecutive\", failures = 1 }\nheal = { steps = [{ delay = \"1s\" }] }\n\n[pipelines.mine]\ntimeout = \"1s\"\n")
         .unwrap_err();
     assert_eq!((err.line(), err.field()), (5, "pipelines.mine"));
-    assert_eq!(err.message(), "is the name of a live pipeline of this Fusebox");
+    assert_eq!(
+        err.message(),
+        "is the name of a live pipeline of this Fusebox"
+    );
     assert!(err.config_error().is_some());
     drop(mine);
 }

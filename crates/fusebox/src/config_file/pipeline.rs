@@ -28,7 +28,9 @@ use super::locate::{Locator, Seg};
 use crate::clock::ManualClock;
 use crate::duration::serde_duration;
 use crate::error::{ConfigError, PathSegment, Subject};
-use crate::pipeline::{Hedge, Pipeline, PipelineBuilder, DEFAULT_LATENCY_WINDOW, DEFAULT_MIN_SAMPLES};
+use crate::pipeline::{
+    Hedge, Pipeline, PipelineBuilder, DEFAULT_LATENCY_WINDOW, DEFAULT_MIN_SAMPLES,
+};
 use crate::retry::{Backoff, RetryBudget, RetryPolicy};
 
 /// A pipeline as a config file declares it: `[pipelines.NAME]`.
@@ -285,7 +287,10 @@ pub(super) fn read_pipeline(
     let spec = PipelineSpec {
         retry: raw.retry.as_ref().map(|r| RetrySpec {
             attempts: r.attempts,
-            backoff: r.backoff.as_ref().map_or(Backoff::none(), RawBackoff::backoff),
+            backoff: r
+                .backoff
+                .as_ref()
+                .map_or(Backoff::none(), RawBackoff::backoff),
             deadline: r.deadline,
         }),
         budget: raw.budget.as_ref().map(|b| BudgetSpec {
@@ -387,7 +392,9 @@ pub(super) fn file_field(err: &ConfigError) -> Vec<Seg> {
         (Subject::Retry, ["budget", ..]) => keys.clone(),
         (Subject::Retry, ["max_attempts"]) => vec!["retry", "attempts"],
         (Subject::Retry, ["backoff", "cap"]) => vec!["retry", "backoff", "max"],
-        (Subject::Retry, rest) => std::iter::once("retry").chain(rest.iter().copied()).collect(),
+        (Subject::Retry, rest) => std::iter::once("retry")
+            .chain(rest.iter().copied())
+            .collect(),
         _ => keys.clone(),
     };
     spelt.into_iter().map(|k| Seg::Key(k.into())).collect()
