@@ -1521,7 +1521,7 @@ fn a_pipeline_is_read_whole_and_works_on_a_manual_clock() {
     let slow = run_on(
         &clock,
         ms(10),
-        db.call(|| std::future::pending::<Result<(), ()>>()),
+        db.call(std::future::pending::<Result<(), ()>>),
     );
     let err = slow.unwrap_err();
     assert_eq!(err.reason(), &Reason::Timeout);
