@@ -9,6 +9,7 @@
 //! | [`FuseLayer`] | asks the fuse; if ok, calls the inner service and reports the outcome (success, failure, ignored) | [`FuseboxError::Blown`], at once, inner service not called |
 //! | [`ValveLayer::reject`] | takes a free slot or refuses; holds it until the response is ready | [`FuseboxError::Refused`] (`Busy`), at once |
 //! | [`ValveLayer::wait`] | waits in the valve's bounded queue for a slot (backpressure in `poll_ready`) | [`FuseboxError::Refused`] (`QueueFull`, `Overload`, `Timeout`, `Blown`) |
+//! | [`PipelineLayer`] | a [`Pipeline`](fusebox::pipeline::Pipeline): fallback, retries and hedges (each on a clone of the request and of the inner service), fuse, valve, timeout | the fuse's or valve's, never retried; [`FuseboxError::TimedOut`] for the timeout |
 //!
 //! Both layers' services answer with [`BoxError`], as tower's own
 //! `load_shed` and `timeout` do: a refusal is a [`FuseboxError`], any other
@@ -183,6 +184,40 @@
 //!
 //! ```sh
 //! cargo run -p fusebox-tower --example axum_service --features axum,http
+//! ```
+//!
+//! ## Every policy at once: the pipeline layer
+//!
+//! [`PipelineLayer`] hands each request to a
+//! [`Pipeline`](fusebox::pipeline::Pipeline), which stacks the policies in
+//! one fixed order (see [`pipeline`] and [`fusebox::pipeline`]). A retry or
+//! a hedge sends the request again, so requests must be `Clone`:
+//!
+//! ```
+//! use std::time::Duration;
+//! use fusebox::{FuseConfig, Fusebox};
+//! use fusebox::pipeline::{Pipeline, PipelineError};
+//! use fusebox::retry::RetryPolicy;
+//! use fusebox_tower::PipelineLayer;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), fusebox_tower::BoxError> {
+//! let fb = Fusebox::new();
+//! fb.install("db", FuseConfig::standard(5, Duration::from_secs(10)))?;
+//! let db = Pipeline::builder("db")
+//!     .fusebox(&fb)
+//!     .retry(RetryPolicy::new(3))
+//!     .fuse(fb.fuse("db").unwrap())
+//!     .fallback(|_: PipelineError<&str>| 0)
+//!     .build()?;
+//! let svc = ServiceBuilder::new()
+//!     .layer(PipelineLayer::new(db))
+//!     .service(service_fn(|q: String| async move { Ok::<_, &str>(q.len()) }));
+//! assert_eq!(svc.clone().oneshot("select".to_owned()).await?, 6);
+//! fb.disable("db")?;
+//! assert_eq!(svc.oneshot("select".to_owned()).await?, 0);   // the fallback
+//! # Ok(()) }
 //! ```
 //!
 //! ## Features

@@ -1,5 +1,5 @@
-//! Fuses and valves declared in a TOML file, as Erlang fuse's were declared
-//! in `sys.config`.
+//! Fuses, valves and pipelines declared in a TOML file, as Erlang fuse's
+//! were declared in `sys.config`.
 //!
 //! A service's breakers are operations' business as much as code's: how many
 //! melts a dependency may have, how long to wait before trying it again, how
@@ -7,17 +7,22 @@
 //! that is reviewed and changed without a rebuild, and checks it the way
 //! [`Fusebox::install`](crate::Fusebox::install) checks a config, once,
 //! before anything is installed: every rule of [`FuseConfig::validate`] and
-//! [`ValveConfig::validate`], no unknown keys, and every valve's `guard`
-//! naming a fuse of the same file.
+//! [`ValveConfig::validate`], the pipeline builder's checks, no unknown
+//! keys, and every valve's `guard` naming a fuse of the same file.
 //! Whatever is wrong is reported with its line, column and dotted field, as a
 //! compiler would: a config that fails at 3 a.m. should say where.
 //!
 //! # The file
 //!
-//! Two tables, `fuses` and `valves`, each holding one table per name. A
+//! Three tables, `fuses`, `valves` and `pipelines`, each holding one table
+//! per name. A
 //! fuse has a `strategy` (a table with a `kind`) and a `heal` (a list of
 //! steps, with optional `backoff` and `jitter`); a valve has the fields of
-//! [`ValveConfig`], all optional. Durations are strings with a unit
+//! [`ValveConfig`], all optional; a pipeline ([`PipelineSpec`]) a `retry`,
+//! a `budget`, a `hedge`, a `timeout` and the names of a `fuse` and a
+//! `valve` (of the same file, or installed before the load: the one thing
+//! only [`Fusebox::load_config`](crate::Fusebox::load_config) can check),
+//! all optional. Durations are strings with a unit
 //! (`"250ms"`, `"10s"`, `"5m"`, `"1h"`; a bare number is milliseconds).
 //! `examples/fusebox.toml` in the repository declares one of everything.
 //!
@@ -46,6 +51,14 @@
 //! discipline = { kind = "codel", target = "5ms", interval = "100ms" }
 //! max_wait = "2s"
 //! guard = "db"
+//!
+//! [pipelines.db]                    # fallback ─► retry/hedge ─► fuse ─► valve ─► timeout
+//! retry = { attempts = 3, deadline = "2s", backoff = { kind = "exponential", base = "10ms", max = "1s", jitter = "full" } }
+//! budget = { ratio = 0.2, min_per_sec = 10, ttl = "10s" }
+//! hedge = { quantile = 0.95, initial = "50ms" }
+//! fuse = "db"
+//! valve = "api"
+//! timeout = "200ms"
 //! ```
 //!
 //! Strategy kinds: `standard`, `fault_injection` (adds `rate`),
@@ -55,7 +68,10 @@
 //! `{ gradual = 0.25 }`, `{ probe = 2 }`, `"barrier"`. Disciplines:
 //! `{ kind = "fifo" }` (the default), `{ kind = "lifo" }`,
 //! `{ kind = "codel", target, interval }`,
-//! `{ kind = "adaptive_lifo", standing }`.
+//! `{ kind = "adaptive_lifo", standing }`. Backoff kinds: `constant`
+//! (`base`), `exponential` (`base`, `max`, `factor` = 2); jitter `none`,
+//! `full` or `decorrelated`. Hedges: `{ after }` or `{ quantile, initial,
+//! window, min_samples }`, either with `max`.
 //!
 //! # Example
 //!
@@ -129,8 +145,8 @@ use crate::error::ConfigError;
 use crate::fuse::FuseConfig;
 use crate::valve::ValveConfig;
 
-/// The fuses and valves of a TOML config file, parsed and validated; install
-/// them with [`Fusebox::load_config`](crate::Fusebox::load_config).
+/// The fuses, valves and pipelines of a TOML config file, parsed and
+/// validated; install them with [`Fusebox::load_config`](crate::Fusebox::load_config).
 ///
 /// See the [module documentation](self) for the file's shape.
 ///

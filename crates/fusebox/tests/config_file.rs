@@ -100,6 +100,29 @@ fn the_example_file_declares_what_it_says() {
         ]))
     );
 
+    let p = file.pipelines();
+    assert_eq!(
+        p.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["db", "search"]
+    );
+    let db = p["db"].retry.as_ref().unwrap();
+    assert_eq!(
+        (db.attempts, db.deadline, db.backoff),
+        (
+            3,
+            Some(s(2)),
+            Backoff::exponential(ms(10), 2.0, s(1)).full_jitter()
+        )
+    );
+    assert_eq!(p["db"].hedge, Some(Hedge::quantile(0.95, ms(50))));
+    let search = &p["search"];
+    assert_eq!(
+        search.retry.as_ref().unwrap().backoff,
+        Backoff::constant(ms(25))
+    );
+    assert_eq!(search.hedge, Some(Hedge::after(ms(30))));
+    assert_eq!((search.fuse.as_ref(), search.budget), (None, None));
+
     let v = file.valves();
     let valves: Vec<_> = v.keys().map(String::as_str).collect();
     assert_eq!(
@@ -229,6 +252,14 @@ fn the_example_file_installs_into_a_fusebox() {
     }
     let email = valves.iter().find(|v| v.name == "email").unwrap();
     assert_eq!(email.tokens, Some(20), "the bucket starts full, at burst");
+
+    // The pipelines are kept, on the file's fuse and valve.
+    let db = fb.pipeline("db").expect("the db pipeline");
+    assert_eq!(db.fuse().map(|f| f.name()), Some("db"));
+    assert_eq!(db.valve().map(|v| v.name()), Some("db"));
+    assert_eq!(db.timeout(), Some(ms(200)));
+    let names: Vec<_> = fb.pipelines().iter().map(|p| p.name.to_string()).collect();
+    assert_eq!(names, ["db", "search"]);
 
     // The guard is live: a blown `payments` refuses `checkout` at once.
     for _ in 0..3 {
