@@ -1,9 +1,9 @@
 //! What the layers that call their inner service from inside the response
 //! future need of it, said once.
 //!
-//! The fuse layer admits a request on the future's first poll, and the
-//! pipeline layer calls the inner service once per attempt, from inside
-//! its future: either way the future must own a service (the one
+//! The fuse layers (plain and keyed) admit a request on the future's first
+//! poll, and the pipeline layer calls the inner service once per attempt,
+//! from inside its future: either way the future must own a service (the one
 //! `poll_ready` readied; a clone stays behind for the next request), and
 //! since the future is boxed (`Send + 'static`, the fusebox calls are
 //! `async fn`s), so must everything it holds be.
