@@ -5,7 +5,12 @@ use std::task::{Context, Poll};
 
 use crate::error::BoxError;
 
-/// The response future of a [`FuseService`](super::FuseService).
+/// The response future of a [`FuseService`](super::FuseService), and of
+/// the services that likewise call their inner service from inside it:
+/// [`KeyedFuseService`](crate::keyed::KeyedFuseService) and
+/// [`PipelineService`](crate::pipeline::PipelineService) (whose cancel
+/// safety is the pipeline's: every attempt in flight is dropped, each as
+/// below).
 ///
 /// Boxed, because it is built on the fuse's `async` admission
 /// ([`Fuse::call_classified`](fusebox::Fuse::call_classified)), whose type
