@@ -85,7 +85,7 @@ where
         p.finish(outcome);
     }
     if let (Outcome::Success, Some(l), Some(t0)) = (outcome, &core.latency, started) {
-        l.record(core.clock.now().saturating_sub(t0));
+        l.record_ns(core.clock.now().saturating_sub(t0));
     }
     Done {
         result,

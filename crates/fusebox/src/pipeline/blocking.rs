@@ -86,7 +86,7 @@ impl Core {
         }
         if outcome == Outcome::Success {
             if let Some(l) = &self.latency {
-                l.record(took);
+                l.record_ns(took);
             }
         }
         Done {

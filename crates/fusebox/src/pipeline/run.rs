@@ -22,7 +22,6 @@ use std::task::Poll;
 use std::time::Duration;
 
 use super::attempt::{attempt, Done};
-use super::hedge::HedgeDelay;
 use super::stats::{DRY_HEDGES, DRY_RETRIES, HEDGES, HEDGE_WINS};
 use super::{Core, PipelineError, Sleeping};
 use crate::clock::duration_nanos;
@@ -168,15 +167,7 @@ impl Core {
         if hedging.left == 0 {
             return None;
         }
-        let delay = match h.delay {
-            HedgeDelay::Fixed(d) => d,
-            HedgeDelay::Quantile { initial, .. } => self
-                .latency
-                .as_ref()
-                .and_then(|l| l.quantile())
-                .map_or(initial, Duration::from_nanos),
-        };
-        Some(self.timer.sleep(delay))
+        Some(self.timer.sleep(h.delay_now(self.latency.as_ref())))
     }
 
     /// Whether a hedge whose delay has passed may start: the deadline has
