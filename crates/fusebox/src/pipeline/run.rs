@@ -118,6 +118,11 @@ impl Core {
         Fut: Future<Output = Result<T, E>>,
         C: Fn(&Result<T, E>) -> Outcome,
     {
+        if hedging.left == 0 {
+            // Nothing to race it against: the round is its one attempt,
+            // awaited in place (no vector, no box).
+            return attempt(self, make(), classify).await;
+        }
         let mut flights = vec![Some(Box::pin(attempt(self, make(), classify)))];
         let mut timer = self.hedge_timer(hedging);
         let mut best: Option<Done<T, E>> = None;
