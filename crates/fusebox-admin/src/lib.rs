@@ -20,6 +20,7 @@
 //! | `GET /api/fuses/{name}` | one fuse's snapshot; 404 if unknown |
 //! | `GET /api/valves` | JSON list of valve snapshots |
 //! | `GET /api/alarms` | JSON list of active alarms |
+//! | `GET /api/runtime` | the host process: tokio runtime, memory, CPU, threads, descriptors, busiest fuses and valves ([below](#runtime-and-process)) |
 //! | `GET /metrics` | Prometheus text format 0.0.4 ([the contract's names](fusebox::_contract#45-metric-names)) |
 //! | `GET /events` | server-sent events: `ready`, then every event as JSON |
 //! | `POST /api/fuses/{name}/disable` | disable; answers the fuse's snapshot |
@@ -164,6 +165,31 @@
 //! # let _ = config;
 //! ```
 //!
+//! # Runtime and process
+//!
+//! `GET /api/runtime` answers what recon's `node_stats` and `proc_count`
+//! tell of an Erlang node, as JSON (no token needed, as for every `GET`):
+//!
+//! * `runtime`: the tokio runtime's `workers`, `alive_tasks`,
+//!   `global_queue_depth`, and the workers' `busy_percent` over the window
+//!   (with `busy_seconds` and `parks`, their totals), from the metrics stable
+//!   tokio exposes. The runtime is the one serving the request (the admin
+//!   server's, or the application's server where the router is mounted),
+//!   unless another is registered with [`AdminConfig::runtime`];
+//! * `process`: `rss_bytes`, `rss_peak_bytes`, `cpu_user_seconds`,
+//!   `cpu_system_seconds`, `cpu_percent` over the window (100 is one core),
+//!   `threads` and `open_fds`, read from `/proc/self` on Linux; elsewhere
+//!   (or if a file cannot be read) those figures are `null` and `note` says
+//!   why;
+//! * `busiest`: the `top` fuses and valves (5 by default, `?top=` up to 50)
+//!   by calls in the window, or `?by=in_flight` or `?by=refused`, each with
+//!   its rates per second.
+//!
+//! The rates are over `window_seconds`, the time since the previous reading
+//! (one per router, shared by every client), at least half a second: a
+//! request that comes sooner, or the first one, waits for the rest of it. The
+//! reading kept is a few numbers and two counters per fuse and valve.
+//!
 //! # Metrics
 //!
 //! `/metrics` renders the text format itself from
@@ -183,6 +209,7 @@ mod guard;
 mod host;
 mod prometheus;
 mod routes;
+mod runtime;
 mod server;
 
 pub use config::{AdminConfig, DEFAULT_BIND};
