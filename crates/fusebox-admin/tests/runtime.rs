@@ -12,25 +12,10 @@ use fusebox::{FuseConfig, Fusebox, ValveConfig};
 use fusebox_admin::AdminConfig;
 use hyper::StatusCode;
 use serde_json::Value;
-use support::{start, start_with};
+use support::{own_rss, start, start_with};
 
 /// How long a figure may take to settle (each request takes half a second).
 const SETTLE: Duration = Duration::from_secs(20);
-
-/// This process's resident set, read independently of the server: the
-/// `VmRSS` line of `/proc/self/status`, in bytes.
-fn own_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: u64 = line
-        .trim_start_matches("VmRSS:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap();
-    kib * 1024
-}
 
 /// User plus system CPU time of this process, from `getrusage`.
 fn own_cpu() -> f64 {
