@@ -176,7 +176,12 @@ impl Inspector {
 fn read(
     fb: &fusebox::Fusebox,
     handle: &Handle,
-) -> (Reading, fusebox::Snapshot, process::Usage, Vec<process::ProcError>) {
+) -> (
+    Reading,
+    fusebox::Snapshot,
+    process::Usage,
+    Vec<process::ProcError>,
+) {
     let snapshot = fb.snapshot();
     let (usage, errors) = process::read();
     let reading = Reading {
@@ -239,13 +244,9 @@ fn query(uri: &Uri) -> Result<(usize, By), ApiError> {
     for pair in uri.query().unwrap_or("").split('&') {
         match pair.split_once('=').unwrap_or((pair, "")) {
             ("top", n) => {
-                top = n
-                    .parse()
-                    .ok()
-                    .filter(|&n| n <= MAX_TOP)
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!("top must be a number from 0 to {MAX_TOP}"))
-                    })?;
+                top = n.parse().ok().filter(|&n| n <= MAX_TOP).ok_or_else(|| {
+                    ApiError::bad_request(format!("top must be a number from 0 to {MAX_TOP}"))
+                })?;
             }
             ("by", b) => {
                 by = By::parse(b).ok_or_else(|| {
@@ -259,7 +260,10 @@ fn query(uri: &Uri) -> Result<(usize, By), ApiError> {
 }
 
 /// `GET /api/runtime`.
-pub(crate) async fn runtime(State(st): State<AppState>, uri: Uri) -> Result<Json<Report>, ApiError> {
+pub(crate) async fn runtime(
+    State(st): State<AppState>,
+    uri: Uri,
+) -> Result<Json<Report>, ApiError> {
     let (top, by) = query(&uri)?;
     Ok(Json(st.inspector.report(&st.fb, top, by).await))
 }
@@ -273,7 +277,10 @@ mod tests {
         let q = |s: &str| query(&s.parse::<Uri>().unwrap()).map_err(|_| ());
         assert_eq!(q("/api/runtime"), Ok((DEFAULT_TOP, By::Calls)));
         assert_eq!(q("/api/runtime?top=0&by=refused"), Ok((0, By::Refused)));
-        assert_eq!(q("/api/runtime?by=in_flight&x=1&top=50"), Ok((50, By::InFlight)));
+        assert_eq!(
+            q("/api/runtime?by=in_flight&x=1&top=50"),
+            Ok((50, By::InFlight))
+        );
         assert_eq!(q("/api/runtime?top=51"), Err(()));
         assert_eq!(q("/api/runtime?top=-1"), Err(()));
         assert_eq!(q("/api/runtime?by=cpu"), Err(()));
@@ -284,9 +291,15 @@ mod tests {
         let inspector = Inspector::new(None);
         let fb = fusebox::Fusebox::new();
         let first = inspector.report(&fb, 1, By::Calls).await;
-        assert!(first.window_seconds >= MIN_WINDOW.as_secs_f64(), "{first:?}");
+        assert!(
+            first.window_seconds >= MIN_WINDOW.as_secs_f64(),
+            "{first:?}"
+        );
         // Right after: waits for the rest of a window after the last reading.
         let second = inspector.report(&fb, 1, By::Calls).await;
-        assert!(second.window_seconds >= MIN_WINDOW.as_secs_f64(), "{second:?}");
+        assert!(
+            second.window_seconds >= MIN_WINDOW.as_secs_f64(),
+            "{second:?}"
+        );
     }
 }

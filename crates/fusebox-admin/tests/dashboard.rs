@@ -405,7 +405,10 @@ async fn check_process_tile(wd: &WebDriver) {
     eprintln!("dashboard: process tile {tile} after {:?}", start.elapsed());
     let number = |field: &str| -> f64 {
         let text = tile[field].as_str().unwrap_or_default();
-        let digits: String = text.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let digits: String = text
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
         digits
             .parse()
             .unwrap_or_else(|_| panic!("dashboard: {field} shows {text:?}"))

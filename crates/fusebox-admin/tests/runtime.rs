@@ -197,8 +197,11 @@ async fn a_registered_runtime_is_the_one_reported() {
 async fn the_busiest_fuses_and_valves_over_the_window() {
     let fb = fb();
     for i in 0..100 {
-        fb.install(format!("idle-{i:03}"), FuseConfig::standard(1, Duration::from_secs(1)))
-            .unwrap();
+        fb.install(
+            format!("idle-{i:03}"),
+            FuseConfig::standard(1, Duration::from_secs(1)),
+        )
+        .unwrap();
     }
     // A lot of traffic before the window, none in it: not busy now.
     for _ in 0..500 {
@@ -231,7 +234,10 @@ async fn the_busiest_fuses_and_valves_over_the_window() {
     assert_eq!(names(&b["fuses"]), ["search", "db"], "{v}");
     let window = num(&v, "window_seconds");
     let rate = num(&b["fuses"][0], "calls_per_second");
-    assert!((rate - 40.0 / window).abs() < 1e-6, "{rate} vs 40 in {window} s");
+    assert!(
+        (rate - 40.0 / window).abs() < 1e-6,
+        "{rate} vs 40 in {window} s"
+    );
     assert_eq!(names(&b["valves"]), ["batch", "api"], "{v}");
 
     let v = report(&s, "/api/runtime?by=in_flight&top=1").await;
@@ -243,9 +249,15 @@ async fn the_busiest_fuses_and_valves_over_the_window() {
     let v = report(&s, "/api/runtime?top=0").await;
     assert_eq!(v["busiest"]["fuses"], Value::Array(vec![]));
 
-    s.get("/api/runtime?top=51").await.error(StatusCode::BAD_REQUEST);
-    s.get("/api/runtime?by=memory").await.error(StatusCode::BAD_REQUEST);
-    s.post("/api/runtime", None, "").await.error(StatusCode::METHOD_NOT_ALLOWED);
+    s.get("/api/runtime?top=51")
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    s.get("/api/runtime?by=memory")
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    s.post("/api/runtime", None, "")
+        .await
+        .error(StatusCode::METHOD_NOT_ALLOWED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

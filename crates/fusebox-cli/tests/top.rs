@@ -14,7 +14,12 @@ use support::{fake, fusebox, server, Reply};
 fn own_rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: u64 = line[6..].trim().trim_end_matches("kB").trim().parse().unwrap();
+    let kib: u64 = line[6..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
     kib * 1024
 }
 
@@ -98,18 +103,33 @@ fn ranks_valves_by_in_flight_and_shows_as_many_as_asked() {
     let api = s.fb.valve("api").unwrap();
     let _held = (api.try_acquire().unwrap(), api.try_acquire().unwrap());
     let run = fusebox(&[
-        "top", "--once", "--url", &s.url, "--top", "1", "--by", "in-flight",
+        "top",
+        "--once",
+        "--url",
+        &s.url,
+        "--top",
+        "1",
+        "--by",
+        "in-flight",
     ]);
     assert_eq!(run.code(), Some(0), "{run:?}");
     let out = &run.stdout;
     assert!(out.contains("BUSIEST VALVES (by in flight)"), "{out}");
     let valves = out.split("BUSIEST VALVES").nth(1).unwrap();
     let row = valves.lines().nth(2).unwrap();
-    assert_eq!(&row.split_whitespace().take(2).collect::<Vec<_>>(), &["api", "2/4"], "{out}");
+    assert_eq!(
+        &row.split_whitespace().take(2).collect::<Vec<_>>(),
+        &["api", "2/4"],
+        "{out}"
+    );
     // One fuse only, of two.
     let fuses = out.split("BUSIEST FUSES").nth(1).unwrap();
     let fuses = fuses.split("BUSIEST VALVES").next().unwrap();
-    assert_eq!(fuses.trim().lines().count(), 3, "the title, a header and one row: {out}");
+    assert_eq!(
+        fuses.trim().lines().count(),
+        3,
+        "the title, a header and one row: {out}"
+    );
 
     let run = fusebox(&["top", "--once", "--url", &s.url, "--top", "51"]);
     assert_eq!(run.code(), Some(2), "{run:?}");

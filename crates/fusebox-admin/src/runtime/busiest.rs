@@ -130,6 +130,9 @@ pub(crate) struct BusyValve {
     pub(crate) refused: u64,
 }
 
+/// A ranking key, reversed so that the largest sorts first.
+type Rank = Reverse<(u64, u64, u64)>;
+
 /// The ranking key, largest first: (primary, secondary, tertiary).
 fn key(by: By, window: Option<Totals>, in_flight: usize) -> (u64, u64, u64) {
     let w = window.unwrap_or(Totals {
@@ -146,10 +149,9 @@ fn key(by: By, window: Option<Totals>, in_flight: usize) -> (u64, u64, u64) {
 
 /// The `n` first of `items` by `rank` (largest first), then by name: a
 /// partial selection, then a sort of the `n` kept.
-fn top<T>(mut items: Vec<(Reverse<(u64, u64, u64)>, T)>, n: usize, name: impl Fn(&T) -> &str) -> Vec<T> {
-    let order = |a: &(Reverse<(u64, u64, u64)>, T), b: &(Reverse<(u64, u64, u64)>, T)| {
-        a.0.cmp(&b.0).then_with(|| name(&a.1).cmp(name(&b.1)))
-    };
+fn top<T>(mut items: Vec<(Rank, T)>, n: usize, name: impl Fn(&T) -> &str) -> Vec<T> {
+    let order =
+        |a: &(Rank, T), b: &(Rank, T)| a.0.cmp(&b.0).then_with(|| name(&a.1).cmp(name(&b.1)));
     if n == 0 {
         return Vec::new();
     }
@@ -246,7 +248,13 @@ mod tests {
         asks(&fb, "b", 3);
         asks(&fb, "c", 7);
         asks(&fb, "a", 1);
-        let (fuses, _) = busiest(Some(&then), &fb.snapshot(), Duration::from_secs(2), 2, By::Calls);
+        let (fuses, _) = busiest(
+            Some(&then),
+            &fb.snapshot(),
+            Duration::from_secs(2),
+            2,
+            By::Calls,
+        );
         let names: Vec<_> = fuses.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["c", "b"]);
         assert_eq!(fuses[0].calls_per_second, Some(3.5));
@@ -280,7 +288,10 @@ mod tests {
         let snap = fb.snapshot();
         let wall = Duration::from_secs(1);
         let (_, by_flight) = busiest(Some(&then), &snap, wall, 1, By::InFlight);
-        assert_eq!((by_flight[0].name.as_str(), by_flight[0].in_flight), ("w", 2));
+        assert_eq!(
+            (by_flight[0].name.as_str(), by_flight[0].in_flight),
+            ("w", 2)
+        );
         let (_, by_calls) = busiest(Some(&then), &snap, wall, 1, By::Calls);
         assert_eq!(by_calls[0].name, "v");
         let (_, by_refused) = busiest(Some(&then), &snap, wall, 2, By::Refused);
@@ -290,15 +301,27 @@ mod tests {
 
     #[test]
     fn counters_that_went_back_have_no_rate() {
-        let then = Totals { calls: 10, refused: 2 };
+        let then = Totals {
+            calls: 10,
+            refused: 2,
+        };
         let list = vec![("x".to_owned(), then)];
-        let now = Totals { calls: 4, refused: 0 };
+        let now = Totals {
+            calls: 4,
+            refused: 0,
+        };
         assert_eq!(delta(Some(&list), "x", now), None);
         assert_eq!(delta(Some(&list), "y", now), None);
-        let later = Totals { calls: 15, refused: 2 };
+        let later = Totals {
+            calls: 15,
+            refused: 2,
+        };
         assert_eq!(
             delta(Some(&list), "x", later),
-            Some(Totals { calls: 5, refused: 0 })
+            Some(Totals {
+                calls: 5,
+                refused: 0
+            })
         );
     }
 }

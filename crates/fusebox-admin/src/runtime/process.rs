@@ -148,9 +148,7 @@ mod imp {
             }
             if line.last() != Some(&b'\n') && n == LINE_MAX {
                 // Too long to be one of ours: skip the rest of it.
-                reader
-                    .skip_until(b'\n')
-                    .map_err(|e| error(FILE, e))?;
+                reader.skip_until(b'\n').map_err(|e| error(FILE, e))?;
                 continue;
             }
             let Ok(text) = std::str::from_utf8(&line) else {

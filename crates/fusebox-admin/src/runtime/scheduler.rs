@@ -98,8 +98,12 @@ mod tests {
 
     #[test]
     fn busy_percent_is_of_the_same_runtime_only() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let other = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let other = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let mut then = read(rt.handle());
         then.busy = Some(Duration::from_millis(100));
         let mut now = then.clone();

@@ -295,8 +295,14 @@ mod tests {
         )
         .unwrap();
         let text = render(&r, By::Calls);
-        assert!(text.contains("workers 1  alive tasks 4  global queue -  busy -"), "{text}");
-        assert!(text.contains("rss - (peak -)  cpu - (user -, system -)  threads -  fds -"), "{text}");
+        assert!(
+            text.contains("workers 1  alive tasks 4  global queue -  busy -"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rss - (peak -)  cpu - (user -, system -)  threads -  fds -"),
+            "{text}"
+        );
         assert!(text.contains("note: process figures are read"), "{text}");
     }
 
