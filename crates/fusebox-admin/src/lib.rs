@@ -35,10 +35,11 @@
 //! sparkline, melts, time to heal, heal step), a tile per valve (in flight,
 //! queued, refusals by reason, sojourn p99), the active alarms, and a process
 //! tile from `/api/runtime` (RSS, CPU, threads, descriptors, tasks, workers).
-//! It follows `/events` and refreshes from `/api/snapshot`, survives a dropped stream
-//! (showing "reconnecting"), loads nothing from the network, and works nested
-//! under a prefix. Each fuse tile carries `data-fuse="<name>"` and
-//! `data-state="ok|blown|disabled"` for scripts and tests.
+//! It follows `/events` and refreshes from `/api/snapshot`, survives a
+//! dropped stream (showing "reconnecting"), loads nothing from the network,
+//! and works nested under a prefix. Each fuse tile carries
+//! `data-fuse="<name>"` and `data-state="ok|blown|disabled"` for scripts and
+//! tests.
 //!
 //! # Control and its token
 //!
