@@ -413,12 +413,14 @@ async fn check_process_tile(wd: &WebDriver) {
             .parse()
             .unwrap_or_else(|_| panic!("dashboard: {field} shows {text:?}"))
     };
-    let shown = number("rss") * 1048576.0;
-    let own = support::own_rss() as f64;
-    assert!(
-        (shown - own).abs() <= own * 0.10,
-        "dashboard: the tile shows an RSS of {shown} bytes, this process has {own}"
-    );
+    if cfg!(target_os = "linux") {
+        let shown = number("rss") * 1048576.0;
+        let own = support::own_rss() as f64;
+        assert!(
+            (shown - own).abs() <= own * 0.10,
+            "dashboard: the tile shows an RSS of {shown} bytes, this process has {own}"
+        );
+    }
     // The server runs on the test's runtime of two workers.
     assert_eq!(number("workers"), 2.0, "{tile}");
     assert!(number("threads") >= 2.0, "{tile}");
