@@ -109,6 +109,9 @@ enum Command {
         /// Print one frame and exit.
         #[arg(long)]
         once: bool,
+        /// Stop after this many frames.
+        #[arg(long, conflicts_with = "once")]
+        count: Option<u64>,
         /// How many of the busiest fuses and valves to show.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=50))]
         top: u8,
@@ -215,12 +218,14 @@ fn on_runtime(command: Command) -> Result<ExitCode, Failure> {
                 remote,
                 interval,
                 once,
+                count,
                 top,
                 by,
             } => {
                 let opts = cmd::top::Options {
                     interval,
                     once,
+                    count,
                     top,
                     by,
                 };

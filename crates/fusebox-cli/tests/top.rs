@@ -145,3 +145,19 @@ fn an_endless_answer_is_cut_at_max_body() {
     assert_eq!(run.code(), Some(1), "{run:?}");
     assert!(run.stderr.contains("larger than 64 KiB"), "{}", run.stderr);
 }
+
+#[test]
+fn count_refreshes_that_many_frames_with_fresh_windows() {
+    let s = server();
+    let run = fusebox(&["top", "--url", &s.url, "--interval", "1s", "--count", "2"]);
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    let out = &run.stdout;
+    let frames: Vec<&str> = out.split("fusebox top").skip(1).collect();
+    assert_eq!(frames.len(), 2, "{out}");
+    assert!(frames[0].contains("every 1s"), "{out}");
+    // Frames a second apart; the second's rates are over the time since
+    // the server's reading for the first (which itself took half a second).
+    let window = after(frames[1], "over the last");
+    assert!((0.49..1.5).contains(&window), "window {window} s: {out}");
+    assert!(run.took >= Duration::from_millis(950), "{run:?}");
+}

@@ -7,7 +7,7 @@
 //! time since its previous reading, at least half a second, so this side
 //! keeps nothing between frames, and a refresh faster than that simply
 //! waits for the server. `--once` prints one frame and exits, for scripts
-//! and tests. On a terminal each frame clears the screen (ANSI
+//! and tests; `--count N` stops after N frames. On a terminal each frame clears the screen (ANSI
 //! `ESC[H ESC[2J`), as `watch` does; piped, frames follow one another.
 //!
 //! The fields read here are the client's view of the admin crate's answer
@@ -52,6 +52,7 @@ impl By {
 pub(crate) struct Options {
     pub(crate) interval: Duration,
     pub(crate) once: bool,
+    pub(crate) count: Option<u64>,
     pub(crate) top: u8,
     pub(crate) by: By,
 }
@@ -149,7 +150,7 @@ pub(crate) async fn run(remote: &Remote, opts: Options) -> Result<ExitCode, Fail
             break;
         }
         shown += 1;
-        if opts.once {
+        if opts.once || opts.count.is_some_and(|n| shown >= n) {
             break;
         }
     }
