@@ -93,6 +93,10 @@
 //!   dropped before it finishes counts as ignored and frees its probe slot.
 //! * **Retries that respect the fuse** ([`retry`]): backoff with jitter, a
 //!   deadline and a retry budget; a refusal is never retried.
+//! * **Pipelines** ([`pipeline`]): fallback, retry and hedging, fuse,
+//!   valve and a per-attempt timeout, stacked in one documented order; a
+//!   hedge's loser is dropped and frees its slots; hedges and retries
+//!   share one budget.
 //! * **Generations**: an outcome from a call admitted before the latest blow
 //!   or heal counts toward nothing.
 //!
@@ -152,6 +156,7 @@ pub mod fuse;
 pub mod keyed;
 #[cfg(feature = "metrics")]
 mod metrics_export;
+pub mod pipeline;
 pub mod registry;
 pub mod retry;
 pub mod rng;
