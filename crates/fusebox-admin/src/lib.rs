@@ -206,6 +206,23 @@
 //! request that comes sooner, or the first one, waits for the rest of it. The
 //! reading kept is a few numbers and two counters per fuse and valve.
 //!
+//! ```text
+//! $ curl -s 'http://127.0.0.1:9797/api/runtime?top=1'
+//! {"busiest": {"by": "calls",
+//!              "fuses": [{"name": "db", "state": "ok", "calls_per_second": 916.7,
+//!                         "refused_per_second": 0.0, "calls": 465, "refused": 0}],
+//!              "valves": [{"name": "api", "in_flight": 3, "concurrency": 4, "queued": 0,
+//!                          "calls_per_second": 10.0, "refused_per_second": 0.0,
+//!                          "calls": 120, "refused": 0}]},
+//!  "process": {"rss_bytes": 5787648, "rss_peak_bytes": 5787648, "cpu_percent": 2.0,
+//!              "cpu_user_seconds": 0.4, "cpu_system_seconds": 0.02, "threads": 5,
+//!              "open_fds": 12, "note": null},
+//!  "runtime": {"source": "server", "id": "1", "flavor": "multi_thread", "workers": 2,
+//!              "alive_tasks": 3, "global_queue_depth": 0, "busy_percent": 0.03,
+//!              "busy_seconds": 0.0006, "parks": 12},
+//!  "window_seconds": 0.5009}
+//! ```
+//!
 //! # Metrics
 //!
 //! `/metrics` renders the text format itself from
