@@ -93,6 +93,14 @@ impl Fusebox {
         &self.shared.env
     }
 
+    pub(crate) fn bus(&self) -> &Arc<crate::event::Bus> {
+        &self.shared.bus
+    }
+
+    pub(crate) fn fuse_core(&self, name: &str) -> Option<Arc<FuseCore>> {
+        self.shared.get(name).ok()
+    }
+
     /// The time on this Fusebox's clock.
     pub fn now(&self) -> Duration {
         Duration::from_nanos(self.shared.env.timebase.now())
