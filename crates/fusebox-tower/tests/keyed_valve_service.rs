@@ -28,7 +28,15 @@ async fn each_tenant_has_its_own_valve() {
         .idle_ttl(Duration::from_secs(60))
         .build(&fb, "tenants")
         .unwrap();
-    let inner = service_fn(|t: Req| async move { Ok::<_, std::io::Error>(t.len()) });
+    let seen = tenants.clone();
+    let inner = service_fn(move |t: Req| {
+        // The request holds its key's permit while the inner service runs.
+        let in_flight = seen.snapshot(t).map_or(0, |s| s.in_flight);
+        async move {
+            assert_eq!(in_flight, 1, "{t} runs under its permit");
+            Ok::<_, std::io::Error>(t.len())
+        }
+    });
     let svc = KeyedValveLayer::new(tenants.clone(), |t: &Req| t.to_string()).layer(inner);
 
     assert_eq!(svc.clone().oneshot("acme").await.unwrap(), 4);
