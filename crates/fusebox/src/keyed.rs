@@ -24,6 +24,13 @@
 //! the TTL; a blown, healing or disabled key is never forgotten, and a key
 //! that blew is kept until it has been healed for the TTL.
 //!
+//! A family is bounded: at most [`max_keys`](KeyedBuilder::max_keys) keys
+//! ([`DEFAULT_MAX_KEYS`] unless set). A new key beyond the bound is not
+//! remembered and is answered as a fresh fuse would answer it (ok, its
+//! melts dropped), counted in [`KeyedStats::full`]. [`KeyedValves`] (one
+//! valve per key, `keyed/valves.rs`) shares the table, the sweep and the
+//! builder; a full valve family refuses instead.
+//!
 //! A promoted key's fuse reports its transitions on the Fusebox's event bus
 //! under the name `"{family}/{key}"`. It is not in the Fusebox's registry:
 //! `Fusebox::fuses`, the alarm monitor and the metrics export do not list

@@ -93,6 +93,10 @@
 //!   dropped before it finishes counts as ignored and frees its probe slot.
 //! * **Retries that respect the fuse** ([`retry`]): backoff with jitter, a
 //!   deadline and a retry budget; a refusal is never retried.
+//! * **Keyed families** ([`keyed`]): one fuse or one valve per host or
+//!   tenant, made from a template on first use, forgotten when idle, bounded.
+//! * **Chaos** ([`fuse::Chaos`]): injected latency and errors in admitted
+//!   calls, set at runtime, counted apart, replayable under a seed.
 //! * **Generations**: an outcome from a call admitted before the latest blow
 //!   or heal counts toward nothing.
 //!

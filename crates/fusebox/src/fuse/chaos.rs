@@ -54,7 +54,7 @@ use crate::sync::{lock, Mutex};
 ///
 /// ```
 /// use std::time::Duration;
-/// use fusebox::{FuseConfig, Fusebox, ManualClock, RunError};
+/// use fusebox::{Clock, FuseConfig, Fusebox, ManualClock, RunError};
 /// use fusebox::fuse::Chaos;
 ///
 /// let clock = ManualClock::new();
@@ -119,7 +119,7 @@ impl Chaos {
     /// Checks both probabilities are in `[0, 1]`.
     ///
     /// ```
-    /// # use fusebox::Chaos;
+    /// # use fusebox::fuse::Chaos;
     /// assert!(Chaos::new().error(1.5).validate().is_err());
     /// assert!(Chaos::new().error(0.5).validate().is_ok());
     /// ```
