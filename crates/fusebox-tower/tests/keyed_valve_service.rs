@@ -23,11 +23,12 @@ fn refusal(err: &fusebox_tower::BoxError) -> (String, Refused) {
 #[tokio::test]
 async fn each_tenant_has_its_own_valve() {
     let fb = Fusebox::builder().clock(ManualClock::new()).build();
-    let tenants: KeyedValves<String> = KeyedBuilder::new(ValveConfig::new().concurrency(1).queue(0))
-        .max_keys(2)
-        .idle_ttl(Duration::from_secs(60))
-        .build(&fb, "tenants")
-        .unwrap();
+    let tenants: KeyedValves<String> =
+        KeyedBuilder::new(ValveConfig::new().concurrency(1).queue(0))
+            .max_keys(2)
+            .idle_ttl(Duration::from_secs(60))
+            .build(&fb, "tenants")
+            .unwrap();
     let seen = tenants.clone();
     let inner = service_fn(move |t: Req| {
         // The request holds its key's permit while the inner service runs.
@@ -48,7 +49,11 @@ async fn each_tenant_has_its_own_valve() {
     let held = tenants.try_acquire("acme").unwrap(); // acme's only slot
     let err = svc.clone().oneshot("acme").await.unwrap_err();
     assert_eq!(refusal(&err), ("tenants/acme".into(), Refused::QueueFull));
-    assert_eq!(svc.clone().oneshot("globex").await.unwrap(), 6, "its own slot");
+    assert_eq!(
+        svc.clone().oneshot("globex").await.unwrap(),
+        6,
+        "its own slot"
+    );
     let err = svc.clone().oneshot("initech").await.unwrap_err();
     assert_eq!(
         refusal(&err),

@@ -127,12 +127,7 @@ impl<K> KeyedFuses<K>
 where
     K: Hash + Eq + Clone + Display + Send + Sync + 'static,
 {
-    fn start(
-        template: FuseConfig,
-        sizing: Sizing,
-        fusebox: &Fusebox,
-        family: &str,
-    ) -> Self {
+    fn start(template: FuseConfig, sizing: Sizing, fusebox: &Fusebox, family: &str) -> Self {
         KeyedFuses {
             inner: Inner::start(family, template, sizing, fusebox),
         }

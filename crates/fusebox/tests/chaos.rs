@@ -113,8 +113,15 @@ fn c2_exact_counts_under_a_fixed_seed() {
         assert_eq!(clock.now() - before, waited, "call {i}");
     }
     let c = db.snapshot().unwrap().counters;
-    assert_eq!((c.chaos_latency, c.chaos_errors), (want_latency, want_errors));
-    assert_eq!(made.get(), N - want_errors, "an injected error makes no call");
+    assert_eq!(
+        (c.chaos_latency, c.chaos_errors),
+        (want_latency, want_errors)
+    );
+    assert_eq!(
+        made.get(),
+        N - want_errors,
+        "an injected error makes no call"
+    );
     // The seed's stream is no degenerate one: both kinds happened, at
     // about their rates.
     assert!((1_300..1_700).contains(&want_latency), "{want_latency}");
@@ -198,9 +205,7 @@ fn c4_runtime_reconfiguration() {
     // Invalid: refused, the chaos in force unchanged.
     let e = db.set_chaos(Chaos::new().error(f64::NAN)).unwrap_err();
     assert!(e.to_string().contains("chaos.error_rate"), "{e}");
-    assert!(fb
-        .set_chaos("db", Chaos::new().latency(-0.1, MS))
-        .is_err());
+    assert!(fb.set_chaos("db", Chaos::new().latency(-0.1, MS)).is_err());
     assert!(fb.set_chaos("nope", Chaos::new()).is_err());
     assert_eq!(db.chaos(), Chaos::new().latency(1.0, 3 * MS));
     // A reinstall keeps it; turning it off ends it.
