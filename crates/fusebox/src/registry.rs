@@ -97,10 +97,6 @@ impl Fusebox {
         &self.shared.bus
     }
 
-    pub(crate) fn fuse_core(&self, name: &str) -> Option<Arc<FuseCore>> {
-        self.shared.get(name).ok()
-    }
-
     /// The time on this Fusebox's clock.
     pub fn now(&self) -> Duration {
         Duration::from_nanos(self.shared.env.timebase.now())

@@ -128,14 +128,7 @@ where
         fusebox: &Fusebox,
         family: &str,
     ) -> Result<Self, ConfigError> {
-        let guard = match &config.guard {
-            Some(fuse) => Some(
-                fusebox
-                    .fuse_core(fuse)
-                    .ok_or_else(|| ConfigError::valve("guard", fuse, "names no installed fuse"))?,
-            ),
-            None => None,
-        };
+        let guard = fusebox.guard_of(&config)?;
         let template = ValveTemplate {
             config,
             guard,
@@ -162,13 +155,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        loop {
-            match self.valve(key)?.try_acquire() {
-                // Retired under us: the family makes a fresh one.
-                Err(Refused::Removed) => continue,
-                r => return r,
-            }
-        }
+        self.on_valve(key, Valve::try_acquire)
     }
 
     /// [`Valve::acquire`] for `key`, on any runtime.
@@ -215,12 +202,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        loop {
-            match self.valve(key)?.acquire_blocking() {
-                Err(Refused::Removed) => continue,
-                r => return r,
-            }
-        }
+        self.on_valve(key, Valve::acquire_blocking)
     }
 
     /// [`Valve::run`] for `key`.
@@ -265,6 +247,25 @@ where
     /// returns how many keys it looked at, at most the sweep budget.
     pub fn sweep(&self) -> usize {
         self.inner.sweep()
+    }
+
+    /// `f` on `key`'s valve; again on a fresh one if it was retired under
+    /// us (a retired valve refuses with `Removed`).
+    fn on_valve<Q>(
+        &self,
+        key: &Q,
+        f: impl Fn(&Valve) -> Result<Permit, Refused>,
+    ) -> Result<Permit, Refused>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        loop {
+            match f(&self.valve(key)?) {
+                Err(Refused::Removed) => continue,
+                r => return r,
+            }
+        }
     }
 
     /// `key`'s valve, made from the template if it has none; touched.
