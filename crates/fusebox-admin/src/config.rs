@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::code_trace::CodeTrace;
 use crate::host::AllowedHosts;
 
 /// The address [`AdminConfig::default`] binds: loopback only, port 9797.
@@ -81,6 +82,8 @@ pub struct AdminConfig {
     pub shutdown_grace: Duration,
     /// The `Host` names answered; see [`AdminConfig::allow_host`].
     pub hosts: AllowedHosts,
+    /// See [`AdminConfig::code_trace`].
+    pub code_trace: Option<CodeTrace>,
 }
 
 impl AdminConfig {
@@ -96,6 +99,7 @@ impl AdminConfig {
             max_event_streams: 64,
             shutdown_grace: Duration::from_secs(10),
             hosts: AllowedHosts::loopback(),
+            code_trace: None,
         }
     }
 
@@ -273,6 +277,22 @@ impl AdminConfig {
         self.hosts = AllowedHosts::any();
         self
     }
+
+    /// Enables live code tracing (`POST` and `DELETE /api/trace/code`, with
+    /// the token) through `tracer`, whose [layer](CodeTrace::layer) the
+    /// service has added to its subscriber. Without it those endpoints
+    /// answer 404 `{"error": "code tracing not enabled"}`. See
+    /// [`code_trace`](crate::code_trace).
+    ///
+    /// ```
+    /// let tracer = fusebox_admin::code_trace::CodeTrace::new();
+    /// let config = fusebox_admin::AdminConfig::new().token("s3cret").code_trace(tracer.clone());
+    /// assert_eq!(config.code_trace, Some(tracer));
+    /// ```
+    pub fn code_trace(mut self, tracer: CodeTrace) -> Self {
+        self.code_trace = Some(tracer);
+        self
+    }
 }
 
 impl Default for AdminConfig {
@@ -292,6 +312,7 @@ impl fmt::Debug for AdminConfig {
             .field("max_event_streams", &self.max_event_streams)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("hosts", &self.hosts)
+            .field("code_trace", &self.code_trace)
             .finish()
     }
 }

@@ -26,6 +26,8 @@
 //! | `POST /api/fuses/{name}/enable` | enable |
 //! | `POST /api/fuses/{name}/reset` | reset (heal now) |
 //! | `POST /api/fuses/{name}/unlock` | release a `barrier` heal step |
+//! | `POST /api/trace/code` | start a live trace of the service's `tracing` events, bounded; answers its event stream ([`code_trace`]) |
+//! | `DELETE /api/trace/code` | stop the running code trace |
 //!
 //! # Dashboard
 //!
@@ -48,6 +50,18 @@
 //! the set of fuse names does not leak to clients without it (it is visible to
 //! anyone who can `GET`, though: protect the read endpoints, if needed, by
 //! where you bind or mount them).
+//!
+//! # Code tracing
+//!
+//! With [`AdminConfig::code_trace`], an operator can also trace the
+//! service's own `tracing` events live, as Erlang's `recon_trace` traces
+//! calls: `POST /api/trace/code` with a spec such as
+//! `myapp::db[query]=debug` streams the matching events, at most `max` of
+//! them, at most `rate` a second, for at most a time limit, and then the
+//! trace switches itself off. The service adds
+//! [`CodeTrace::layer`](code_trace::CodeTrace::layer) to its subscriber once;
+//! while no trace runs, it costs a disabled call site nothing measurable.
+//! See [`code_trace`].
 //!
 //! # Errors
 //!
@@ -175,6 +189,7 @@
 //! metrics` accepts the output (a test runs it when promtool is installed).
 
 mod auth;
+pub mod code_trace;
 mod config;
 mod dashboard;
 mod error;

@@ -40,6 +40,8 @@ pub(crate) struct AppState {
     pub(crate) max_streams: usize,
     /// The event streams' keep-alive interval.
     pub(crate) keep_alive: std::time::Duration,
+    /// Live code tracing, if enabled.
+    pub(crate) code_trace: Option<crate::code_trace::CodeTrace>,
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -175,7 +177,22 @@ pub(crate) async fn control_other_method(
 /// The body of a control request carries nothing yet: empty, or a JSON
 /// object (whose fields are ignored, room for a future `reason`).
 fn check_body(body: Result<Bytes, BytesRejection>) -> ApiResult<()> {
-    let body = body.map_err(|r| {
+    let body = body_bytes(body)?;
+    if body.trim_ascii().is_empty() {
+        return Ok(());
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        _ => Err(ApiError::bad_request(
+            "the body must be empty or a JSON object",
+        )),
+    }
+}
+
+/// A request body within the limit (else 413), or why it could not be read
+/// (400).
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|r| {
         let status = match r.status() {
             s if s.is_server_error() => StatusCode::BAD_REQUEST,
             s => s,
@@ -186,16 +203,7 @@ fn check_body(body: Result<Bytes, BytesRejection>) -> ApiResult<()> {
             "bad request"
         };
         ApiError::new(status, error).with("detail", r.body_text())
-    })?;
-    if body.trim_ascii().is_empty() {
-        return Ok(());
-    }
-    match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(serde_json::Value::Object(_)) => Ok(()),
-        _ => Err(ApiError::bad_request(
-            "the body must be empty or a JSON object",
-        )),
-    }
+    })
 }
 
 /// Anything no route matched. Mounted with `Router::nest("/admin", ..)`,

@@ -29,7 +29,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::routes::{self, AppState};
-use crate::{dashboard, events, guard, host, AdminConfig};
+use crate::{code_trace, dashboard, events, guard, host, AdminConfig};
 
 /// The largest request body accepted, in bytes; larger ones get 413.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -72,6 +72,7 @@ pub fn router(fb: Fusebox, config: AdminConfig) -> Router {
         )),
         max_streams: config.max_event_streams,
         keep_alive: events::keep_alive_for(config.idle_timeout),
+        code_trace: config.code_trace,
     };
     let router = Router::new()
         .route("/", get(dashboard::page))
@@ -86,6 +87,10 @@ pub fn router(fb: Fusebox, config: AdminConfig) -> Router {
         .route("/api/alarms", get(routes::alarms))
         .route("/metrics", get(routes::metrics))
         .route("/events", get(events::events))
+        .route(
+            "/api/trace/code",
+            post(code_trace::route::start).delete(code_trace::route::stop),
+        )
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)

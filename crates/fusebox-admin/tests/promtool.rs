@@ -20,6 +20,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use fusebox::catalog::{self, Kind};
+use fusebox::pipeline::{FallbackValue, Pipeline};
+use fusebox::retry::{RetryBudget, RetryPolicy};
 use fusebox::{Ask, FuseConfig, Fusebox, Heal, ManualClock, Refused, ValveConfig};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
@@ -38,7 +40,7 @@ fn poll_once<F: Future + Unpin>(f: &mut F) -> Option<F::Output> {
 /// A fuse melted until it blew (and its alarm set), a healthy one, a fuse
 /// with a name that needs escaping; a valve with waits, busy, queue-full and
 /// timeout refusals and sampled service times; a rate-limited valve.
-fn scenario() -> (Fusebox, ManualClock) {
+fn scenario() -> (Fusebox, ManualClock, Pipeline<FallbackValue<u8>>) {
     let clock = ManualClock::new();
     let fb = Fusebox::builder()
         .clock(clock.clone())
@@ -122,7 +124,25 @@ fn scenario() -> (Fusebox, ManualClock) {
     let s = fb.valve("api").unwrap().snapshot();
     assert!(s.sojourn.count > 0 && s.service.count > 0, "{s:?}");
     assert_eq!(s.refused.total(), 3);
-    (fb, clock)
+
+    // A pipeline whose budget pays for one retry: a call that fails twice
+    // retries once, then finds the budget empty and falls back.
+    let budget = RetryBudget::new(10 * SEC, 0, 1.0).unwrap();
+    let p = Pipeline::builder("db")
+        .fusebox(&fb)
+        .retry(RetryPolicy::new(3))
+        .budget(budget)
+        .fallback_value(0u8)
+        .build()
+        .unwrap();
+    assert_eq!(p.call_blocking(|| Err::<u8, _>("down")), Ok(0));
+    assert_eq!(p.call_blocking(|| Err::<u8, _>("down")), Ok(0));
+    let st = p.stats();
+    assert_eq!(
+        (st.retries, st.budget_exhausted_retries, st.fallbacks.failed),
+        (2, 2, 2)
+    );
+    (fb, clock, p)
 }
 
 /// The admin's `/metrics` body, over HTTP.
@@ -220,7 +240,7 @@ fn families(text: &str) -> BTreeMap<String, (String, String)> {
 
 #[test]
 fn admin_metrics_pass_promtool_check_metrics() {
-    let (fb, _clock) = scenario();
+    let (fb, _clock, _pipeline) = scenario();
     let text = admin_text(&fb);
     // The scenario reached what it is for.
     for line in [
@@ -228,6 +248,9 @@ fn admin_metrics_pass_promtool_check_metrics() {
         "fusebox_alarm_active{alarm=\"fuse_blown\",fuse=\"db\"} 1",
         "fusebox_valve_refused_total{valve=\"api\",reason=\"timeout\"} 1",
         "fusebox_valve_sojourn_seconds_bucket{valve=\"api\",le=\"0.05\"} 202",
+        "fusebox_retries_total{pipeline=\"db\"} 2",
+        "fusebox_retry_budget_exhausted_total{pipeline=\"db\",kind=\"retry\"} 2",
+        "fusebox_fallbacks_total{pipeline=\"db\",reason=\"failed\"} 2",
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} missing:\n{text}");
     }
@@ -238,7 +261,7 @@ fn admin_metrics_pass_promtool_check_metrics() {
 
 #[test]
 fn metrics_feature_text_passes_promtool_check_metrics() {
-    let (fb, _clock) = scenario();
+    let (fb, _clock, _pipeline) = scenario();
     let text = metrics_feature_text(&fb);
     assert!(
         text.contains("fusebox_valve_sojourn_seconds_bucket{valve=\"api\",le=\"0.05\"} 202"),
@@ -272,7 +295,7 @@ fn samples(text: &str) -> (Vec<&str>, BTreeMap<&str, f64>) {
 
 #[test]
 fn both_exports_have_the_catalogs_families_and_the_same_samples() {
-    let (fb, _clock) = scenario();
+    let (fb, _clock, _pipeline) = scenario();
     let admin_text = admin_text(&fb);
     let feature_text = metrics_feature_text(&fb);
     let catalog: BTreeMap<String, (String, String)> = catalog::ALL

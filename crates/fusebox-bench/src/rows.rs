@@ -113,8 +113,12 @@ fn valve_rate() -> Row {
         id: "valve_rate",
         title: "rate check that passes (token bucket)".into(),
         contenders: vec![
+            Contender::new("fusebox", "rate-limited Valve::try_pass", {
+                let v = v.clone();
+                move || black_box(&v).try_pass().is_ok()
+            }),
             Contender::new(
-                "fusebox",
+                "fusebox permit",
                 "rate-limited Valve::try_acquire, drop",
                 move || {
                     let _keep = &_fb;

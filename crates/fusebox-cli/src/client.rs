@@ -23,14 +23,16 @@ use serde::de::DeserializeOwned;
 use crate::limit::{ByteSize, Capped};
 use crate::Failure;
 
-/// How long a request may take, headers and body (not a stream's body).
-const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request may take, headers and body (not a stream's body),
+/// unless [`Client::timeout`] says otherwise.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The admin server at one base URL.
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
     base: String,
     max_body: ByteSize,
+    timeout: Duration,
     http: Hyper<HttpConnector, Full<Bytes>>,
 }
 
@@ -107,8 +109,27 @@ impl Client {
         Ok(Client {
             base,
             max_body,
+            timeout: TIMEOUT,
             http,
         })
+    }
+
+    /// The same client with another deadline for each request, connect,
+    /// headers and body (a fleet's per-target `--timeout`).
+    pub(crate) fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The same client without keep-alive: each request on a connection of
+    /// its own, closed after the answer. A fleet keeps a client per target
+    /// to the end, and must not keep a connection per target open with it
+    /// (a thousand targets would be a thousand descriptors).
+    pub(crate) fn one_shot(mut self) -> Self {
+        self.http = Hyper::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .build_http();
+        self
     }
 
     /// The base URL, for messages.
@@ -133,13 +154,10 @@ impl Client {
 
     async fn send(&self, req: Request<Full<Bytes>>) -> Result<Response<Incoming>, Failure> {
         let url = req.uri().to_string();
-        match tokio::time::timeout(TIMEOUT, self.http.request(req)).await {
+        match tokio::time::timeout(self.timeout, self.http.request(req)).await {
             Ok(Ok(res)) => Ok(res),
             Ok(Err(e)) => Err(Failure(format!("cannot reach {url}: {}", chain(&e)))),
-            Err(_) => Err(Failure(format!(
-                "{url}: no answer within {}s",
-                TIMEOUT.as_secs()
-            ))),
+            Err(_) => Err(self.no_answer(&url)),
         }
     }
 
@@ -176,14 +194,17 @@ impl Client {
             let res = self.send(req).await?;
             self.body(&url, res).await
         };
-        tokio::time::timeout(TIMEOUT, fetch)
+        tokio::time::timeout(self.timeout, fetch)
             .await
-            .unwrap_or_else(|_| {
-                Err(Failure(format!(
-                    "{url}: no answer within {}s",
-                    TIMEOUT.as_secs()
-                )))
-            })
+            .unwrap_or_else(|_| Err(self.no_answer(&url)))
+    }
+
+    /// The failure of a request past the deadline.
+    fn no_answer(&self, url: &str) -> Failure {
+        Failure(format!(
+            "{url}: no answer within {}",
+            fusebox::duration::human(self.timeout)
+        ))
     }
 
     /// `GET path` as JSON; any status but 200 is a failure.
@@ -213,7 +234,31 @@ impl Client {
     /// `GET path` as a stream of server-sent events; an answer that is not
     /// one (not 200, or not `text/event-stream`) is a failure.
     pub(crate) async fn events(&self, path: &str) -> Result<crate::cmd::trace::Sse, Failure> {
-        let mut req = self.request(Method::GET, path, None)?;
+        self.open_events(self.request(Method::GET, path, None)?)
+            .await
+    }
+
+    /// `POST path` with a JSON body and the bearer token, answered with a
+    /// stream of server-sent events (as [`events`](Self::events)).
+    pub(crate) async fn post_events(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        json: &serde_json::Value,
+    ) -> Result<crate::cmd::trace::Sse, Failure> {
+        let mut req = self.request(Method::POST, path, token)?;
+        *req.body_mut() = Full::new(Bytes::from(json.to_string()));
+        req.headers_mut().insert(
+            CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
+        self.open_events(req).await
+    }
+
+    async fn open_events(
+        &self,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<crate::cmd::trace::Sse, Failure> {
         req.headers_mut().insert(
             ACCEPT,
             hyper::header::HeaderValue::from_static("text/event-stream"),
@@ -224,7 +269,7 @@ impl Client {
             // The status is the news; a body that is slow, broken or over
             // the limit only loses its text.
             let status = res.status();
-            let answer = match tokio::time::timeout(TIMEOUT, self.body(&url, res)).await {
+            let answer = match tokio::time::timeout(self.timeout, self.body(&url, res)).await {
                 Ok(Ok(answer)) => answer,
                 _ => Answer {
                     status,

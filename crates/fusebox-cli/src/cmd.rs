@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod check;
+pub(crate) mod code_trace;
 pub(crate) mod control;
 pub(crate) mod demo;
 pub(crate) mod simulate;

@@ -8,6 +8,8 @@
 //! is safe to point at a busy production node), and `disable`, `enable`,
 //! `reset` and `unlock` act on one fuse with the admin token. `check`
 //! validates a TOML config file offline, reporting every error with its line.
+//! `status` and the control commands also take a fleet (`--url` repeated,
+//! `--fleet FILE`): see [`fleet`].
 //!
 //! Every read is bounded (see [`limit`]): an HTTP answer, or one event of a
 //! stream, by `--max-body` (16 MiB), a config file by `--max-size` (64 MiB).
@@ -17,6 +19,7 @@
 
 mod client;
 mod cmd;
+mod fleet;
 mod limit;
 mod table;
 
@@ -27,6 +30,7 @@ use clap::{Parser, Subcommand};
 
 use crate::client::Client;
 use crate::cmd::control::Action;
+use crate::fleet::targets::Targets;
 use crate::limit::ByteSize;
 
 /// The admin URL used when neither `--url` nor `$FUSEBOX_URL` is given.
@@ -78,11 +82,12 @@ impl Remote {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Print a table of fuses, valves and alarms.
+    /// Print a table of fuses, valves and alarms, of one server or a fleet.
     Status {
         #[command(flatten)]
-        remote: Remote,
-        /// Print the raw JSON instead: {"fuses": [...], "valves": [...], "alarms": [...]}.
+        targets: Targets,
+        /// Print the raw JSON instead: {"fuses": [...], "valves": [...], "alarms": [...]};
+        /// for a fleet {"targets": [{"target", "snapshot" or "error"}, ...]}.
         #[arg(long)]
         json: bool,
     },
@@ -97,18 +102,31 @@ enum Command {
         #[arg(long)]
         count: Option<u64>,
     },
-    /// Print the events of one fuse or valve ('*' for all), bounded in count and rate.
+    /// Print the events of one fuse or valve ('*' for all), or with --code the
+    /// service's own tracing events, bounded in count and rate.
     Trace {
         /// The fuse or valve to follow, or '*' for every one.
-        name: String,
+        #[arg(required_unless_present = "code", conflicts_with = "code")]
+        name: Option<String>,
+        /// Trace the service's code instead: a spec 'target[span]{field=value}=level'
+        /// (e.g. 'myapp::db[query]=debug'), sent to the server, which stops by itself.
+        #[arg(long, value_name = "SPEC")]
+        code: Option<String>,
         #[command(flatten)]
         remote: Remote,
-        /// Stop after printing this many events.
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
-        max: u64,
-        /// Print at most this many events per second; the rest are dropped and counted.
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
-        rate: u64,
+        /// Stop after printing this many events [default: 100].
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        max: Option<u64>,
+        /// Print at most this many events per second; the rest are dropped and
+        /// counted [default: 100; with --code the server's, 10].
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        rate: Option<u64>,
+        /// With --code: the trace's time limit ("30s") [default: the server's, 60s].
+        #[arg(long = "for", value_name = "DURATION", value_parser = fusebox::duration::parse)]
+        time: Option<Duration>,
+        /// With --code: the admin bearer token.
+        #[arg(long, env = "FUSEBOX_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Disable a fuse: it refuses every ask until enabled.
     Disable(Control),
@@ -138,13 +156,14 @@ enum Command {
     Simulate(cmd::simulate::SimulateArgs),
 }
 
-/// The arguments of `disable`, `enable`, `reset` and `unlock`.
+/// The arguments of `disable`, `enable`, `reset` and `unlock` (on a fleet,
+/// a result line per target, exit code 1 if any failed).
 #[derive(Debug, clap::Args)]
 struct Control {
     /// The fuse's name.
     name: String,
     #[command(flatten)]
-    remote: Remote,
+    targets: Targets,
     /// The admin bearer token.
     #[arg(long, env = "FUSEBOX_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -177,27 +196,53 @@ fn main() -> ExitCode {
     }
 }
 
-/// The commands that talk HTTP run on a current-thread runtime: one
-/// connection at a time needs no more.
+/// The commands that talk HTTP run on a current-thread runtime: a fleet's
+/// requests wait together, and waiting needs no more threads.
 fn on_runtime(command: Command) -> Result<ExitCode, Failure> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         match command {
-            Command::Status { remote, json } => cmd::status::run(&remote, json).await,
+            Command::Status { targets, json } => cmd::status::run(&targets, json).await,
             Command::Watch {
                 remote,
                 interval,
                 count,
             } => cmd::watch::run(&remote, interval, count).await,
             Command::Trace {
+                code: Some(spec),
+                remote,
+                max,
+                rate,
+                time,
+                token,
+                ..
+            } => {
+                let args = cmd::code_trace::Args {
+                    spec,
+                    max,
+                    rate,
+                    time,
+                };
+                cmd::code_trace::run(&remote, &args, token.as_deref()).await
+            }
+            Command::Trace {
                 name,
                 remote,
                 max,
                 rate,
-            } => cmd::trace::run(&remote, &name, max, rate).await,
+                time,
+                ..
+            } => {
+                if time.is_some() {
+                    return Err(Failure("--for is for code traces (--code)".to_owned()));
+                }
+                let name = name.unwrap_or_else(|| "*".to_owned());
+                let (max, rate) = (max.unwrap_or(100), rate.unwrap_or(100));
+                cmd::trace::run(&remote, &name, max, rate).await
+            }
             Command::Disable(c) => cmd::control::run(Action::Disable, c).await,
             Command::Enable(c) => cmd::control::run(Action::Enable, c).await,
             Command::Reset(c) => cmd::control::run(Action::Reset, c).await,
@@ -206,7 +251,11 @@ fn on_runtime(command: Command) -> Result<ExitCode, Failure> {
                 unreachable!("run off the runtime")
             }
         }
-    })
+    });
+    // A name lookup past its deadline still holds a blocking thread, which
+    // dropping the runtime would wait for.
+    rt.shutdown_timeout(Duration::from_millis(100));
+    result
 }
 
 #[cfg(test)]
@@ -214,9 +263,9 @@ mod tests {
     use super::*;
 
     fn remote(args: &[&str]) -> Remote {
-        let cli = Cli::try_parse_from([&["fusebox", "status"], args].concat()).unwrap();
+        let cli = Cli::try_parse_from([&["fusebox", "watch"], args].concat()).unwrap();
         match cli.command {
-            Command::Status { remote, .. } => remote,
+            Command::Watch { remote, .. } => remote,
             other => panic!("{other:?}"),
         }
     }

@@ -26,6 +26,8 @@ use fusebox::rng::SplitMix64;
 use tokio::sync::{oneshot, Semaphore};
 use tokio::time::Instant;
 
+use fusebox_sim::scenario::ErrorPattern;
+
 use crate::scenario::{Phase, Scenario};
 
 /// The error a query answers with during the error episode.
@@ -111,7 +113,9 @@ impl Inner {
         match s.phase(self.start.elapsed()) {
             Phase::Healthy | Phase::Recovered => (healthy, Ok(())),
             Phase::Errors => {
-                if rng.unit() < s.error_share {
+                // Exactly the share `error_share` of the queries, evenly: the
+                // count of successes measures the protection, not the dice.
+                if ErrorPattern::Even.fails(s.error_share, n + 1, || rng.unit()) {
                     (Duration::from_millis(1).mul_f64(thrash), Err(DbError))
                 } else {
                     (healthy, Ok(()))

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use fusebox::ConfigFile;
 use fusebox_sim::scenario::{
-    Arrivals, Dependency, Episode, Latency, Load, Objective, OpenLoad, Shape,
+    Arrivals, Dependency, Episode, ErrorPattern, Latency, Load, Objective, OpenLoad, Shape,
 };
 use fusebox_sim::{ClientRequest, End};
 
@@ -42,6 +42,7 @@ pub(crate) fn scenario(s: &Scenario) -> fusebox_sim::Scenario {
         down: false,
         down_after: Duration::from_millis(1),
         flap: None,
+        error_pattern: ErrorPattern::Random,
     };
     fusebox_sim::Scenario {
         description: "fusebox demo, on virtual time".to_owned(),
@@ -60,6 +61,7 @@ pub(crate) fn scenario(s: &Scenario) -> fusebox_sim::Scenario {
             retry_after: Duration::ZERO,
             retry_budget: None,
             retry_refusals: true,
+            hedge: None,
         },
         dependency: Some(Dependency {
             name: "database".to_owned(),
@@ -73,11 +75,13 @@ pub(crate) fn scenario(s: &Scenario) -> fusebox_sim::Scenario {
             fuse: Some(DB.to_owned()),
             valve: Some(DB.to_owned()),
             thrash_backlog: Some(s.thrash_backlog),
+            stragglers: None,
         }),
         dependencies: Vec::new(),
         episodes: vec![
             Episode {
                 error_rate: s.error_share,
+                error_pattern: ErrorPattern::Even,
                 error_latency: Some(Duration::from_millis(1)),
                 ..episode("errors", s.errors_start, s.slow_start)
             },

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use fusebox::rng::SplitMix64;
 
-use crate::scenario::{self, Condition, Latency};
+use crate::scenario::{self, Condition, Latency, Stragglers};
 
 /// How one call to the dependency ends, decided when it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,9 @@ struct Queued {
 pub(crate) struct Dependency {
     latency: Latency,
     thrash_backlog: Option<f64>,
+    stragglers: Option<Stragglers>,
+    /// Calls started so far (the even error pattern counts them).
+    started: u64,
     busy: u32,
     queue: VecDeque<Queued>,
     /// Most calls it queues; beyond, a call fails at once.
@@ -63,6 +66,8 @@ impl Dependency {
         Dependency {
             latency: d.latency,
             thrash_backlog: d.thrash_backlog,
+            stragglers: d.stragglers,
+            started: 0,
             busy: 0,
             queue: VecDeque::new(),
             queue_cap: 1 << 20,
@@ -143,8 +148,16 @@ impl Dependency {
         let thrash = self
             .thrash_backlog
             .map_or(1.0, |b| 1.0 + self.queue.len() as f64 / b);
-        let healthy = sample(self.latency, &mut rng).mul_f64(c.latency_multiplier * thrash);
-        let (after, answer) = if rng.chance(c.error_rate) {
+        let latency = match self.stragglers {
+            Some(st) if rng.chance(st.share) => st.latency,
+            _ => self.latency,
+        };
+        let healthy = sample(latency, &mut rng).mul_f64(c.latency_multiplier * thrash);
+        self.started += 1;
+        let fails = c
+            .error_pattern
+            .fails(c.error_rate, self.started, || rng.unit());
+        let (after, answer) = if fails {
             // Errors come back fast: a tenth of the healthy latency, unless
             // the episode says how long.
             let after = c.error_latency.map_or(healthy / 10, |d| d.mul_f64(thrash));

@@ -35,6 +35,7 @@ use fusebox::{Clock, ConfigFile, Fuse, Fusebox, ManualClock, Outcome, RunError};
 
 use crate::admit::{Admission, Admit};
 use crate::dependency::{Answer, Dependency, Started};
+use crate::hedging::Hedging;
 use crate::load::{self, Arrivals};
 use crate::report::Bucket;
 use crate::scenario::Scenario;
@@ -70,6 +71,8 @@ enum Ev {
     Client(u32),
     /// A retry of request `.0`'s client request.
     Retry(u32),
+    /// Request `.0`'s attempt `.1` has waited the hedging delay.
+    Hedge(u32, u32),
     /// Dependency `.2` answers request `.0`'s call (generation `.1`).
     Answer(u32, u32, u16),
     /// Request `.0`'s timeout (generation `.1`).
@@ -117,6 +120,16 @@ struct Req {
     /// serve it (after the valve's queue and the dependency's own).
     attempt_at: Duration,
     served_at: Option<Duration>,
+    /// Bumped per attempt (and kept when the slot is reused), so a hedging
+    /// delay finds out whether its attempt is still the one running.
+    epoch: u32,
+    /// This is a hedge: a second copy of `twin`'s attempt.
+    hedge: bool,
+    /// The hedge of this attempt, or (for a hedge) the request it copies.
+    twin: Option<u32>,
+    /// How this attempt ended while its hedge still runs: the client waits
+    /// for the hedge before it hears of it.
+    pending_end: Option<End>,
 }
 
 /// One client request as its client saw it (the last attempt's, after
@@ -199,6 +212,8 @@ struct Sim<'a> {
     /// The clients' retry budget, if the scenario gives one: fusebox's,
     /// reading the run's clock.
     budget: Option<RetryBudget>,
+    /// When the clients hedge, if they do.
+    hedging: Option<Hedging>,
     /// Every client request, when the caller asked for them.
     log: Option<Vec<ClientRequest>>,
     // Keeps the Fusebox (and its timer) alive for the run.
@@ -311,6 +326,7 @@ fn run_with_log(
         started: Vec::new(),
         requests: 0,
         budget,
+        hedging: s.load.hedge.map(Hedging::new),
         log: log.then(Vec::new),
         _fb: fb,
     };
@@ -419,6 +435,7 @@ impl Sim<'_> {
                 self.attempt(id);
             }
             Ev::Retry(id) => self.attempt(id),
+            Ev::Hedge(id, epoch) => self.hedge(id, epoch),
             Ev::Answer(id, tag, dep) => self.answered(id, tag, usize::from(dep)),
             Ev::Timeout(id, gen) => {
                 let r = &self.reqs[id as usize];
@@ -456,13 +473,18 @@ impl Sim<'_> {
             called: false,
             attempt_at: Duration::ZERO,
             served_at: None,
+            epoch: 0,
+            hedge: false,
+            twin: None,
+            pending_end: None,
         };
         match self.free.pop() {
             Some(id) => {
-                // The generation goes on: events of the slot's last request
-                // may still be on their way, and must find it stale.
-                let gen = self.reqs[id as usize].gen;
-                self.reqs[id as usize] = Req { gen, ..r };
+                // The generation and the epoch go on: events of the slot's
+                // last request may still be on their way, and must find it
+                // stale.
+                let Req { gen, epoch, .. } = self.reqs[id as usize];
+                self.reqs[id as usize] = Req { gen, epoch, ..r };
                 id
             }
             None => {
@@ -475,21 +497,100 @@ impl Sim<'_> {
     /// One attempt of request `id`: each dependency in turn.
     fn attempt(&mut self, id: u32) {
         self.requests += 1;
-        self.stats.attempt(self.reqs[id as usize].born);
-        if let (Some(b), 0) = (&self.budget, self.reqs[id as usize].attempt) {
-            // As `Retry` does: every first attempt is deposited, at the
-            // run's virtual time (the ManualClock the Fusebox runs on).
-            b.deposit(self.clock.now());
+        let hedge = self.reqs[id as usize].hedge;
+        if !hedge {
+            self.stats.attempt(self.reqs[id as usize].born);
+            if let (Some(b), 0) = (&self.budget, self.reqs[id as usize].attempt) {
+                // As `Retry` does: every first attempt is deposited, at the
+                // run's virtual time (the ManualClock the Fusebox runs on).
+                b.deposit(self.clock.now());
+            }
         }
         self.serial += 1;
         let draws = mix(self.s.seed ^ self.serial.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let r = &mut self.reqs[id as usize];
         r.draws = draws;
         r.called = false;
-        r.deadline = self.now + self.s.load.timeout;
+        if !hedge {
+            // A hedge keeps its original's deadline.
+            r.deadline = self.now + self.s.load.timeout;
+        }
         r.attempt_at = self.now;
         r.served_at = None;
+        r.epoch = r.epoch.wrapping_add(1);
+        let (epoch, deadline) = (r.epoch, r.deadline);
+        if !hedge {
+            if let Some(d) = self.hedging.as_ref().map(Hedging::delay) {
+                let t = self.now + d;
+                if t < deadline {
+                    self.at(t, Ev::Hedge(id, epoch));
+                }
+            }
+        }
         self.stage(id, 0);
+    }
+
+    /// Request `id`'s attempt `epoch` has waited the hedging delay: if it
+    /// is still running and the budget pays, a copy of it starts.
+    fn hedge(&mut self, id: u32, epoch: u32) {
+        let r = &self.reqs[id as usize];
+        if r.epoch != epoch || r.done || r.hedge || r.twin.is_some() || r.call.is_none() {
+            return;
+        }
+        if let Some(b) = &self.budget {
+            if !b.try_withdraw(self.clock.now()) {
+                return;
+            }
+        }
+        let (born, attempt, deadline) = (r.born, r.attempt, r.deadline);
+        let h = self.new_req(None);
+        let copy = &mut self.reqs[h as usize];
+        copy.born = born;
+        copy.attempt = attempt;
+        copy.deadline = deadline;
+        copy.hedge = true;
+        copy.twin = Some(id);
+        self.reqs[id as usize].twin = Some(h);
+        self.stats.hedged(born);
+        self.attempt(h);
+    }
+
+    /// A hedge's attempt ended: a success answers its original's client
+    /// and drops the original; a failure leaves the original running, or
+    /// ends it if it already failed.
+    fn hedge_ended(&mut self, h: u32, end: End) {
+        let id = self.reqs[h as usize]
+            .twin
+            .expect("a hedge copies a request");
+        self.retire(h);
+        self.reqs[id as usize].twin = None;
+        if end == End::Succeeded {
+            self.drop_call(id);
+            self.reqs[id as usize].pending_end = None;
+            self.end_attempt(id, End::Succeeded);
+        } else if self.reqs[id as usize].pending_end.take().is_some() {
+            // Both failed: the client hears of the later failure.
+            self.end_attempt(id, end);
+        }
+    }
+
+    /// Drops request `id`'s call, if it has one, as the loser of a hedge:
+    /// its fuse counts it ignored, its valve slot (or place in the queue)
+    /// is freed, and a call already at the dependency goes on for nobody.
+    fn drop_call(&mut self, id: u32) {
+        if self.reqs[id as usize].call.is_some() {
+            self.close(id, Outcome::Ignored);
+            self.reqs[id as usize].gen += 1;
+        }
+    }
+
+    /// Frees a hedge's slot: it never answers a client itself.
+    fn retire(&mut self, h: u32) {
+        let r = &mut self.reqs[h as usize];
+        r.done = true;
+        r.gen += 1;
+        r.twin = None;
+        self.free.push(h);
     }
 
     /// Request `id` calls dependency `k`: its fuse, its valve, the call.
@@ -701,6 +802,27 @@ impl Sim<'_> {
     }
 
     fn end_attempt(&mut self, id: u32, end: End) {
+        if end == End::Succeeded {
+            let took = self.now - self.reqs[id as usize].attempt_at;
+            if let Some(h) = &mut self.hedging {
+                h.observe(took);
+            }
+        }
+        if self.reqs[id as usize].hedge {
+            self.hedge_ended(id, end);
+            return;
+        }
+        if let Some(h) = self.reqs[id as usize].twin {
+            if end != End::Succeeded {
+                // The hedge may still succeed: the client waits for it.
+                self.reqs[id as usize].pending_end = Some(end);
+                return;
+            }
+            // This one won: the hedge is dropped.
+            self.drop_call(h);
+            self.retire(h);
+            self.reqs[id as usize].twin = None;
+        }
         let load = &self.s.load;
         let r = &mut self.reqs[id as usize];
         let retryable = match end {

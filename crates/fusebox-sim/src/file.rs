@@ -27,6 +27,7 @@
 //! | `load.retries` | `0` | retries of a failed, timed-out or refused request |
 //! | `load.retry_after` | `"0s"` | wait before a retry |
 //! | `load.retry_budget` | none | `{ ratio, min_per_sec = 10, ttl = "10s" }`: fusebox's [`RetryBudget`](fusebox::retry::RetryBudget) on the run's clock; retries at most `ratio` (0 to 1000) of first attempts plus `min_per_sec` a second, over `ttl` (10 ms to 1 h); a retry it refuses is not made |
+//! | `load.hedge` | none | `{ after }` (a delay) or `{ quantile, initial = "100ms", window = 128, min_samples = 20 }` (the quantile, in (0, 1], of the last `window` (1 to 1024) successful attempts' latencies, `initial` until `min_samples` (1 to `window`) are known): an attempt still running then gets one copy, paid from `retry_budget` if there is one; the first success wins and the other is dropped |
 //! | `load.retry_refusals` | `true` | whether a refused attempt is retried (naive clients do; fusebox's retries never do: `false`) |
 //! | `[load.open]` | | open loop: Poisson arrivals |
 //! | `load.open.rate` | | mean requests per second, finite and > 0 |
@@ -38,6 +39,7 @@
 //! | `dependency.name` | `"dependency"` | its name in reports |
 //! | `dependency.connections` | | calls served at once, ≥ 1; the rest queue |
 //! | `dependency.latency` | | `{ kind = "constant", value }`, `{ kind = "exponential", mean, shift = "0s", max }` (shift + exponential, cut at `max` ≥ `shift`), `{ kind = "uniform", min, max }`, `{ kind = "log_normal", median, p99 }`: `value`, `mean`, `max` and `median` > 0, `min` ≤ `max`, `p99` ≥ `median` |
+//! | `dependency.stragglers` | none | `{ share, latency }`: a share (0 to 1) of calls slow for reasons of their own, their latency drawn from `latency` (any of the kinds above) |
 //! | `dependency.thrash_backlog` | none | a pile-up makes it worse: with `n` calls waiting, a call costs `1 + n / thrash_backlog` times its latency; finite, > 0 |
 //! | `dependency.timeout` | none | the service's own timeout on a call, > 0 |
 //! | `dependency.fuse`, `dependency.valve` | none | the fuse and valve of the fusebox config guarding the calls, by name |
@@ -46,6 +48,7 @@
 //! | `episodes[].dependency` | the first | the dependency that misbehaves, by name |
 //! | `episodes[].start`, `end` | | `start` < `end` ≤ `duration` |
 //! | `episodes[].error_rate` | `0.0` | share of calls that fail fast, in [0, 1] |
+//! | `episodes[].error_pattern` | `"random"` | `random` (each call fails with probability `error_rate`) or `even` (exactly that share of the calls started, spread evenly) |
 //! | `episodes[].latency_multiplier` | `1.0` | healthy latency times this, finite and > 0 |
 //! | `episodes[].extra_latency` | none | a latency (as `dependency.latency`) added to every successful call |
 //! | `episodes[].error_latency` | a tenth of the healthy latency | how long a failing call takes (times the thrash factor) |
@@ -450,6 +453,11 @@ fn rules(s: &Scenario) -> Vec<Broken> {
             positive(dependency_field(s, i, "timeout"), t);
         }
         latencies.push((dependency_field(s, i, "latency"), d.latency));
+        if let Some(st) = d.stragglers {
+            let mut path = dependency_field(s, i, "stragglers");
+            path.push(Seg::from("latency"));
+            latencies.push((path, st.latency));
+        }
     }
     for (i, e) in s.episodes.iter().enumerate() {
         if let Some(l) = e.extra_latency {
@@ -547,6 +555,35 @@ fn rules(s: &Scenario) -> Vec<Broken> {
             );
         }
     }
+    if let Some(h) = &s.load.hedge {
+        match (h.after, h.quantile) {
+            (Some(_), Some(_)) | (None, None) => rule(
+                false,
+                at!["load", "hedge"],
+                "needs exactly one of `after` (a delay) and `quantile` (of recent latencies)"
+                    .into(),
+            ),
+            (None, Some(q)) => {
+                rule(
+                    q > 0.0 && q <= 1.0,
+                    at!["load", "hedge", "quantile"],
+                    format!("must be in (0, 1] (is {q})"),
+                );
+                rule(
+                    (1..=1024).contains(&h.window),
+                    at!["load", "hedge", "window"],
+                    format!("must be between 1 and 1024 (is {})", h.window),
+                );
+                rule(
+                    // Judged against a window that is itself right.
+                    !(1..=1024).contains(&h.window) || (1..=h.window).contains(&h.min_samples),
+                    at!["load", "hedge", "min_samples"],
+                    format!("must be between 1 and the window (is {})", h.min_samples),
+                );
+            }
+            (Some(_), None) => {}
+        }
+    }
     if let Some(closed) = &s.load.closed {
         rule(
             closed.clients >= 1,
@@ -574,6 +611,15 @@ fn rules(s: &Scenario) -> Vec<Broken> {
             dependency_field(s, i, "connections"),
             "must be at least 1".into(),
         );
+        if let Some(st) = d.stragglers {
+            let mut path = dependency_field(s, i, "stragglers");
+            path.push(Seg::from("share"));
+            rule(
+                (0.0..=1.0).contains(&st.share),
+                path,
+                format!("must be between 0 and 1 (is {})", st.share),
+            );
+        }
         if let Some(b) = d.thrash_backlog {
             rule(
                 b.is_finite() && b > 0.0,

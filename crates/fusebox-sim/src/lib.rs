@@ -52,6 +52,7 @@ mod admit;
 mod dependency;
 mod engine;
 pub mod file;
+mod hedging;
 mod load;
 pub mod report;
 pub mod scenario;

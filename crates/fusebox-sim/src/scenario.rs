@@ -84,6 +84,51 @@ pub struct Load {
     /// ([`Class::Refusal`](fusebox::retry::Class::Refusal)): `false`.
     #[serde(default = "yes")]
     pub retry_refusals: bool,
+    /// Hedging: an attempt still unanswered after a delay gets a second
+    /// copy, the first success wins and the other is dropped (its fuse
+    /// hears nothing of it, its valve slot is freed). A hedge is paid from
+    /// `retry_budget`, when there is one. `None`: no hedging.
+    #[serde(default)]
+    pub hedge: Option<HedgeSpec>,
+}
+
+/// When a client hedges: after a fixed delay, or after a quantile of its
+/// recent successful attempts' latencies. Exactly one of `after` and
+/// `quantile` is given.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HedgeSpec {
+    /// A fixed delay.
+    #[serde(default, with = "fusebox::duration::serde_duration::option")]
+    pub after: Option<Duration>,
+    /// A quantile in (0, 1] of the last `window` successful attempts'
+    /// latencies (0.95: hedge the slowest 5 %).
+    #[serde(default)]
+    pub quantile: Option<f64>,
+    /// The delay until `min_samples` latencies are known (quantile only).
+    #[serde(
+        default = "default_hedge_initial",
+        with = "fusebox::duration::serde_duration"
+    )]
+    pub initial: Duration,
+    /// How many recent latencies a quantile is taken over.
+    #[serde(default = "default_hedge_window")]
+    pub window: usize,
+    /// How many are needed before the quantile is used.
+    #[serde(default = "default_hedge_min_samples")]
+    pub min_samples: usize,
+}
+
+fn default_hedge_initial() -> Duration {
+    Duration::from_millis(100)
+}
+
+fn default_hedge_window() -> usize {
+    128
+}
+
+fn default_hedge_min_samples() -> usize {
+    20
 }
 
 fn yes() -> bool {
@@ -233,6 +278,23 @@ pub struct Dependency {
     /// memory pressure. `None`: waiting costs nothing extra.
     #[serde(default)]
     pub thrash_backlog: Option<f64>,
+    /// A share of calls that are slow for reasons of their own (a garbage
+    /// collection, a cold cache: "The Tail at Scale"), their latency drawn
+    /// from `stragglers.latency` in place of `latency`. A second copy of
+    /// the same request is most likely not a straggler: what hedging is
+    /// for. `None`: no stragglers.
+    #[serde(default)]
+    pub stragglers: Option<Stragglers>,
+}
+
+/// Calls slow for reasons of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stragglers {
+    /// The share of calls that straggle, 0 to 1.
+    pub share: f64,
+    /// A straggler's latency.
+    pub latency: Latency,
 }
 
 fn default_dependency() -> String {
@@ -300,6 +362,11 @@ pub struct Episode {
     /// Share of calls that fail (fast, in a tenth of the healthy latency).
     #[serde(default)]
     pub error_rate: f64,
+    /// Which calls fail: each with probability `error_rate` (`random`, the
+    /// default), or exactly that share of them, evenly (`even`: with
+    /// `error_rate = 0.9`, every tenth call the dependency starts succeeds).
+    #[serde(default)]
+    pub error_pattern: ErrorPattern,
     /// Healthy latency is multiplied by this.
     #[serde(default = "one")]
     pub latency_multiplier: f64,
@@ -373,10 +440,42 @@ impl Objective {
     }
 }
 
+/// Which of a failing dependency's calls fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorPattern {
+    /// Each call fails with probability `error_rate`, independently.
+    #[default]
+    Random,
+    /// Exactly the share `error_rate` of the calls started fail, spread
+    /// evenly over them: what the dependency gets right does not depend on
+    /// the dice, so a count of successes measures who called, not luck.
+    Even,
+}
+
+impl ErrorPattern {
+    /// Whether the `nth` call started (counting from 1) fails when a share
+    /// `error_rate` of calls fail; `draw` gives a uniform number in [0, 1)
+    /// and is called by `Random` alone.
+    pub fn fails(self, error_rate: f64, nth: u64, draw: impl FnOnce() -> f64) -> bool {
+        match self {
+            ErrorPattern::Random => draw() < error_rate,
+            ErrorPattern::Even => {
+                // Call n succeeds when the successes owed so far,
+                // n · (1 − error_rate), pass a whole number.
+                let ok = 1.0 - error_rate;
+                let n = nth.max(1) as f64;
+                (n * ok).floor() == ((n - 1.0) * ok).floor()
+            }
+        }
+    }
+}
+
 /// What the dependency is like at one instant.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Condition {
     pub(crate) error_rate: f64,
+    pub(crate) error_pattern: ErrorPattern,
     pub(crate) latency_multiplier: f64,
     pub(crate) extra_latency: Option<Latency>,
     pub(crate) error_latency: Option<Duration>,
@@ -421,6 +520,7 @@ impl Scenario {
         let connections = self.call_at(dep).connections;
         let healthy = Condition {
             error_rate: 0.0,
+            error_pattern: ErrorPattern::Random,
             latency_multiplier: 1.0,
             extra_latency: None,
             error_latency: None,
@@ -445,6 +545,7 @@ impl Scenario {
         };
         Condition {
             error_rate: e.error_rate,
+            error_pattern: e.error_pattern,
             latency_multiplier: e.latency_multiplier,
             extra_latency: e.extra_latency,
             error_latency: e.error_latency,

@@ -45,6 +45,10 @@ pub struct PhaseRow {
     /// its last error instead); absent from the JSON when zero.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries_refused: u64,
+    /// Hedges sent (second copies of a slow attempt); absent from the JSON
+    /// when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hedges: u64,
     /// Requests answered with success (perhaps after retries).
     pub succeeded: u64,
     /// Requests that ended failed: an error or a timeout on the last attempt.
@@ -126,6 +130,7 @@ struct Acc {
     offered: u64,
     attempts: u64,
     retries_refused: u64,
+    hedges: u64,
     succeeded: u64,
     failed: u64,
     timed_out: u64,
@@ -220,6 +225,11 @@ impl Stats {
     /// The retry budget refused a retry of a request first sent at `born`.
     pub(crate) fn retry_refused(&mut self, born: Duration) {
         self.count(born, |a| a.retries_refused += 1);
+    }
+
+    /// A client hedged its request first sent at `born`.
+    pub(crate) fn hedged(&mut self, born: Duration) {
+        self.count(born, |a| a.hedges += 1);
     }
 
     /// A call to dependency `dep` started at `at`.
@@ -359,6 +369,7 @@ impl Acc {
                 offered: a.offered,
                 attempts: a.attempts,
                 retries_refused: a.retries_refused,
+                hedges: a.hedges,
                 succeeded: a.succeeded,
                 failed: a.failed,
                 timed_out: a.timed_out,

@@ -233,6 +233,15 @@ malformed! {
     retry_budget_ttl_bad_unit: line 9 = r#"retry_budget = { ratio = 0.2, ttl = "ten" }"# => (9, 37, "load.retry_budget.ttl"), "unknown unit \"ten\"";
     retry_budget_min_per_sec_fractional: line 9 = r#"retry_budget = { ratio = 0.2, min_per_sec = 1.5 }"# => (9, 45, "load.retry_budget.min_per_sec"), "expected u32";
     retry_budget_without_ratio: line 9 = r#"retry_budget = { ttl = "10s" }"# => (9, 16, "load.retry_budget.ratio"), "missing field `ratio`";
+    hedge_with_both_rules: line 9 = r#"hedge = { after = "10ms", quantile = 0.9 }"# => (9, 9, "load.hedge"), "needs exactly one of `after`";
+    hedge_with_no_rule: line 9 = r#"hedge = { initial = "10ms" }"# => (9, 9, "load.hedge"), "needs exactly one of `after`";
+    hedge_quantile_above_one: line 9 = r#"hedge = { quantile = 1.5 }"# => (9, 22, "load.hedge.quantile"), "must be in (0, 1] (is 1.5)";
+    hedge_window_zero: line 9 = r#"hedge = { quantile = 0.9, window = 0 }"# => (9, 36, "load.hedge.window"), "must be between 1 and 1024";
+    hedge_min_samples_above_the_window: line 9 = r#"hedge = { quantile = 0.9, window = 10, min_samples = 11 }"# => (9, 54, "load.hedge.min_samples"), "between 1 and the window";
+    hedge_unknown_key: line 9 = r#"hedge = { after = "10ms", max = 2 }"# => (9, 27, "load.hedge.max"), "unknown field `max`";
+    stragglers_share_above_one: line 20 = r#"stragglers = { share = 1.5, latency = { kind = "constant", value = "1s" } }"# => (20, 24, "dependency.stragglers.share"), "between 0 and 1 (is 1.5)";
+    stragglers_latency_zero: line 20 = r#"stragglers = { share = 0.1, latency = { kind = "constant", value = "0s" } }"# => (20, 68, "dependency.stragglers.latency.value"), "must be greater than zero";
+    error_pattern_unknown: line 28 = r#"error_pattern = "burst""# => (28, 17, "episodes[0].error_pattern"), "unknown variant `burst`";
     retry_budget_unknown_key: line 9 = r#"retry_budget = { ratio = 0.2, percent = 20 }"# => (9, 31, "load.retry_budget.percent"), "unknown field `percent`";
     retry_refusals_not_a_bool: line 9 = r#"retry_refusals = "no""# => (9, 18, "load.retry_refusals"), "invalid type: string \"no\"";
     open_rate_zero: line 12 = "rate = 0.0" => (12, 8, "load.open.rate"), "must be a finite number greater than zero";
@@ -647,6 +656,8 @@ fn every_shipped_scenario_parses_and_says_what_it_is() {
             "capacity_drop.toml",
             "demo.toml",
             "flapping.toml",
+            "long_tail.toml",
+            "long_tail_hedged.toml",
             "night.toml",
             "retry_outage.toml",
             "retry_outage_budget.toml",

@@ -34,9 +34,17 @@
 //! | `fusebox_valve_sojourn_seconds` | histogram | seconds | `valve` |
 //! | `fusebox_valve_service_seconds` | histogram (one task in 64; every task of an adaptive valve) | seconds | `valve` |
 //! | `fusebox_alarm_active` | gauge: 1 while set | | `alarm`, `fuse` |
+//! | `fusebox_retries_total` | counter | count | `pipeline` |
+//! | `fusebox_hedges_total` | counter | count | `pipeline` |
+//! | `fusebox_retry_budget_exhausted_total` | counter | count | `pipeline`, `kind` = `retry` \| `hedge` |
+//! | `fusebox_fallbacks_total` | counter | count | `pipeline`, `reason` = `blown` \| `refused` \| `timeout` \| `failed` |
 //!
-//! `reason` is one of [`Refused::as_str`](crate::Refused::as_str), `alarm`
-//! one of [`AlarmKind::as_str`](crate::event::AlarmKind::as_str).
+//! `reason` is one of [`Refused::as_str`](crate::Refused::as_str) for a
+//! valve, one of [`ReasonKind::as_str`](crate::pipeline::ReasonKind::as_str)
+//! for a fallback; `alarm` one of
+//! [`AlarmKind::as_str`](crate::event::AlarmKind::as_str). The pipeline
+//! metrics have samples for the pipelines built with the Fusebox
+//! ([`PipelineBuilder::fusebox`](crate::pipeline::PipelineBuilder::fusebox)).
 //!
 //! # Histograms
 //!
@@ -77,6 +85,7 @@
 
 use crate::event::Alarm;
 use crate::fuse::{FuseSnapshot, FuseState};
+use crate::pipeline::{PipelineSnapshot, ReasonKind};
 use crate::stats::histogram::{HistogramSnapshot, BOUNDS_SECS};
 use crate::valve::engine::REASONS;
 use crate::valve::ValveSnapshot;
@@ -297,8 +306,35 @@ pub static ALARM_ACTIVE: Metric = gauge(
     &["alarm", "fuse"],
 );
 
+/// Retries a pipeline made (attempts after a call's first; hedges apart).
+pub static PIPELINE_RETRIES: Metric = counter(
+    "fusebox_retries_total",
+    "Retries a pipeline made.",
+    &["pipeline"],
+);
+/// Hedges a pipeline started.
+pub static PIPELINE_HEDGES: Metric = counter(
+    "fusebox_hedges_total",
+    "Hedges a pipeline started.",
+    &["pipeline"],
+);
+/// Retries and hedges a pipeline's retry budget refused, by `kind`
+/// (`retry` or `hedge`).
+pub static PIPELINE_BUDGET_EXHAUSTED: Metric = counter(
+    "fusebox_retry_budget_exhausted_total",
+    "Retries and hedges a pipeline's retry budget refused, by kind.",
+    &["pipeline", "kind"],
+);
+/// Calls a pipeline answered from its fallback, by the reason the call had
+/// no value.
+pub static PIPELINE_FALLBACKS: Metric = counter(
+    "fusebox_fallbacks_total",
+    "Calls a pipeline answered from its fallback, by reason.",
+    &["pipeline", "reason"],
+);
+
 /// Every metric, in the order both exports give them.
-pub static ALL: [&Metric; 18] = [
+pub static ALL: [&Metric; 22] = [
     &FUSE_ASKS,
     &FUSE_MELTS,
     &FUSE_BLOWS,
@@ -317,6 +353,10 @@ pub static ALL: [&Metric; 18] = [
     &VALVE_SOJOURN,
     &VALVE_SERVICE,
     &ALARM_ACTIVE,
+    &PIPELINE_RETRIES,
+    &PIPELINE_HEDGES,
+    &PIPELINE_BUDGET_EXHAUSTED,
+    &PIPELINE_FALLBACKS,
 ];
 
 /// The value of one sample.
@@ -461,6 +501,49 @@ pub fn samples_of<'a>(
     out
 }
 
+/// Every sample of the pipeline metrics, metric by metric in the order of
+/// [`ALL`] (they come after every metric of [`samples_of`]), pipelines in
+/// the order given.
+pub fn pipeline_samples(pipelines: &[PipelineSnapshot]) -> Vec<Sample<'_>> {
+    let mut out = Vec::with_capacity(8 * pipelines.len());
+    for p in pipelines {
+        out.push(Sample {
+            metric: &PIPELINE_RETRIES,
+            labels: vec![("pipeline", &*p.name)],
+            value: Value::Counter(p.stats.retries),
+        });
+    }
+    for p in pipelines {
+        out.push(Sample {
+            metric: &PIPELINE_HEDGES,
+            labels: vec![("pipeline", &*p.name)],
+            value: Value::Counter(p.stats.hedges),
+        });
+    }
+    for p in pipelines {
+        for (kind, n) in [
+            ("retry", p.stats.budget_exhausted_retries),
+            ("hedge", p.stats.budget_exhausted_hedges),
+        ] {
+            out.push(Sample {
+                metric: &PIPELINE_BUDGET_EXHAUSTED,
+                labels: vec![("pipeline", &*p.name), ("kind", kind)],
+                value: Value::Counter(n),
+            });
+        }
+    }
+    for p in pipelines {
+        for r in ReasonKind::ALL {
+            out.push(Sample {
+                metric: &PIPELINE_FALLBACKS,
+                labels: vec![("pipeline", &*p.name), ("reason", r.as_str())],
+                value: Value::Counter(p.stats.fallbacks.get(r)),
+            });
+        }
+    }
+    out
+}
+
 /// The number `fusebox_fuse_state` gives a state.
 fn state_code(state: FuseState) -> f64 {
     match state {
@@ -516,6 +599,10 @@ mod tests {
         fb.install("cache", config).unwrap();
         fb.install_valve("api", ValveConfig::new()).unwrap();
         fb.melt("db").unwrap();
+        let _p = crate::pipeline::Pipeline::builder("db")
+            .fusebox(&fb)
+            .build()
+            .unwrap();
         let snap = fb.snapshot();
         let s = snap.samples();
         let index = |m: &Metric| ALL.iter().position(|a| a.name == m.name).unwrap();
@@ -546,6 +633,11 @@ mod tests {
             .filter(|x| x.metric.name == VALVE_REFUSED.name)
             .count();
         assert_eq!(refused, REASONS.len());
+        let fallbacks = s
+            .iter()
+            .filter(|x| x.metric.name == PIPELINE_FALLBACKS.name)
+            .count();
+        assert_eq!(fallbacks, ReasonKind::ALL.len());
     }
 
     #[test]

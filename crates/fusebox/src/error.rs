@@ -14,15 +14,18 @@ pub enum Subject {
     Valve,
     /// A retry policy or a retry budget.
     Retry,
+    /// A pipeline (its hedge, timeout or name).
+    Pipeline,
 }
 
 impl Subject {
-    /// `"fuse"` or `"valve"`.
+    /// `"fuse"`, `"valve"`, `"retry"` or `"pipeline"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Subject::Fuse => "fuse",
             Subject::Valve => "valve",
             Subject::Retry => "retry",
+            Subject::Pipeline => "pipeline",
         }
     }
 }
@@ -146,6 +149,18 @@ impl ConfigError {
         }
     }
 
+    /// A pipeline's config broke `rule` at `field`.
+    pub(crate) fn pipeline(
+        field: &'static str,
+        value: impl fmt::Debug,
+        rule: &'static str,
+    ) -> Self {
+        ConfigError {
+            subject: Subject::Pipeline,
+            ..Self::new(field, value, rule)
+        }
+    }
+
     /// Step `index` of a heal program broke `rule` in its `kind` field
     /// (`heal.steps[index].kind`).
     pub(crate) fn step(
@@ -158,6 +173,14 @@ impl ConfigError {
         e.path.push(PathSegment::Index(index));
         e.path.push(PathSegment::Key(kind));
         e
+    }
+
+    /// The same error, about a pipeline's config.
+    pub(crate) fn for_pipeline(self) -> Self {
+        ConfigError {
+            subject: Subject::Pipeline,
+            ..self
+        }
     }
 
     /// The same error, about a valve's config.

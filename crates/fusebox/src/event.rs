@@ -13,10 +13,12 @@
 
 //!
 //! This file holds the events themselves, plain data; `bus.rs` delivers
-//! them, `subscription.rs` is the subscriber's end, `alarm.rs` the monitor.
+//! them, `subscription.rs` is the subscriber's end, `alarm.rs` the monitor,
+//! `pipeline.rs` what a pipeline reports.
 
 pub(crate) mod alarm;
 mod bus;
+mod pipeline;
 mod subscription;
 #[cfg(feature = "tracing")]
 mod trace;
@@ -29,6 +31,7 @@ use crate::fuse::{FuseState, Step};
 
 pub use alarm::{Alarm, AlarmKind};
 pub(crate) use bus::Bus;
+pub use pipeline::{PipelineChange, ReasonKind};
 pub use subscription::{CallbackSubscriber, RecvError, Subscription};
 
 /// One thing that happened to a fuse.
@@ -74,6 +77,12 @@ pub enum EventKind {
     Valve {
         /// What happened.
         change: ValveChange,
+    },
+    /// A pipeline began to degrade (the event's name is the pipeline's):
+    /// sent once per episode, see [`PipelineChange`].
+    Pipeline {
+        /// What began.
+        change: PipelineChange,
     },
     /// The alarm monitor raised an alarm.
     AlarmSet {

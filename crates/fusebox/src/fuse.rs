@@ -115,6 +115,11 @@ impl Fuse {
         Fuse { core }
     }
 
+    /// The engine, for the pipeline's attempts (`pipeline/attempt.rs`).
+    pub(crate) fn core(&self) -> &FuseCore {
+        &self.core
+    }
+
     /// The fuse's name.
     pub fn name(&self) -> &str {
         self.core.name()
@@ -445,14 +450,14 @@ impl Fuse {
 /// An admitted async call that has not reported yet. Dropped unfinished (the
 /// caller's future was dropped), it reports `Ignored`, or `Failure` if the
 /// drop is part of a panic's unwinding.
-struct Pending<'a> {
+pub(crate) struct Pending<'a> {
     core: &'a FuseCore,
     ticket: Option<ticket::Ticket>,
     start: Option<u64>,
 }
 
 impl<'a> Pending<'a> {
-    fn admit(core: &'a FuseCore) -> Result<Self, Answer> {
+    pub(crate) fn admit(core: &'a FuseCore) -> Result<Self, Answer> {
         let ticket = core.admit()?;
         Ok(Pending {
             core,
@@ -480,7 +485,7 @@ impl<'a> Pending<'a> {
         chaos.error
     }
 
-    fn finish(mut self, outcome: Outcome) {
+    pub(crate) fn finish(mut self, outcome: Outcome) {
         self.finish_with(outcome);
     }
 

@@ -97,6 +97,10 @@
 //!   tenant, made from a template on first use, forgotten when idle, bounded.
 //! * **Chaos** ([`fuse::Chaos`]): injected latency and errors in admitted
 //!   calls, set at runtime, counted apart, replayable under a seed.
+//! * **Pipelines** ([`pipeline`]): fallback, retry and hedging, fuse,
+//!   valve and a per-attempt timeout, stacked in one documented order; a
+//!   hedge's loser is dropped and frees its slots; hedges and retries
+//!   share one budget.
 //! * **Generations**: an outcome from a call admitted before the latest blow
 //!   or heal counts toward nothing.
 //!
@@ -156,6 +160,7 @@ pub mod fuse;
 pub mod keyed;
 #[cfg(feature = "metrics")]
 mod metrics_export;
+pub mod pipeline;
 pub mod registry;
 pub mod retry;
 pub mod rng;

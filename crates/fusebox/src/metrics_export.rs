@@ -25,6 +25,7 @@ use metrics::{
 use crate::catalog::{self, Kind, Metric, Unit, Value};
 use crate::event::Alarm;
 use crate::fuse::FuseSnapshot;
+use crate::pipeline::PipelineSnapshot;
 use crate::stats::histogram::HistogramSnapshot;
 use crate::valve::engine::ValveCore;
 use crate::valve::ValveSnapshot;
@@ -77,6 +78,7 @@ impl Exporter {
         fuses: &[FuseSnapshot],
         valves: &[Arc<ValveCore>],
         alarms: &[Alarm],
+        pipelines: &[PipelineSnapshot],
     ) {
         for m in catalog::ALL {
             describe(m);
@@ -85,7 +87,10 @@ impl Exporter {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         let mut histograms = HashMap::new();
         let mut active = BTreeSet::new();
-        for s in catalog::samples_of(fuses, &valves, alarms) {
+        let samples = catalog::samples_of(fuses, &valves, alarms)
+            .into_iter()
+            .chain(catalog::pipeline_samples(pipelines));
+        for s in samples {
             let name = s.metric.name;
             let owned: Vec<(&'static str, String)> =
                 s.labels.iter().map(|(k, v)| (*k, v.to_string())).collect();

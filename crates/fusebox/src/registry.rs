@@ -7,13 +7,15 @@
 //!
 //! The registry is written across files by concept: the fuse operations by
 //! name here; `builder.rs` builds it; `shared.rs` holds what its handles
-//! share; `valves.rs` the valve operations; `ticks.rs` the alarm look and
+//! share; `valves.rs` the valve operations; `pipelines.rs` the pipelines
+//! built with the Fusebox; `ticks.rs` the alarm look and
 //! metrics tick; `events.rs` subscriptions and the aggregate snapshot;
 //! `names.rs` the rules for names.
 
 mod builder;
 mod events;
 mod names;
+mod pipelines;
 mod shared;
 mod ticks;
 mod valves;

@@ -35,9 +35,12 @@
 //! failed run answers), `run.rs` (the handle, the engine and the sync
 //! form), `call.rs` (the async forms).
 //!
-//! Counters: [`Retry::stats`] and [`RetryBudget::stats`]. They are not yet
-//! in the [`catalog`](crate::catalog) or a [`Snapshot`](crate::Snapshot):
-//! a `Retry` is not held by the [`Fusebox`](crate::Fusebox) registry.
+//! Counters: [`Retry::stats`] and [`RetryBudget::stats`]. A bare `Retry`
+//! is in no [`Snapshot`](crate::Snapshot); a
+//! [`Pipeline`](crate::pipeline::Pipeline) built with a Fusebox retries
+//! with this engine and exports its retries, hedges, budget refusals and
+//! fallbacks (the `fusebox_retries_total` family of the
+//! [`catalog`](crate::catalog)).
 
 mod backoff;
 mod budget;
@@ -50,4 +53,5 @@ pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetStats, RetryBudget};
 pub use error::{RetryError, Stop};
 pub use policy::{Class, RetryPolicy};
+pub(crate) use run::{Attempts, Next};
 pub use run::{Retry, RetryBuilder, RetryStats, Sleep, ThreadSleep};

@@ -114,6 +114,35 @@ impl Valve {
         }
     }
 
+    /// Admits a task that ends as it starts, holding nothing: a rate
+    /// limiter's check, as governor's `check`. It passes if a slot is free
+    /// and a token is there now, takes the token and counts the task as
+    /// admitted; it never waits and never teaches an adaptive limit
+    /// anything (a task of no duration is no latency sample).
+    ///
+    /// On a rate-limited valve with nobody waiting this is one
+    /// compare-and-swap on the bucket's word and no lock, which makes it the
+    /// cheapest way to ask "may one more go now?" of a rate. Use
+    /// [`try_acquire`](Self::try_acquire) for a task that takes time: its
+    /// permit holds the slot until the task ends.
+    ///
+    /// ```
+    /// # use fusebox::{Fusebox, Refused, ValveConfig};
+    /// # use std::time::Duration;
+    /// let fb = Fusebox::new();
+    /// fb.install_valve("sms", ValveConfig::new().rate(2, Duration::from_secs(1)))?;
+    /// let sms = fb.valve("sms").unwrap();
+    /// assert!(sms.try_pass().is_ok());
+    /// assert!(sms.try_pass().is_ok());
+    /// assert_eq!(sms.try_pass(), Err(Refused::Busy), "two a second");
+    /// assert_eq!(sms.snapshot().admitted, 2);
+    /// assert_eq!(sms.snapshot().in_flight, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_pass(&self) -> Result<(), Refused> {
+        self.core.pass()
+    }
+
     /// Waits for a permit, on any async runtime. Dropping the future leaves
     /// the queue (and hands on a slot granted meanwhile).
     ///

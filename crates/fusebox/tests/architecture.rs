@@ -19,6 +19,8 @@
 //! fuse                             -> clock, timer, sync, rng, stats, error
 //! event                            -> fuse (plain data: states, causes, steps)
 //! valve                            -> fuse (guards), event, timer, ...
+//! retry                            -> fuse, valve (refusals), clock, rng
+//! pipeline                         -> retry, fuse, valve, event (the bus), clock
 //! registry, config_file, exporters -> everything below
 //! ```
 
@@ -39,6 +41,10 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("event", "registry"),
     ("event", "valve"),
     ("valve", "registry"),
+    ("event", "pipeline"),
+    ("fuse", "pipeline"),
+    ("valve", "pipeline"),
+    ("pipeline", "registry"),
 ];
 
 /// Modules that may depend on nothing of ours.

@@ -197,6 +197,11 @@ fn every_metric_is_described_with_the_catalogs_unit_and_help() {
     );
     use fusebox::catalog::{self, Unit};
     let (fb, _clock, _db, _api, _held) = scenario();
+    // A pipeline, for the pipeline metrics.
+    let _pipeline = fusebox::pipeline::Pipeline::builder("db")
+        .fusebox(&fb)
+        .build()
+        .unwrap();
     let recorder = DebuggingRecorder::new();
     metrics::with_local_recorder(&recorder, || fb.publish_metrics());
     let described: BTreeMap<String, (MetricKind, Option<metrics::Unit>, Option<String>)> = recorder

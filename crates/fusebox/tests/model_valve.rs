@@ -76,6 +76,8 @@ const REQUIREMENTS: &[&str] = &[
     "V18 poll granted",
     "V18 poll refused",
     "V18 poll still pending",
+    "V19 a pass holds no slot",
+    "V19 a pass refused",
 ];
 
 static REACHED: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
@@ -383,6 +385,7 @@ enum Ret {
 #[derive(Debug, Clone)]
 enum Op {
     TryAcquire,
+    TryPass,
     Acquire,
     Poll(Index),
     PollAll,
@@ -753,6 +756,22 @@ impl Model {
                     Err(_) => unreachable!("try_acquire never waits"),
                 }
             }
+            Op::TryPass => {
+                let g = self.cur();
+                match self.enter(false) {
+                    Ok(Ok(())) => {
+                        // A task that ends as it starts.
+                        self.release(g);
+                        self.tags.push("V19 a pass holds no slot");
+                        Ret::Ok
+                    }
+                    Ok(Err(r)) => {
+                        self.tags.push("V19 a pass refused");
+                        Ret::Err(r)
+                    }
+                    Err(_) => unreachable!("try_pass never waits"),
+                }
+            }
             Op::Acquire => {
                 let g = self.cur();
                 match self.enter(true) {
@@ -927,6 +946,7 @@ impl ReferenceStateMachine for ValveMachine {
         };
         prop_oneof![
             3 => Just(Op::TryAcquire),
+            2 => Just(Op::TryPass),
             8 => Just(Op::Acquire),
             3 => any::<Index>().prop_map(Op::Poll),
             2 => Just(Op::PollAll),
@@ -994,6 +1014,10 @@ impl Sut {
                     self.held.push(p);
                     Ret::Ok
                 }
+                Err(r) => Ret::Err(r),
+            },
+            Op::TryPass => match self.valve().try_pass() {
+                Ok(()) => Ret::Ok,
                 Err(r) => Ret::Err(r),
             },
             Op::Acquire => {

@@ -8,12 +8,18 @@
 //! against what was asked ([`Action::verify`]): it must name the fuse, and
 //! show the state the action leads to. Anything else exits 1 saying what
 //! came back.
+//!
+//! With several targets, [`fleet`] applies the action to each and reports
+//! per target.
+
+mod fleet;
 
 use std::process::ExitCode;
 
 use hyper::StatusCode;
 
-use crate::client::{segment, Answer};
+use crate::client::{segment, Answer, Client};
+use crate::fleet::targets::Plan;
 use fusebox::fuse::{FuseSnapshot, FuseState};
 
 use crate::{Control, Failure};
@@ -94,38 +100,50 @@ impl Action {
 }
 
 pub(crate) async fn run(action: Action, args: Control) -> Result<ExitCode, Failure> {
-    let client = args.remote.client()?;
     let token = args.token.as_deref().filter(|t| !t.is_empty());
-    let verb = action.as_str();
-    let path = format!("/api/fuses/{}/{verb}", segment(&args.name));
-    let answer = client.post(&path, token).await?;
-    let name = &args.name;
+    let client = match args.targets.plan()? {
+        Plan::One(client) => client,
+        Plan::Fleet(f) => return fleet::run(action, &args.name, token, &f).await,
+    };
+    let (verb, name) = (action.as_str(), &args.name);
+    let fuse = apply(action, &client, name, token)
+        .await
+        .map_err(|what| Failure(format!("{verb} {name}: {what}")))?;
+    println!("{}: {}", fuse.name, fuse.state);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks `client`'s server to apply `action` to fuse `name`: the fuse after
+/// it, checked ([`Action::verify`]), or what went wrong, in words.
+pub(crate) async fn apply(
+    action: Action,
+    client: &Client,
+    name: &str,
+    token: Option<&str>,
+) -> Result<FuseSnapshot, String> {
+    let path = format!("/api/fuses/{}/{}", segment(name), action.as_str());
+    let answer = client.post(&path, token).await.map_err(|Failure(e)| e)?;
     match answer.status {
-        StatusCode::OK => {
-            let fuse = action
-                .verify(name, &answer)
-                .map_err(|what| Failure(format!("{verb} {name}: {what}")))?;
-            println!("{}: {}", fuse.name, fuse.state);
-            Ok(ExitCode::SUCCESS)
+        StatusCode::OK => action.verify(name, &answer),
+        StatusCode::UNAUTHORIZED if token.is_none() => {
+            Err("unauthorized: no token given (use --token or set FUSEBOX_TOKEN)".to_owned())
         }
-        StatusCode::UNAUTHORIZED if token.is_none() => Err(Failure(format!(
-            "{verb} {name}: unauthorized: no token given (use --token or set FUSEBOX_TOKEN)"
-        ))),
-        StatusCode::UNAUTHORIZED => Err(Failure(format!(
-            "{verb} {name}: unauthorized: the admin server refused the token"
-        ))),
-        StatusCode::FORBIDDEN => Err(Failure(format!(
-            "{verb} {name}: forbidden: control is disabled on the admin server (it has no token configured)"
-        ))),
+        StatusCode::UNAUTHORIZED => {
+            Err("unauthorized: the admin server refused the token".to_owned())
+        }
+        StatusCode::FORBIDDEN => Err(
+            "forbidden: control is disabled on the admin server (it has no token configured)"
+                .to_owned(),
+        ),
         StatusCode::NOT_FOUND if answer.error_text().starts_with("fuse not found") => {
-            Err(Failure(format!("{verb} {name}: no fuse named {name:?}")))
+            Err(format!("no fuse named {name:?}"))
         }
-        status => Err(Failure(format!(
-            "{verb} {name}: {}{path}: HTTP {}: {}",
+        status => Err(format!(
+            "{}{path}: HTTP {}: {}",
             client.base(),
             status.as_u16(),
             answer.error_text()
-        ))),
+        )),
     }
 }
 

@@ -7,6 +7,10 @@
 //! "next heal" is the heal deadline on the Fusebox's own clock (time since
 //! the Fusebox was created): the admin API reports deadlines, not the
 //! server's present time, so a countdown cannot be computed on this side.
+//!
+//! With several targets, [`fleet`] asks them all and prints one table.
+
+mod fleet;
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -20,13 +24,17 @@ use fusebox::valve::ValveSnapshot;
 use fusebox::Snapshot;
 
 use crate::client::Client;
-use crate::{table, Failure, Remote};
+use crate::fleet::targets::{Plan, Targets};
+use crate::{table, Failure};
 
 /// What `status` shows: the server's snapshot.
 pub(crate) type Status = Snapshot;
 
-pub(crate) async fn run(remote: &Remote, json: bool) -> Result<ExitCode, Failure> {
-    let client = remote.client()?;
+pub(crate) async fn run(targets: &Targets, json: bool) -> Result<ExitCode, Failure> {
+    let client = match targets.plan()? {
+        Plan::One(client) => client,
+        Plan::Fleet(fleet) => return fleet::run(&fleet, json).await,
+    };
     if json {
         // The server's own JSON, untouched (every field, durations as it
         // writes them): `{"at": .., "fuses": [...], "valves": [...],
@@ -40,7 +48,7 @@ pub(crate) async fn run(remote: &Remote, json: bool) -> Result<ExitCode, Failure
 }
 
 /// Where the snapshot is.
-const PATH: &str = "/api/snapshot";
+pub(crate) const PATH: &str = "/api/snapshot";
 
 /// Reads the snapshot, straight from the body into the core's types (no
 /// `serde_json::Value` in between, which costs many times the text).

@@ -119,6 +119,7 @@ pub(crate) struct Invocation {
     args: Vec<String>,
     env: Vec<(String, String)>,
     memory_cap: Option<u64>,
+    open_files_cap: Option<u64>,
 }
 
 impl Invocation {
@@ -127,6 +128,7 @@ impl Invocation {
             args: args.iter().map(|a| a.to_string()).collect(),
             env: Vec::new(),
             memory_cap: None,
+            open_files_cap: None,
         }
     }
 
@@ -140,6 +142,13 @@ impl Invocation {
     /// (`RLIMIT_AS`): an allocation past it fails, and Rust aborts.
     pub(crate) fn memory_cap(mut self, bytes: u64) -> Self {
         self.memory_cap = Some(bytes);
+        self
+    }
+
+    /// Runs the binary with at most `n` file descriptors (`RLIMIT_NOFILE`):
+    /// a socket past them fails with "too many open files".
+    pub(crate) fn open_files_cap(mut self, n: u64) -> Self {
+        self.open_files_cap = Some(n);
         self
     }
 
@@ -157,7 +166,10 @@ impl Invocation {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(cap) = self.memory_cap {
-            cap_address_space(&mut command, cap);
+            cap_resource(&mut command, Resource::AddressSpace, cap);
+        }
+        if let Some(cap) = self.open_files_cap {
+            cap_resource(&mut command, Resource::OpenFiles, cap);
         }
         let mut child = command.spawn().expect("the binary starts");
         let drain = |mut pipe: Box<dyn Read + Send>| {
@@ -196,19 +208,30 @@ impl Invocation {
     }
 }
 
+/// A limit the binary runs under.
+#[derive(Debug, Clone, Copy)]
+enum Resource {
+    AddressSpace,
+    OpenFiles,
+}
+
 #[cfg(unix)]
-fn cap_address_space(command: &mut Command, bytes: u64) {
+fn cap_resource(command: &mut Command, resource: Resource, cap: u64) {
     use std::os::unix::process::CommandExt;
     let limit = libc::rlimit {
-        rlim_cur: bytes as libc::rlim_t,
-        rlim_max: bytes as libc::rlim_t,
+        rlim_cur: cap as libc::rlim_t,
+        rlim_max: cap as libc::rlim_t,
+    };
+    let which = match resource {
+        Resource::AddressSpace => libc::RLIMIT_AS,
+        Resource::OpenFiles => libc::RLIMIT_NOFILE,
     };
     // SAFETY: the closure runs in the forked child before exec, where only
     // async-signal-safe calls are allowed: it calls setrlimit (which is)
     // and reads errno, and allocates nothing.
     unsafe {
         command.pre_exec(move || {
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
+            if libc::setrlimit(which, &limit) == 0 {
                 Ok(())
             } else {
                 Err(std::io::Error::last_os_error())
@@ -218,8 +241,8 @@ fn cap_address_space(command: &mut Command, bytes: u64) {
 }
 
 #[cfg(not(unix))]
-fn cap_address_space(_: &mut Command, _: u64) {
-    panic!("memory caps need RLIMIT_AS (unix)");
+fn cap_resource(_: &mut Command, _: Resource, _: u64) {
+    panic!("resource caps need setrlimit (unix)");
 }
 
 /// What the fake server answers to every request.

@@ -44,6 +44,10 @@ pub(crate) fn event(e: &Event) {
             target: "fusebox", fuse = name, alarm = alarm.as_str(), at,
             "alarm {} cleared for fuse {name}", alarm.as_str()
         ),
+        EventKind::Pipeline { change } => tracing::warn!(
+            target: "fusebox", pipeline = name, change = ?change, at,
+            "pipeline {name}: {change:?}"
+        ),
         EventKind::Valve { change } => tracing::info!(
             target: "fusebox", valve = name, change = ?change, at,
             "valve {name}: {change:?}"

@@ -134,6 +134,7 @@ impl FuseboxBuilder {
             metrics_interval: self.metrics_interval,
             fuses: Default::default(),
             valves: Default::default(),
+            pipelines: Default::default(),
             writes: Mutex::new(()),
             env,
             bus,

@@ -8,6 +8,7 @@ use super::Fusebox;
 use crate::catalog;
 use crate::event::{Alarm, CallbackSubscriber, Event, RecvError, Subscription};
 use crate::fuse::FuseSnapshot;
+use crate::pipeline::PipelineSnapshot;
 use crate::valve::ValveSnapshot;
 
 /// Every fuse and alarm of a Fusebox.
@@ -24,6 +25,10 @@ pub struct Snapshot {
     pub valves: Vec<ValveSnapshot>,
     /// Active alarms, sorted by name.
     pub alarms: Vec<Alarm>,
+    /// The live pipelines built with this Fusebox, sorted by name (absent
+    /// from snapshots serialized before pipelines existed).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub pipelines: Vec<PipelineSnapshot>,
 }
 
 impl Snapshot {
@@ -31,7 +36,9 @@ impl Snapshot {
     /// catalog ([`catalog::ALL`]): what the admin's `/metrics` renders and
     /// the `metrics` feature publishes.
     pub fn samples(&self) -> Vec<catalog::Sample<'_>> {
-        catalog::samples_of(&self.fuses, &self.valves, &self.alarms)
+        let mut out = catalog::samples_of(&self.fuses, &self.valves, &self.alarms);
+        out.extend(catalog::pipeline_samples(&self.pipelines));
+        out
     }
 }
 
@@ -43,6 +50,7 @@ impl Fusebox {
             fuses: self.fuses(),
             valves: self.valves(),
             alarms: self.alarms(),
+            pipelines: self.pipelines(),
         }
     }
 

@@ -8,6 +8,7 @@ use crate::error::NotFound;
 use crate::event::alarm::Monitor;
 use crate::event::Bus;
 use crate::fuse::{Env, FuseCore};
+use crate::pipeline::Listed;
 use crate::sync::{self, Mutex, MutexGuard, RwLock};
 use crate::valve::engine::ValveCore;
 
@@ -21,6 +22,8 @@ pub(super) struct Shared {
     pub(super) metrics_interval: std::time::Duration,
     pub(super) fuses: FuseMap,
     pub(super) valves: RwLock<BTreeMap<Arc<str>, Arc<ValveCore>>>,
+    /// The pipelines built with this Fusebox (held weakly).
+    pub(super) pipelines: Arc<Listed>,
     /// Serialises installs and removals, fuses and valves alike.
     pub(super) writes: Mutex<()>,
     pub(super) env: Arc<Env>,

@@ -71,7 +71,17 @@ impl Shared {
         // ManualClock runs it late, and the steps' own timers come in order).
         let fuses: Vec<crate::fuse::FuseSnapshot> =
             self.fuse_cores().iter().filter_map(|c| c.peek()).collect();
-        self.exporter
-            .publish(&fuses, &self.valve_cores(), &self.monitor.alarms());
+        let pipelines: Vec<crate::pipeline::PipelineSnapshot> = self
+            .pipelines
+            .cores()
+            .iter()
+            .map(|p| p.snapshot())
+            .collect();
+        self.exporter.publish(
+            &fuses,
+            &self.valve_cores(),
+            &self.monitor.alarms(),
+            &pipelines,
+        );
     }
 }

@@ -182,6 +182,18 @@ impl RetryBuilder {
         self
     }
 
+    /// A sleeper already shared (a pipeline's).
+    pub(crate) fn sleeper_arc(mut self, sleeper: Arc<dyn Sleep>) -> Self {
+        self.sleeper = Some(sleeper);
+        self
+    }
+
+    /// The clock as the crate holds it (a pipeline gives its own).
+    pub(crate) fn timebase(mut self, timebase: Timebase) -> Self {
+        self.clock = Some(timebase);
+        self
+    }
+
     /// How [`Retry::run`] waits ([`ThreadSleep`] by default, the clock
     /// itself for a [`ManualClock`]).
     pub fn sleeper<S: Sleep>(mut self, sleeper: S) -> Self {
@@ -245,6 +257,11 @@ impl Retry {
             sleeper: None,
             seed: None,
         }
+    }
+
+    /// How the synchronous form waits.
+    pub(crate) fn sleeper(&self) -> &dyn Sleep {
+        &*self.inner.sleeper
     }
 
     /// The policy.
@@ -404,6 +421,16 @@ impl<'a> Attempts<'a> {
             prev: 0,
             rng: SplitMix64::new(mix(inner.seed.wrapping_add(k))),
         }
+    }
+
+    /// Attempts made so far, the first included.
+    pub(crate) fn made(&self) -> u32 {
+        self.made
+    }
+
+    /// When the run began, in ns on the retry's clock.
+    pub(crate) fn start(&self) -> u64 {
+        self.start
     }
 
     /// Decides after an attempt classified `class`.

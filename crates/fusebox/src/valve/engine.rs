@@ -246,25 +246,64 @@ impl ValveCore {
             return None;
         }
         let n = self.slots.take(true)?;
-        if self.bucket.on() {
-            let now = if self.bucket.coarse() {
-                self.env.timebase.now_coarse()
-            } else {
-                self.now()
-            };
-            if !self.bucket.try_take(now) {
-                // No token (or not yet by the coarse clock): give the slot
-                // back. The caller takes the locked path next, which checks
-                // on the precise clock and hands the slot on to any waiter
-                // that saw it taken.
-                self.slots.give_back();
-                return None;
-            }
+        if !self.pass_token() {
+            // No token (or not yet by the coarse clock): give the slot
+            // back. The caller takes the locked path next, which checks
+            // on the precise clock and hands the slot on to any waiter
+            // that saw it taken.
+            self.slots.give_back();
+            return None;
         }
         // Ordering: a statistic. (Tasks admitted at once are not put in the
         // sojourn histogram: they are `admitted` minus those it holds.)
         self.stats.admitted.fetch_add(1, Ordering::Relaxed);
         Some(n)
+    }
+
+    /// Admits a task that ends at once (a rate check): a free slot seen, a
+    /// token taken, no slot held. Lock-free when the fast path is open and
+    /// nobody waits; otherwise the locked path decides, as for `enter`.
+    pub(crate) fn pass(&self) -> Result<(), Refused> {
+        if self.queued.load(Ordering::SeqCst) == 0 {
+            let w = self.slots.load();
+            if !w.shut() && w.in_flight() < w.limit() && self.pass_token() {
+                // Ordering: a statistic.
+                self.stats.admitted.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+        let mut s = lock(&self.slow);
+        if s.removed {
+            return Err(self.count_refusal(Refused::Removed));
+        }
+        let now = self.now();
+        if guard_refuses(&s, now) {
+            return Err(self.count_refusal(Refused::Blown));
+        }
+        self.dispatch(&mut s, now);
+        if s.queue.is_empty() && self.try_start(&mut s, now).is_some() {
+            // The task is over as it starts. Nobody waits (the queue is
+            // empty and we hold the lock), so the slot needs no handing on.
+            self.slots.give_back();
+            return Ok(());
+        }
+        Err(self.count_refusal(Refused::Busy))
+    }
+
+    /// A token for the lock-free path, if the valve has a rate; `false`
+    /// sends the caller to the locked path, which looks again on the
+    /// precise clock.
+    #[inline]
+    fn pass_token(&self) -> bool {
+        if !self.bucket.on() {
+            return true;
+        }
+        let now = if self.bucket.coarse() {
+            self.env.timebase.now_coarse()
+        } else {
+            self.now()
+        };
+        self.bucket.try_take(now)
     }
 
     /// Starts a task now if it may, else queues it (`wait`) or refuses it.
@@ -311,9 +350,14 @@ impl ValveCore {
     }
 
     pub(super) fn refused(&self, r: Refused) -> Entry {
+        Entry::Refused(self.count_refusal(r))
+    }
+
+    /// Counts a refusal.
+    fn count_refusal(&self, r: Refused) -> Refused {
         // Ordering: a statistic.
         self.stats.refused[reason_index(r)].fetch_add(1, Ordering::Relaxed);
-        Entry::Refused(r)
+        r
     }
 
     /// Takes a slot and a token if both are free (under the lock); the

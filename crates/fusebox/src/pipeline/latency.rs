@@ -1,0 +1,121 @@
+//! A bounded estimate of a dependency's recent latency, for hedging after a
+//! quantile rather than a guess.
+//!
+//! The last `window` latencies of successful attempts sit in a ring (memory
+//! fixed whatever the call rate; old behaviour leaves as new arrives). The
+//! quantile is the nearest rank over them: sort, take element
+//! `ceil(q · n) − 1`. Sorting up to 1024 numbers is far more work than
+//! the rest of a successful attempt's bookkeeping, so the quantile is
+//! recomputed only every [`EVERY`] samples (and on each sample until
+//! `min_samples` are known), and read from one atomic word between
+//! recomputations. Only successes are sampled: a failure that answers fast
+//! would pull the estimate down and make the pipeline hedge too early.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// How many samples pass between recomputations of the quantile.
+const EVERY: u32 = 16;
+/// The word's value while too few samples are known.
+const UNKNOWN: u64 = u64::MAX;
+
+/// Recent latencies and their quantile.
+#[derive(Debug)]
+pub(crate) struct Latency {
+    q: f64,
+    min_samples: usize,
+    ring: Mutex<Ring>,
+    /// The quantile in ns, or [`UNKNOWN`].
+    quantile: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Ring {
+    samples: Vec<u64>,
+    window: usize,
+    next: usize,
+    since: u32,
+}
+
+impl Latency {
+    pub(crate) fn new(q: f64, window: usize, min_samples: usize) -> Self {
+        Latency {
+            q,
+            min_samples,
+            ring: Mutex::new(Ring {
+                samples: Vec::with_capacity(window),
+                window,
+                next: 0,
+                since: 0,
+            }),
+            quantile: AtomicU64::new(UNKNOWN),
+        }
+    }
+
+    /// Records one successful attempt's latency, in ns.
+    pub(crate) fn record(&self, ns: u64) {
+        let mut r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        if r.samples.len() < r.window {
+            r.samples.push(ns);
+        } else {
+            let i = r.next;
+            r.samples[i] = ns;
+        }
+        r.next = (r.next + 1) % r.window;
+        r.since += 1;
+        let n = r.samples.len();
+        if n < self.min_samples || (r.since < EVERY && n > self.min_samples) {
+            return;
+        }
+        r.since = 0;
+        let mut sorted = r.samples.clone();
+        drop(r);
+        sorted.sort_unstable();
+        let rank = ((self.q * n as f64).ceil() as usize).clamp(1, n);
+        // Ordering: the word is a hint read on its own; no other memory is
+        // published through it.
+        self.quantile.store(sorted[rank - 1], Ordering::Relaxed);
+    }
+
+    /// The quantile in ns, once `min_samples` latencies are known.
+    pub(crate) fn quantile(&self) -> Option<u64> {
+        // Ordering: as in `record`.
+        match self.quantile.load(Ordering::Relaxed) {
+            UNKNOWN => None,
+            v => Some(v),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_once_enough_samples_are_known() {
+        let l = Latency::new(0.95, 100, 20);
+        for v in 1..=19 {
+            l.record(v);
+        }
+        assert_eq!(l.quantile(), None);
+        l.record(20);
+        assert_eq!(l.quantile(), Some(19)); // ceil(0.95 · 20) = 19th
+        for v in 21..=100 {
+            l.record(v);
+        }
+        // 100 samples: recomputed at 36, 52, 68, 84, 100.
+        assert_eq!(l.quantile(), Some(95));
+    }
+
+    #[test]
+    fn the_ring_forgets_the_oldest() {
+        let l = Latency::new(1.0, 4, 1);
+        for v in [100, 100, 100, 100] {
+            l.record(v);
+        }
+        for _ in 0..EVERY {
+            l.record(1);
+        }
+        assert_eq!(l.quantile(), Some(1));
+    }
+}
