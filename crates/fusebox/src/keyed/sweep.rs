@@ -18,7 +18,9 @@
 //!   started over, and healed (if it ever blew) at least `ttl` ago. Then it
 //!   is evicted if also unused for `ttl`, else demoted to a compact record
 //!   (templates that allow one) keeping its last use;
-//! * a blown, healing or disabled key is never retired: its state matters.
+//! * a blown, healing or disabled key is never retired: its state matters;
+//! * a keyed valve (never compact) is retired, and its key evicted, only
+//!   when unused for `ttl` with no permit held and no task waiting.
 //!
 //! ```text
 //!  melt ×2 (blows)   heal (reset 1 s)       ttl = 10 s after both
