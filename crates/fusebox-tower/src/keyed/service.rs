@@ -10,6 +10,7 @@ use fusebox::keyed::KeyedFuses;
 use fusebox::RunError;
 use tower_service::Service;
 
+use super::bounds::{take_readied, KeyedInner};
 use crate::classify::Classify;
 use crate::error::{BoxError, FuseboxError};
 use crate::fuse::ResponseFuture;
@@ -86,10 +87,7 @@ impl<S: fmt::Debug, K, F, C> fmt::Debug for KeyedFuseService<S, K, F, C> {
 
 impl<S, K, F, C, Req> Service<Req> for KeyedFuseService<S, K, F, C>
 where
-    S: Service<Req> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-    S::Error: Into<BoxError> + Send + 'static,
+    S: KeyedInner<Req>,
     K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
     F: Fn(&Req) -> K,
     C: Classify<S::Response, S::Error> + Send + Sync + 'static,
@@ -105,9 +103,7 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         let key = (self.key_of)(&req);
-        // The service `poll_ready` readied goes into the future; a clone stays.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_readied(&mut self.inner);
         let fuses = self.fuses.clone();
         let classifier = self.classifier.clone();
         ResponseFuture::new(async move {
