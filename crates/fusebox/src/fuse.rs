@@ -469,7 +469,7 @@ impl<'a> Pending<'a> {
     /// Applies the [`Chaos`] drawn for this call: waits an injected
     /// latency (where it can, see `chaos.rs`), and reports an injected
     /// error as the call's failure. True if the call must not be made.
-    async fn inject(&mut self) -> bool {
+    pub(crate) async fn inject(&mut self) -> bool {
         let Some(chaos) = self.core.chaos.draw(&self.core.env.draws) else {
             return false;
         };
@@ -477,6 +477,23 @@ impl<'a> Pending<'a> {
             if chaos::pause_async(&self.core.env.timebase, d).await {
                 self.core.chaos.waited();
             }
+        }
+        if chaos.error {
+            self.core.chaos.failed();
+            self.finish_with(Outcome::Failure);
+        }
+        chaos.error
+    }
+
+    /// [`inject`](Self::inject) on the calling thread: an injected latency
+    /// advances a manual clock or sleeps the thread.
+    pub(crate) fn inject_blocking(&mut self) -> bool {
+        let Some(chaos) = self.core.chaos.draw(&self.core.env.draws) else {
+            return false;
+        };
+        if let Some(d) = chaos.delay {
+            chaos::pause(&self.core.env.timebase, d);
+            self.core.chaos.waited();
         }
         if chaos.error {
             self.core.chaos.failed();

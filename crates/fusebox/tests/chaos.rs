@@ -11,7 +11,10 @@
 //! * C5 an injected error is a failure for the fuse (it can blow it) but
 //!   answers `Injected`, and the call is not made;
 //! * C6 the async form waits the latency (on the manual clock) and injects
-//!   errors the same way.
+//!   errors the same way;
+//! * C7 a pipeline through the fuse meets the same chaos, sync and async:
+//!   the latency waited, an error answered `Reason::Injected` and retried
+//!   as a failure, the call never made.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -262,4 +265,51 @@ fn c6_async_calls_wait_and_fail_alike() {
     assert_eq!(db.snapshot().unwrap().state, FuseState::Blown);
     let c = db.snapshot().unwrap().counters;
     assert_eq!((c.chaos_latency, c.chaos_errors, c.melts), (1, 1, 1));
+}
+
+#[test]
+fn c7_a_pipeline_meets_its_fuses_chaos() {
+    use fusebox::pipeline::{Pipeline, Reason};
+    use fusebox::retry::{Backoff, RetryPolicy, Stop};
+    let (fb, clock) = manual(Some(7));
+    let db = lenient(&fb);
+    let p = Pipeline::builder("db")
+        .fusebox(&fb)
+        .retry(RetryPolicy::new(3).backoff(Backoff::constant(Duration::ZERO)))
+        .fuse(db.clone())
+        .build()
+        .unwrap();
+    // Every call fails by chaos: three attempts, none made, each a melt
+    // counted as injected.
+    db.set_chaos(Chaos::new().error(1.0)).unwrap();
+    let made = Cell::new(0);
+    let err = p
+        .call_blocking(|| {
+            made.set(made.get() + 1);
+            Ok::<_, ()>(1)
+        })
+        .unwrap_err();
+    assert_eq!(
+        (err.reason(), err.attempts(), err.stop()),
+        (&Reason::Injected, 3, Stop::Exhausted)
+    );
+    let err = block_on(p.call(|| async {
+        made.set(made.get() + 1);
+        Ok::<_, ()>(1)
+    }))
+    .unwrap_err();
+    assert_eq!(err.reason(), &Reason::Injected);
+    assert_eq!(made.get(), 0, "an injected error replaces the call");
+    let c = db.snapshot().unwrap().counters;
+    assert_eq!((c.chaos_errors, c.melts), (6, 6));
+    // Latency alone: the call is made, after the injected wait.
+    db.set_chaos(Chaos::new().latency(1.0, 40 * MS)).unwrap();
+    let t0 = clock.now();
+    assert_eq!(p.call_blocking(|| Ok::<_, ()>(2)), Ok(2));
+    assert_eq!(
+        block_on(p.call(|| std::future::ready(Ok::<_, ()>(3)))),
+        Ok(3)
+    );
+    assert_eq!(clock.now() - t0, 80 * MS);
+    assert_eq!(db.snapshot().unwrap().counters.chaos_latency, 2);
 }
