@@ -82,6 +82,8 @@ pub struct AdminConfig {
     pub shutdown_grace: Duration,
     /// The `Host` names answered; see [`AdminConfig::allow_host`].
     pub hosts: AllowedHosts,
+    /// The runtime `/api/runtime` reports; see [`AdminConfig::runtime`].
+    pub(crate) runtime: Option<crate::runtime::Registered>,
     /// See [`AdminConfig::code_trace`].
     pub code_trace: Option<CodeTrace>,
 }
@@ -99,6 +101,7 @@ impl AdminConfig {
             max_event_streams: 64,
             shutdown_grace: Duration::from_secs(10),
             hosts: AllowedHosts::loopback(),
+            runtime: None,
             code_trace: None,
         }
     }
@@ -295,6 +298,31 @@ impl AdminConfig {
     }
 }
 
+impl AdminConfig {
+    /// The tokio runtime whose workers and tasks `GET /api/runtime` reports.
+    /// By default it is the runtime serving the request: the admin
+    /// server's, or the application's where the router is mounted in its
+    /// server.
+    ///
+    /// *Why*: an application may serve the admin on a small runtime of its
+    /// own and do its work on another; the figures that matter are then the
+    /// other's. The process figures (memory, CPU, threads) are the
+    /// process's whatever the runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let work = tokio::runtime::Handle::current();  // where the application's tasks run
+    /// let config = fusebox_admin::AdminConfig::new().runtime(work.clone());
+    /// assert_eq!(config, fusebox_admin::AdminConfig::new().runtime(work));
+    /// # }
+    /// ```
+    pub fn runtime(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.runtime = Some(crate::runtime::Registered(handle));
+        self
+    }
+}
+
 impl Default for AdminConfig {
     fn default() -> Self {
         Self::new()
@@ -312,6 +340,7 @@ impl fmt::Debug for AdminConfig {
             .field("max_event_streams", &self.max_event_streams)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("hosts", &self.hosts)
+            .field("runtime", &self.runtime)
             .field("code_trace", &self.code_trace)
             .finish()
     }

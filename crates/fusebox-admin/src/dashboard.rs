@@ -16,6 +16,9 @@
 //! stream drops, the browser reconnects by itself and the page says
 //! "reconnecting" until it does; the once-a-second refresh carries on.
 //!
+//! The process tile (`dashboard/runtime.js`) fetches `/api/runtime` once a
+//! second on its own: memory, CPU, threads, descriptors, tasks, workers.
+//!
 //! All URLs in the page are relative to where it is served, so the router
 //! works nested under a prefix (`/admin` or `/admin/`) as well as at `/`.
 
@@ -31,6 +34,7 @@ const PAGE: &str = concat!(
     include_str!("dashboard/body.html"),
     "<script>\n",
     include_str!("dashboard/dashboard.js"),
+    include_str!("dashboard/runtime.js"),
     "</script>\n</body>\n</html>\n",
 );
 

@@ -20,6 +20,7 @@
 //! | `GET /api/fuses/{name}` | one fuse's snapshot; 404 if unknown |
 //! | `GET /api/valves` | JSON list of valve snapshots |
 //! | `GET /api/alarms` | JSON list of active alarms |
+//! | `GET /api/runtime` | the host process: tokio runtime, memory, CPU, threads, descriptors, busiest fuses and valves ([below](#runtime-and-process)) |
 //! | `GET /metrics` | Prometheus text format 0.0.4 ([the contract's names](fusebox::_contract#45-metric-names)) |
 //! | `GET /events` | server-sent events: `ready`, then every event as JSON |
 //! | `POST /api/fuses/{name}/disable` | disable; answers the fuse's snapshot |
@@ -34,11 +35,13 @@
 //! `GET /` serves a live page for operators: a tile per fuse (state as a big
 //! coloured word, ask rates ok and blown per second with a two-minute
 //! sparkline, melts, time to heal, heal step), a tile per valve (in flight,
-//! queued, refusals by reason, sojourn p99) and the active alarms. It follows
-//! `/events` and refreshes from `/api/snapshot`, survives a dropped stream
-//! (showing "reconnecting"), loads nothing from the network, and works nested
-//! under a prefix. Each fuse tile carries `data-fuse="<name>"` and
-//! `data-state="ok|blown|disabled"` for scripts and tests.
+//! queued, refusals by reason, sojourn p99), the active alarms, and a process
+//! tile from `/api/runtime` (RSS, CPU, threads, descriptors, tasks, workers).
+//! It follows `/events` and refreshes from `/api/snapshot`, survives a
+//! dropped stream (showing "reconnecting"), loads nothing from the network,
+//! and works nested under a prefix. Each fuse tile carries
+//! `data-fuse="<name>"` and `data-state="ok|blown|disabled"` for scripts and
+//! tests.
 //!
 //! # Control and its token
 //!
@@ -178,6 +181,48 @@
 //! # let _ = config;
 //! ```
 //!
+//! # Runtime and process
+//!
+//! `GET /api/runtime` answers what recon's `node_stats` and `proc_count`
+//! tell of an Erlang node, as JSON (no token needed, as for every `GET`):
+//!
+//! * `runtime`: the tokio runtime's `workers`, `alive_tasks`,
+//!   `global_queue_depth`, and the workers' `busy_percent` over the window
+//!   (with `busy_seconds` and `parks`, their totals), from the metrics stable
+//!   tokio exposes. The runtime is the one serving the request (the admin
+//!   server's, or the application's server where the router is mounted),
+//!   unless another is registered with [`AdminConfig::runtime`];
+//! * `process`: `rss_bytes`, `rss_peak_bytes`, `cpu_user_seconds`,
+//!   `cpu_system_seconds`, `cpu_percent` over the window (100 is one core),
+//!   `threads` and `open_fds`, read from `/proc/self` on Linux; elsewhere
+//!   (or if a file cannot be read) those figures are `null` and `note` says
+//!   why;
+//! * `busiest`: the `top` fuses and valves (5 by default, `?top=` up to 50)
+//!   by calls in the window, or `?by=in_flight` or `?by=refused`, each with
+//!   its rates per second.
+//!
+//! The rates are over `window_seconds`, the time since the previous reading
+//! (one per router, shared by every client), at least half a second: a
+//! request that comes sooner, or the first one, waits for the rest of it. The
+//! reading kept is a few numbers and two counters per fuse and valve.
+//!
+//! ```text
+//! $ curl -s 'http://127.0.0.1:9797/api/runtime?top=1'
+//! {"busiest": {"by": "calls",
+//!              "fuses": [{"name": "db", "state": "ok", "calls_per_second": 916.7,
+//!                         "refused_per_second": 0.0, "calls": 465, "refused": 0}],
+//!              "valves": [{"name": "api", "in_flight": 3, "concurrency": 4, "queued": 0,
+//!                          "calls_per_second": 10.0, "refused_per_second": 0.0,
+//!                          "calls": 120, "refused": 0}]},
+//!  "process": {"rss_bytes": 5787648, "rss_peak_bytes": 5787648, "cpu_percent": 2.0,
+//!              "cpu_user_seconds": 0.4, "cpu_system_seconds": 0.02, "threads": 5,
+//!              "open_fds": 12, "note": null},
+//!  "runtime": {"source": "server", "id": "1", "flavor": "multi_thread", "workers": 2,
+//!              "alive_tasks": 3, "global_queue_depth": 0, "busy_percent": 0.03,
+//!              "busy_seconds": 0.0006, "parks": 12},
+//!  "window_seconds": 0.5009}
+//! ```
+//!
 //! # Metrics
 //!
 //! `/metrics` renders the text format itself from
@@ -198,6 +243,7 @@ mod guard;
 mod host;
 mod prometheus;
 mod routes;
+mod runtime;
 mod server;
 
 pub use config::{AdminConfig, DEFAULT_BIND};

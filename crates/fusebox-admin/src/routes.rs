@@ -40,6 +40,8 @@ pub(crate) struct AppState {
     pub(crate) max_streams: usize,
     /// The event streams' keep-alive interval.
     pub(crate) keep_alive: std::time::Duration,
+    /// `/api/runtime`'s runtime and last reading.
+    pub(crate) inspector: std::sync::Arc<crate::runtime::Inspector>,
     /// Live code tracing, if enabled.
     pub(crate) code_trace: Option<crate::code_trace::CodeTrace>,
 }

@@ -29,7 +29,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::routes::{self, AppState};
-use crate::{code_trace, dashboard, events, guard, host, AdminConfig};
+use crate::{code_trace, dashboard, events, guard, host, runtime, AdminConfig};
 
 /// The largest request body accepted, in bytes; larger ones get 413.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -72,6 +72,7 @@ pub fn router(fb: Fusebox, config: AdminConfig) -> Router {
         )),
         max_streams: config.max_event_streams,
         keep_alive: events::keep_alive_for(config.idle_timeout),
+        inspector: Arc::new(runtime::Inspector::new(config.runtime)),
         code_trace: config.code_trace,
     };
     let router = Router::new()
@@ -85,6 +86,7 @@ pub fn router(fb: Fusebox, config: AdminConfig) -> Router {
         )
         .route("/api/valves", get(routes::valves))
         .route("/api/alarms", get(routes::alarms))
+        .route("/api/runtime", get(runtime::runtime))
         .route("/metrics", get(routes::metrics))
         .route("/events", get(events::events))
         .route(

@@ -329,6 +329,7 @@ async fn dashboard_follows_a_blow_and_a_heal_live() {
         .await;
     let load_id = wd.js(LOAD_ID).await;
     assert!(load_id.is_string(), "window.fusebox.loadId set: {load_id}");
+    check_process_tile(&wd).await;
 
     // Cut every connection: the page says so, and recovers by itself.
     proxy.abort();
@@ -379,6 +380,51 @@ async fn dashboard_follows_a_blow_and_a_heal_live() {
     traffic.abort();
     proxy.abort();
     eprintln!("dashboard: passed in {:?}", began.elapsed());
+}
+
+/// The process tile's figures as shown: RSS, threads, workers, tasks.
+const PROCESS_TILE: &str = "const t = document.getElementById('process'); \
+    const f = (n) => { const d = t.querySelector(`[data-field=\"${n}\"]`); return d ? d.textContent : null; }; \
+    return {rss: f('rss'), threads: f('threads'), workers: f('workers'), tasks: f('tasks')};";
+
+/// The process tile shows this process's memory (the server runs in the
+/// test's process), within 10% of what the test reads itself.
+async fn check_process_tile(wd: &WebDriver) {
+    let start = Instant::now();
+    let tile = loop {
+        let tile = wd.js(PROCESS_TILE).await;
+        if tile["rss"].as_str().is_some_and(|t| t.ends_with(" MiB")) {
+            break tile;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "dashboard: waited {WAIT:?} for the process tile's RSS; last saw {tile}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("dashboard: process tile {tile} after {:?}", start.elapsed());
+    let number = |field: &str| -> f64 {
+        let text = tile[field].as_str().unwrap_or_default();
+        let digits: String = text
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("dashboard: {field} shows {text:?}"))
+    };
+    if cfg!(target_os = "linux") {
+        let shown = number("rss") * 1048576.0;
+        let own = support::own_rss() as f64;
+        assert!(
+            (shown - own).abs() <= own * 0.10,
+            "dashboard: the tile shows an RSS of {shown} bytes, this process has {own}"
+        );
+    }
+    // The server runs on the test's runtime of two workers.
+    assert_eq!(number("workers"), 2.0, "{tile}");
+    assert!(number("threads") >= 2.0, "{tile}");
+    assert!(number("tasks") >= 1.0, "{tile}");
 }
 
 /// Saves the page as `target/<name>`.

@@ -29,6 +29,7 @@ pub mod harness;
 pub mod overload;
 pub mod peers;
 pub mod report;
+pub mod retry;
 pub mod rows;
 pub mod scaling;
 
@@ -43,6 +44,7 @@ pub fn run(settings: &Settings, filter: &str, progress: bool) -> Report {
     for mut row in rows::breaker_rows()
         .into_iter()
         .chain(rows::keyed_rows(filter))
+        .chain(retry::retry_rows())
     {
         if !row.id.contains(filter) {
             continue;

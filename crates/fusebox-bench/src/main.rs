@@ -11,7 +11,7 @@ const USAGE: &str = "usage: fusebox-bench [--smoke] [--rounds N] [--filter ID] [
   --rounds N   rounds per row (default 31)
   --filter ID  only rows whose id contains ID (ids: ask_ok run_ok ask_blown refusal
                melt_100 melt_100000 ask_by_name_10 ... valve_acquire valve_acquire_async
-               valve_rate keyed_ask_1000 keyed_ask_1000000 scaling)
+               valve_rate retry_ok keyed_ask_1000 keyed_ask_1000000 scaling)
   --json PATH  where to write the JSON (default target/fusebox-bench/report.json)
   --overload S instead: the overload benchmark, S seconds per regulator (10 for the report)
   --adaptive   instead: learned against fixed concurrency limits on the simulator's

@@ -24,7 +24,8 @@ fn every_row_runs_and_reports() {
             "valve_acquire",
             "valve_acquire_async",
             "valve_rate",
-            "keyed_ask_1000"
+            "keyed_ask_1000",
+            "retry_ok"
         ]
     );
     for row in &report.rows {

@@ -6,5 +6,6 @@ pub(crate) mod control;
 pub(crate) mod demo;
 pub(crate) mod simulate;
 pub(crate) mod status;
+pub(crate) mod top;
 pub(crate) mod trace;
 pub(crate) mod watch;

@@ -3,7 +3,9 @@
 //! Most commands talk to a service's admin HTTP surface (the
 //! `fusebox-admin` crate, `http://127.0.0.1:9797` by default, or
 //! `$FUSEBOX_URL`): `status` prints a table of fuses, valves and alarms once,
-//! `watch` refreshes it like `top`, `trace` follows the event stream the way
+//! `watch` refreshes it like `top`, `top` shows the process itself (the
+//! tokio runtime, memory, CPU, threads, descriptors, the busiest fuses and
+//! valves) the way recon's `node_stats` and `proc_count` do, `trace` follows the event stream the way
 //! Erlang's `recon_trace` follows calls (bounded in count and in rate, so it
 //! is safe to point at a busy production node), and `disable`, `enable`,
 //! `reset` and `unlock` act on one fuse with the admin token. `check`
@@ -101,6 +103,26 @@ enum Command {
         /// Stop after this many refreshes.
         #[arg(long)]
         count: Option<u64>,
+    },
+    /// Show the service's runtime, memory, CPU, threads and busiest fuses and valves, like top.
+    Top {
+        #[command(flatten)]
+        remote: Remote,
+        /// Time between refreshes ("1s", "2s"); the server's rates are over at least 500ms.
+        #[arg(long, default_value = "1s", value_parser = fusebox::duration::parse)]
+        interval: Duration,
+        /// Print one frame and exit.
+        #[arg(long)]
+        once: bool,
+        /// Stop after this many frames.
+        #[arg(long, conflicts_with = "once")]
+        count: Option<u64>,
+        /// How many of the busiest fuses and valves to show.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=50))]
+        top: u8,
+        /// What the busiest are ranked by.
+        #[arg(long, value_enum, default_value_t = cmd::top::By::Calls)]
+        by: cmd::top::By,
     },
     /// Print the events of one fuse or valve ('*' for all), or with --code the
     /// service's own tracing events, bounded in count and rate.
@@ -211,6 +233,23 @@ fn on_runtime(command: Command) -> Result<ExitCode, Failure> {
                 interval,
                 count,
             } => cmd::watch::run(&remote, interval, count).await,
+            Command::Top {
+                remote,
+                interval,
+                once,
+                count,
+                top,
+                by,
+            } => {
+                let opts = cmd::top::Options {
+                    interval,
+                    once,
+                    count,
+                    top,
+                    by,
+                };
+                cmd::top::run(&remote, opts).await
+            }
             Command::Trace {
                 code: Some(spec),
                 remote,

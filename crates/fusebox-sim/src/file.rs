@@ -563,23 +563,17 @@ fn rules(s: &Scenario) -> Vec<Broken> {
                 "needs exactly one of `after` (a delay) and `quantile` (of recent latencies)"
                     .into(),
             ),
-            (None, Some(q)) => {
-                rule(
-                    q > 0.0 && q <= 1.0,
-                    at!["load", "hedge", "quantile"],
-                    format!("must be in (0, 1] (is {q})"),
-                );
-                rule(
-                    (1..=1024).contains(&h.window),
-                    at!["load", "hedge", "window"],
-                    format!("must be between 1 and 1024 (is {})", h.window),
-                );
-                rule(
-                    // Judged against a window that is itself right.
-                    !(1..=1024).contains(&h.window) || (1..=h.window).contains(&h.min_samples),
-                    at!["load", "hedge", "min_samples"],
-                    format!("must be between 1 and the window (is {})", h.min_samples),
-                );
+            (None, Some(_)) => {
+                // The core's own check, its rule and its field.
+                if let Err(e) = h.hedge().check() {
+                    let field = e.field();
+                    let key = field.strip_prefix("hedge.").unwrap_or(&field);
+                    rule(
+                        false,
+                        at!["load", "hedge", key],
+                        format!("{} (is {})", e.rule(), e.value()),
+                    );
+                }
             }
             (Some(_), None) => {}
         }

@@ -1,48 +1,42 @@
 //! When the simulated clients hedge: the delay an attempt waits before a
 //! second copy of it starts, fixed or a quantile of the clients' recent
 //! successful attempts.
+//!
+//! Both are the core's own: the scenario's rule becomes a
+//! [`Hedge`](fusebox::pipeline::Hedge), and a quantile is read from a
+//! [`RecentLatency`](fusebox::pipeline::RecentLatency) fed the latencies
+//! the clients saw, what a [`Pipeline`](fusebox::pipeline::Pipeline)
+//! hedging at a quantile does. The simulator hedges as the library would,
+//! never by a second rule.
 
-use std::collections::VecDeque;
 use std::time::Duration;
+
+use fusebox::pipeline::{Hedge, RecentLatency};
 
 use crate::scenario::HedgeSpec;
 
 /// The clients' hedging rule and what it has seen.
 pub(crate) struct Hedging {
-    spec: HedgeSpec,
-    recent: VecDeque<Duration>,
+    hedge: Hedge,
+    recent: Option<RecentLatency>,
 }
 
 impl Hedging {
     pub(crate) fn new(spec: HedgeSpec) -> Self {
-        Hedging {
-            spec,
-            recent: VecDeque::new(),
-        }
+        let hedge = spec.hedge();
+        let recent = RecentLatency::for_hedge(&hedge);
+        Hedging { hedge, recent }
     }
 
     /// How long an attempt starting now waits before its hedge.
     pub(crate) fn delay(&self) -> Duration {
-        match (self.spec.quantile, self.spec.after) {
-            (Some(q), _) if self.recent.len() >= self.spec.min_samples.max(1) => {
-                let mut v: Vec<Duration> = self.recent.iter().copied().collect();
-                v.sort_unstable();
-                let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
-                v[rank - 1]
-            }
-            (Some(_), _) => self.spec.initial,
-            (None, Some(after)) => after,
-            (None, None) => self.spec.initial,
-        }
+        self.hedge.delay_now(self.recent.as_ref())
     }
 
     /// An attempt succeeded after `took`.
     pub(crate) fn observe(&mut self, took: Duration) {
-        if self.spec.quantile.is_some() {
-            if self.recent.len() >= self.spec.window.max(1) {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(took);
+        if let Some(r) = &self.recent {
+            r.record(took);
         }
     }
 }

@@ -93,7 +93,8 @@ pub struct Load {
 }
 
 /// When a client hedges: after a fixed delay, or after a quantile of its
-/// recent successful attempts' latencies. Exactly one of `after` and
+/// recent successful attempts' latencies, the core's
+/// [`Hedge`](fusebox::pipeline::Hedge). Exactly one of `after` and
 /// `quantile` is given.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,16 +120,29 @@ pub struct HedgeSpec {
     pub min_samples: usize,
 }
 
+impl HedgeSpec {
+    /// The core's rule for it: a fixed delay if `after` is given, else the
+    /// quantile (as given, or a median if neither is: the file's check
+    /// refuses that).
+    pub fn hedge(&self) -> fusebox::pipeline::Hedge {
+        match (self.after, self.quantile) {
+            (Some(after), _) => fusebox::pipeline::Hedge::after(after),
+            (None, q) => fusebox::pipeline::Hedge::quantile(q.unwrap_or(0.5), self.initial)
+                .samples(self.window, self.min_samples),
+        }
+    }
+}
+
 fn default_hedge_initial() -> Duration {
     Duration::from_millis(100)
 }
 
 fn default_hedge_window() -> usize {
-    128
+    fusebox::pipeline::DEFAULT_LATENCY_WINDOW
 }
 
 fn default_hedge_min_samples() -> usize {
-    20
+    fusebox::pipeline::DEFAULT_MIN_SAMPLES
 }
 
 fn yes() -> bool {

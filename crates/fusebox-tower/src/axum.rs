@@ -14,7 +14,8 @@
 //!
 //! A pipeline's timeout ([`FuseboxError::TimedOut`]) is a `504 Gateway
 //! Timeout`, `{"error":"pipeline_timed_out","pipeline":"db","reason":"timed_out",...}`:
-//! the dependency was asked and did not answer in time.
+//! the dependency was asked and did not answer in time. An error injected
+//! by a fuse's chaos is a 503 like a refusal, `"error":"fuse_injected"`.
 //!
 //! No `Retry-After` header is sent: a [`Fuse`](fusebox::Fuse) handle does
 //! not know its clock's time, so the time left to its heal cannot be told
@@ -54,7 +55,9 @@ use crate::error::{BoxError, FuseboxError};
 impl IntoResponse for FuseboxError {
     fn into_response(self) -> Response {
         let body = match &self {
-            FuseboxError::Blown { fuse } | FuseboxError::Disabled { fuse } => format!(
+            FuseboxError::Blown { fuse }
+            | FuseboxError::Disabled { fuse }
+            | FuseboxError::Injected { fuse } => format!(
                 r#"{{"error":"fuse_{}","fuse":{},"reason":"{}","message":{}}}"#,
                 self.reason(),
                 json_string(fuse),

@@ -2,8 +2,9 @@
 //! future need of it, said once.
 //!
 //! The fuse layers (plain and keyed) admit a request on the future's first
-//! poll, and the pipeline layer calls the inner service once per attempt,
-//! from inside its future: either way the future must own a service (the one
+//! poll, the keyed valve layer learns its key only in `call` and waits for
+//! the key's permit in the future, and the pipeline layer calls the inner
+//! service once per attempt, from inside its future: either way the future must own a service (the one
 //! `poll_ready` readied; a clone stays behind for the next request), and
 //! since the future is boxed (`Send + 'static`, the fusebox calls are
 //! `async fn`s), so must everything it holds be.

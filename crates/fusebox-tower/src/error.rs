@@ -59,6 +59,13 @@ pub enum FuseboxError {
         /// The pipeline's name.
         pipeline: Arc<str>,
     },
+    /// The fuse's [`Chaos`](fusebox::fuse::Chaos) injected an error in
+    /// place of the call, which was not made (a failure for the fuse, and
+    /// retried by a pipeline like any).
+    Injected {
+        /// The fuse's name.
+        fuse: Arc<str>,
+    },
 }
 
 impl FuseboxError {
@@ -66,7 +73,9 @@ impl FuseboxError {
     /// whose timeout cut the call.
     pub fn name(&self) -> &str {
         match self {
-            FuseboxError::Blown { fuse } | FuseboxError::Disabled { fuse } => fuse,
+            FuseboxError::Blown { fuse }
+            | FuseboxError::Disabled { fuse }
+            | FuseboxError::Injected { fuse } => fuse,
             FuseboxError::Refused { valve, .. } => valve,
             FuseboxError::TimedOut { pipeline } => pipeline,
         }
@@ -74,20 +83,28 @@ impl FuseboxError {
 
     /// A short machine-readable reason: `blown` or `disabled` for a fuse,
     /// the valve's reason (`busy`, `queue_full`, `overload`, `timeout`,
-    /// `blown`, `removed`), or `timed_out` for a pipeline's timeout.
+    /// `blown`, `removed`), `timed_out` for a pipeline's timeout, or
+    /// `injected` for chaos.
     pub fn reason(&self) -> &'static str {
         match self {
             FuseboxError::Blown { .. } => "blown",
             FuseboxError::Disabled { .. } => "disabled",
             FuseboxError::Refused { reason, .. } => reason.as_str(),
             FuseboxError::TimedOut { .. } => "timed_out",
+            FuseboxError::Injected { .. } => "injected",
         }
     }
 
-    /// True for a refusal (by a fuse or a valve): the inner service was
-    /// not called. False for a pipeline's timeout, which called it.
+    /// True for a refusal (by a fuse or a valve: the inner service was
+    /// not called, and a pipeline does not retry it). False for a
+    /// pipeline's timeout and for an injected error, both failures.
     pub fn is_refusal(&self) -> bool {
-        !matches!(self, FuseboxError::TimedOut { .. })
+        matches!(
+            self,
+            FuseboxError::Blown { .. }
+                | FuseboxError::Disabled { .. }
+                | FuseboxError::Refused { .. }
+        )
     }
 }
 
@@ -105,6 +122,9 @@ impl fmt::Display for FuseboxError {
             }
             FuseboxError::TimedOut { pipeline } => {
                 write!(f, "pipeline {pipeline:?}: the call timed out")
+            }
+            FuseboxError::Injected { fuse } => {
+                write!(f, "fuse {fuse:?}: an error injected by chaos")
             }
         }
     }

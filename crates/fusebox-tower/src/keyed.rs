@@ -18,9 +18,20 @@
 //!
 //! A refusal is [`FuseboxError::Blown`](crate::FuseboxError::Blown) naming
 //! the key's fuse, `"{family}/{key}"`.
+//!
+//! [`KeyedValveLayer`] does the same with a [`KeyedValves`](fusebox::keyed::KeyedValves)
+//! family: each request holds a permit of its key's valve, waited for in
+//! the response future (the key is known only in `call`), and a refusal is
+//! [`FuseboxError::Refused`](crate::FuseboxError::Refused) naming the key's
+//! valve. Both services need the same of the service they wrap as the
+//! fuse and pipeline services do ([`OwnedInner`](crate::OwnedInner)).
 
 mod layer;
 mod service;
+mod valve_layer;
+mod valve_service;
 
 pub use layer::KeyedFuseLayer;
 pub use service::KeyedFuseService;
+pub use valve_layer::KeyedValveLayer;
+pub use valve_service::KeyedValveService;

@@ -31,10 +31,12 @@
 //! * **Errors**, boxed as every layer's: the last attempt's own error as
 //!   the inner service gave it; a refusal as a [`FuseboxError`] (`Blown`,
 //!   `Disabled` or `Refused`, never retried); a cut by the pipeline's
-//!   timeout as [`FuseboxError::TimedOut`]. With a fallback, its answer.
+//!   timeout as [`FuseboxError::TimedOut`]; an error its fuse's chaos
+//!   injected as [`FuseboxError::Injected`]. With a fallback, its answer.
 //!
 //! [`FuseboxError`]: crate::FuseboxError
 //! [`FuseboxError::TimedOut`]: crate::FuseboxError::TimedOut
+//! [`FuseboxError::Injected`]: crate::FuseboxError::Injected
 
 mod layer;
 mod service;

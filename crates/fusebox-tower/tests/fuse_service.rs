@@ -225,3 +225,18 @@ async fn poll_ready_is_the_inner_services() {
     handle.allow(1);
     assert!(matches!(poll_once(&mut ready), Poll::Ready(Ok(()))));
 }
+
+#[tokio::test]
+async fn an_error_injected_by_chaos_is_not_a_refusal() {
+    let fb = Fusebox::new();
+    fb.install("db", FuseConfig::standard(5, WINDOW)).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let svc = FuseLayer::new(fb.fuse("db").unwrap()).layer(counting(calls.clone()));
+    fb.set_chaos("db", fusebox::fuse::Chaos::new().error(1.0))
+        .unwrap();
+    let err = svc.oneshot("hi").await.unwrap_err();
+    let e = err.downcast_ref::<FuseboxError>().expect("a FuseboxError");
+    assert_eq!(e, &FuseboxError::Injected { fuse: "db".into() });
+    assert!(!e.is_refusal());
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use fusebox::fuse::Chaos;
 use fusebox::pipeline::{Hedge, Pipeline, PipelineError};
 use fusebox::retry::{Backoff, RetryPolicy};
 use fusebox::{FuseConfig, Fusebox, Outcome};
@@ -241,4 +242,32 @@ async fn a_fallback_answers_for_a_refusal_and_for_a_failure() {
     assert_eq!(svc.oneshot("q").await.unwrap(), "cached");
     assert_eq!(inner.calls(), 1, "the inner service was not called");
     assert_eq!(pipeline.stats().fallbacks.total(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_injected_by_chaos_is_retried_and_named() {
+    let fb = Fusebox::new();
+    fb.install("db", FuseConfig::standard(5, WINDOW)).unwrap();
+    let pipeline = Pipeline::builder("db")
+        .retry(RetryPolicy::new(3))
+        .fuse(fb.fuse("db").unwrap())
+        .build()
+        .unwrap();
+    let inner = Scripted::new(|_, _| Ok("fresh".to_owned()));
+    let svc = PipelineLayer::new(pipeline).layer(inner.clone());
+
+    fb.set_chaos("db", Chaos::new().error(1.0)).unwrap();
+    let err = svc.clone().oneshot("q").await.unwrap_err();
+    let e = refusal(&err).expect("a FuseboxError");
+    assert_eq!(e, &FuseboxError::Injected { fuse: "db".into() });
+    assert!(!e.is_refusal());
+    assert_eq!(inner.calls(), 0, "the call was never made");
+    assert_eq!(
+        fb.state("db").unwrap().counters.chaos_errors,
+        3,
+        "each attempt"
+    );
+
+    fb.set_chaos("db", Chaos::new()).unwrap();
+    assert_eq!(svc.oneshot("q").await.unwrap(), "fresh");
 }

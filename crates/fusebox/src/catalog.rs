@@ -23,6 +23,7 @@
 //! | `fusebox_fuse_heals_total` | counter | count | `fuse` |
 //! | `fusebox_fuse_state` | gauge: 0 ok, 1 blown, 2 disabled | | `fuse` |
 //! | `fusebox_fuse_throttle_reject_ratio` | gauge in [0, 1) (throttling fuses only) | | `fuse` |
+//! | `fusebox_chaos_injected_total` | counter | count | `fuse`, `kind` = `latency` \| `error` |
 //! | `fusebox_valve_in_flight` | gauge | count | `valve` |
 //! | `fusebox_valve_queued` | gauge | count | `valve` |
 //! | `fusebox_valve_tokens` | gauge (rate-limited valves only) | count | `valve` |
@@ -289,6 +290,13 @@ pub static VALVE_SERVICE: Metric = histogram(
     "fusebox_valve_service_seconds",
     "Time a task held its valve slot (one task in 64 sampled).",
 );
+/// Faults [chaos](crate::fuse::Chaos) injected into a fuse's admitted
+/// calls, by kind: `latency` (waited) or `error` (also counted as melts).
+pub static FUSE_CHAOS: Metric = counter(
+    "fusebox_chaos_injected_total",
+    "Faults chaos injected into a fuse's calls, by kind.",
+    &["fuse", "kind"],
+);
 /// 1 while an alarm is set; the `metrics` feature sets 0 once it clears,
 /// the admin's `/metrics` drops the line.
 pub static ALARM_ACTIVE: Metric = gauge(
@@ -326,7 +334,7 @@ pub static PIPELINE_FALLBACKS: Metric = counter(
 );
 
 /// Every metric, in the order both exports give them.
-pub static ALL: [&Metric; 21] = [
+pub static ALL: [&Metric; 22] = [
     &FUSE_ASKS,
     &FUSE_MELTS,
     &FUSE_BLOWS,
@@ -334,6 +342,7 @@ pub static ALL: [&Metric; 21] = [
     &FUSE_HEALS,
     &FUSE_STATE,
     &FUSE_THROTTLE_REJECT,
+    &FUSE_CHAOS,
     &VALVE_IN_FLIGHT,
     &VALVE_QUEUED,
     &VALVE_TOKENS,
@@ -384,7 +393,7 @@ pub fn samples_of<'a>(
     valves: &'a [ValveSnapshot],
     alarms: &'a [Alarm],
 ) -> Vec<Sample<'a>> {
-    let mut out = Vec::with_capacity(11 * fuses.len() + 12 * valves.len() + alarms.len());
+    let mut out = Vec::with_capacity(13 * fuses.len() + 12 * valves.len() + alarms.len());
     let mut push = |metric: &'static Metric, labels: Vec<(&'static str, &'a str)>, value| {
         debug_assert_eq!(labels.len(), metric.labels.len());
         out.push(Sample {
@@ -427,6 +436,16 @@ pub fn samples_of<'a>(
                 &FUSE_THROTTLE_REJECT,
                 vec![("fuse", &*f.name)],
                 Value::Gauge(t.reject_probability),
+            );
+        }
+    }
+    for f in fuses {
+        let c = &f.counters;
+        for (kind, n) in [("latency", c.chaos_latency), ("error", c.chaos_errors)] {
+            push(
+                &FUSE_CHAOS,
+                vec![("fuse", &*f.name), ("kind", kind)],
+                Value::Counter(n),
             );
         }
     }

@@ -278,6 +278,9 @@ pub enum RunError<E> {
     NotFound(NotFound),
     /// The call did not finish within its timeout (counted as a failure).
     Timeout,
+    /// The call was not made: [chaos](crate::fuse::Chaos) injected this
+    /// error in its place (counted as a failure, and apart as injected).
+    Injected,
 }
 
 impl<E> RunError<E> {
@@ -302,6 +305,7 @@ impl<E: fmt::Display> fmt::Display for RunError<E> {
             RunError::Failed(e) => write!(f, "call failed: {e}"),
             RunError::NotFound(e) => e.fmt(f),
             RunError::Timeout => f.write_str("call timed out"),
+            RunError::Injected => f.write_str("call failed: error injected by chaos"),
         }
     }
 }
@@ -311,7 +315,7 @@ impl<E: std::error::Error + 'static> std::error::Error for RunError<E> {
         match self {
             RunError::Failed(e) => Some(e),
             RunError::NotFound(e) => Some(e),
-            RunError::Blown | RunError::Timeout => None,
+            RunError::Blown | RunError::Timeout | RunError::Injected => None,
         }
     }
 }

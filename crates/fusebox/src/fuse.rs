@@ -21,6 +21,7 @@
 //! this file is its documentation and runnable examples; the engine behind
 //! it lives in the files of `fuse/`.)
 
+mod chaos;
 mod config;
 pub(crate) mod engine;
 pub(crate) mod env;
@@ -44,6 +45,7 @@ mod word;
 
 use std::sync::Arc;
 
+pub use chaos::Chaos;
 pub use config::{FuseConfig, DEFAULT_HEAL_AFTER};
 pub(crate) use engine::{Answer, FuseCore};
 pub(crate) use env::{Env, Notify};
@@ -307,10 +309,13 @@ impl Fuse {
     where
         F: std::future::Future<Output = Result<T, E>>,
     {
-        let pending = match Pending::admit(&self.core) {
+        let mut pending = match Pending::admit(&self.core) {
             Ok(p) => p,
             Err(_) => return Err(RunError::Blown),
         };
+        if pending.inject().await {
+            return Err(RunError::Injected);
+        }
         let out = fut.await;
         let outcome = classify(&out);
         pending.finish(outcome);
@@ -340,10 +345,13 @@ impl Fuse {
     where
         F: std::future::Future<Output = Result<T, E>>,
     {
-        let pending = match Pending::admit(&self.core) {
+        let mut pending = match Pending::admit(&self.core) {
             Ok(p) => p,
             Err(_) => return Err(RunError::Blown),
         };
+        if pending.inject().await {
+            return Err(RunError::Injected);
+        }
         match tokio::time::timeout(timeout, fut).await {
             Ok(out) => {
                 pending.finish(Outcome::of_result(&out));
@@ -403,6 +411,40 @@ impl Fuse {
     pub fn snapshot(&self) -> Option<FuseSnapshot> {
         self.core.snapshot()
     }
+
+    /// Injects latency and errors into the calls this fuse admits from now
+    /// on ([`Chaos::new`] turns it off); see [`Chaos`]. Kept across a
+    /// reinstall of the same name.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use fusebox::{Fusebox, FuseConfig, RunError};
+    /// use fusebox::fuse::Chaos;
+    ///
+    /// let fb = Fusebox::builder().seed(1).build();
+    /// fb.install("db", FuseConfig::standard(5, Duration::from_secs(10)))?;
+    /// let db = fb.fuse("db").unwrap();
+    /// db.set_chaos(Chaos::new().error(1.0))?;
+    /// assert_eq!(db.run(|| Ok::<_, ()>(1)), Err(RunError::Injected));
+    /// assert_eq!(db.chaos(), Chaos::new().error(1.0));
+    /// assert!(db.set_chaos(Chaos::new().error(2.0)).is_err());
+    /// # Ok::<(), fusebox::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A probability outside `[0, 1]` ([`Chaos::validate`]); the chaos in
+    /// force is then unchanged.
+    pub fn set_chaos(&self, chaos: Chaos) -> Result<(), crate::ConfigError> {
+        chaos.validate()?;
+        self.core.chaos.set(chaos);
+        Ok(())
+    }
+
+    /// The chaos in force.
+    pub fn chaos(&self) -> Chaos {
+        self.core.chaos.get()
+    }
 }
 
 /// An admitted async call that has not reported yet. Dropped unfinished (the
@@ -424,7 +466,47 @@ impl<'a> Pending<'a> {
         })
     }
 
+    /// Applies the [`Chaos`] drawn for this call: waits an injected
+    /// latency (where it can, see `chaos.rs`), and reports an injected
+    /// error as the call's failure. True if the call must not be made.
+    pub(crate) async fn inject(&mut self) -> bool {
+        let Some(chaos) = self.core.chaos.draw(&self.core.env.draws) else {
+            return false;
+        };
+        if let Some(d) = chaos.delay {
+            if chaos::pause_async(&self.core.env.timebase, d).await {
+                self.core.chaos.waited();
+            }
+        }
+        if chaos.error {
+            self.core.chaos.failed();
+            self.finish_with(Outcome::Failure);
+        }
+        chaos.error
+    }
+
+    /// [`inject`](Self::inject) on the calling thread: an injected latency
+    /// advances a manual clock or sleeps the thread.
+    pub(crate) fn inject_blocking(&mut self) -> bool {
+        let Some(chaos) = self.core.chaos.draw(&self.core.env.draws) else {
+            return false;
+        };
+        if let Some(d) = chaos.delay {
+            chaos::pause(&self.core.env.timebase, d);
+            self.core.chaos.waited();
+        }
+        if chaos.error {
+            self.core.chaos.failed();
+            self.finish_with(Outcome::Failure);
+        }
+        chaos.error
+    }
+
     pub(crate) fn finish(mut self, outcome: Outcome) {
+        self.finish_with(outcome);
+    }
+
+    fn finish_with(&mut self, outcome: Outcome) {
         if let Some(ticket) = self.ticket.take() {
             let elapsed = self.start.map(|t| self.core.now().saturating_sub(t));
             self.core.complete(ticket, outcome, elapsed);

@@ -24,6 +24,13 @@
 //! the TTL; a blown, healing or disabled key is never forgotten, and a key
 //! that blew is kept until it has been healed for the TTL.
 //!
+//! A family is bounded: at most [`max_keys`](KeyedBuilder::max_keys) keys
+//! ([`DEFAULT_MAX_KEYS`] unless set). A new key beyond the bound is not
+//! remembered and is answered as a fresh fuse would answer it (ok, its
+//! melts dropped), counted in [`KeyedStats::full`]. [`KeyedValves`] (one
+//! valve per key, `keyed/valves.rs`) shares the table, the sweep and the
+//! builder; a full valve family refuses instead.
+//!
 //! A promoted key's fuse reports its transitions on the Fusebox's event bus
 //! under the name `"{family}/{key}"`. It is not in the Fusebox's registry:
 //! `Fusebox::fuses`, the alarm monitor and the metrics export do not list
@@ -31,23 +38,24 @@
 //! [`snapshot`](KeyedFuses::snapshot) and [`stats`](KeyedFuses::stats).
 
 mod builder;
+mod per_key;
 mod slot;
 mod sweep;
 mod table;
+mod valves;
 
 use std::borrow::Borrow;
 use std::fmt::Display;
 use std::hash::Hash;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-pub use builder::{KeyedBuilder, DEFAULT_IDLE_TTL, DEFAULT_SWEEP_BUDGET};
+pub use builder::{KeyedBuilder, DEFAULT_IDLE_TTL, DEFAULT_MAX_KEYS, DEFAULT_SWEEP_BUDGET};
+pub use valves::KeyedValves;
 
-use crate::clock::duration_nanos;
 use crate::error::RunError;
-use crate::fuse::{Answer, Ask, FuseCore, FuseSnapshot, Outcome};
+use crate::fuse::{Answer, Ask, FuseConfig, FuseCore, FuseSnapshot, Outcome};
 use crate::registry::Fusebox;
-use table::{Found, Inner};
+use table::{Found, Inner, Sizing};
 
 /// A family of fuses, one per key, made from one template on first use.
 ///
@@ -76,7 +84,7 @@ use table::{Found, Inner};
 /// # Ok::<(), fusebox::ConfigError>(())
 /// ```
 pub struct KeyedFuses<K> {
-    inner: Arc<Inner<K>>,
+    inner: Arc<Inner<K, FuseCore>>,
 }
 
 impl<K> Clone for KeyedFuses<K> {
@@ -110,20 +118,19 @@ pub struct KeyedStats {
     pub demotions: u64,
     /// Keys forgotten after their idle TTL.
     pub evictions: u64,
+    /// New keys turned away because the family held its
+    /// [`max_keys`](KeyedBuilder::max_keys).
+    pub full: u64,
 }
 
 impl<K> KeyedFuses<K>
 where
     K: Hash + Eq + Clone + Display + Send + Sync + 'static,
 {
-    pub(crate) fn start(b: KeyedBuilder, fusebox: &Fusebox, family: &str) -> Self {
-        let ttl = duration_nanos(b.idle_ttl);
-        let period = b.sweep_every.map_or(ttl, duration_nanos);
-        let env = fusebox.env().clone();
-        let now = env.timebase.now();
-        let inner = Inner::new(family, b.template, ttl, period, b.sweep_budget, env);
-        inner.schedule_sweep(now);
-        KeyedFuses { inner }
+    fn start(template: FuseConfig, sizing: Sizing, fusebox: &Fusebox, family: &str) -> Self {
+        KeyedFuses {
+            inner: Inner::start(family, template, sizing, fusebox),
+        }
     }
 
     /// The family's name, the prefix of its fuses' names.
@@ -158,7 +165,9 @@ where
             Some(a) => a,
             None => loop {
                 match self.inner.slow(key, false) {
-                    Found::Compact => return Ask::Ok,
+                    // A key the full family cannot hold answers as a
+                    // fresh fuse: ok.
+                    Found::Compact | Found::Full => return Ask::Ok,
                     Found::Live(core) => {
                         if let Some(a) = answer(core.ask()) {
                             return a;
@@ -253,15 +262,7 @@ where
 
     /// The family's counts.
     pub fn stats(&self) -> KeyedStats {
-        let i = &self.inner;
-        // Ordering: statistics, read independently.
-        KeyedStats {
-            keys: i.len(),
-            live: i.live.load(Ordering::Relaxed),
-            promotions: i.promotions.load(Ordering::Relaxed),
-            demotions: i.demotions.load(Ordering::Relaxed),
-            evictions: i.evictions.load(Ordering::Relaxed),
-        }
+        self.inner.stats()
     }
 
     /// Runs one sweep now (the timer runs them every `sweep_every`);
@@ -391,7 +392,7 @@ where
             None => loop {
                 let found = self.inner.slow(key, false);
                 let core = match &found {
-                    Found::Compact => None,
+                    Found::Compact | Found::Full => None,
                     Found::Live(core) => Some(core),
                 };
                 if let Some(a) = decide(core) {
@@ -429,7 +430,7 @@ where
     K: Hash + Eq + Clone + Display + Send + Sync + 'static + Borrow<Q>,
     Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
 {
-    inner: &'a Inner<K>,
+    inner: &'a Inner<K, FuseCore>,
     key: &'a Q,
     admission: Option<Admission>,
 }

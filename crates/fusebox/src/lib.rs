@@ -93,6 +93,10 @@
 //!   dropped before it finishes counts as ignored and frees its probe slot.
 //! * **Retries that respect the fuse** ([`retry`]): backoff with jitter, a
 //!   deadline and a retry budget; a refusal is never retried.
+//! * **Keyed families** ([`keyed`]): one fuse or one valve per host or
+//!   tenant, made from a template on first use, forgotten when idle, bounded.
+//! * **Chaos** ([`fuse::Chaos`]): injected latency and errors in admitted
+//!   calls, set at runtime, counted apart, replayable under a seed.
 //! * **Pipelines** ([`pipeline`]): fallback, retry and hedging, fuse,
 //!   valve and a per-attempt timeout, stacked in one documented order; a
 //!   hedge's loser is dropped and frees its slots; hedges and retries

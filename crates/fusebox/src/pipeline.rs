@@ -94,6 +94,7 @@ pub use fallback::{
     BlockingFallback, Fallback, FallbackAsync, FallbackFn, FallbackValue, NoFallback, OkFuture,
 };
 pub use hedge::{Hedge, HedgeDelay, DEFAULT_LATENCY_WINDOW, DEFAULT_MIN_SAMPLES};
+pub use latency::RecentLatency;
 pub use stats::{FallbackCounts, PipelineSnapshot, PipelineStats};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
@@ -107,7 +108,6 @@ use crate::fuse::{Fuse, Outcome};
 use crate::retry::{Retry, RetryBudget, RetryPolicy, Sleep};
 use crate::valve::Valve;
 pub(crate) use home::{Home, Listed};
-use latency::Latency;
 use stats::{Counters, Events, CALLS};
 
 /// A dependency's policies, stacked in the order of the [module](self):
@@ -152,7 +152,7 @@ pub(crate) struct Core {
     pub(crate) name: Arc<str>,
     pub(crate) retry: Retry,
     pub(crate) hedge: Option<Hedge>,
-    pub(crate) latency: Option<Latency>,
+    pub(crate) latency: Option<RecentLatency>,
     pub(crate) fuse: Option<Fuse>,
     pub(crate) valve: Option<Valve>,
     pub(crate) timeout: Option<Duration>,
@@ -370,7 +370,7 @@ impl<F> PipelineBuilder<F> {
     pub fn build(self) -> Result<Pipeline<F>, ConfigError> {
         let home = self.home.transpose()?;
         if let Some(h) = &self.hedge {
-            h.validate()?;
+            h.check()?;
         }
         if self.timeout == Some(Duration::ZERO) {
             return Err(ConfigError::pipeline(
@@ -414,15 +414,7 @@ impl<F> PipelineBuilder<F> {
             }
             None => Arc::new(timer::NoWaits),
         };
-        let latency = match self.hedge.as_ref().map(|h| h.delay) {
-            Some(HedgeDelay::Quantile {
-                q,
-                window,
-                min_samples,
-                ..
-            }) => Some(Latency::new(q, window, min_samples)),
-            _ => None,
-        };
+        let latency = self.hedge.as_ref().and_then(RecentLatency::for_hedge);
         let core = Arc::new(Core {
             name: self.name,
             retry,

@@ -95,6 +95,10 @@ impl Fusebox {
         &self.shared.env
     }
 
+    pub(crate) fn bus(&self) -> &Arc<crate::event::Bus> {
+        &self.shared.bus
+    }
+
     /// The time on this Fusebox's clock.
     pub fn now(&self) -> Duration {
         Duration::from_nanos(self.shared.env.timebase.now())
@@ -212,6 +216,30 @@ impl Fusebox {
     /// Releases a `barrier` heal step (fuses without one are unaffected).
     pub fn unlock(&self, name: &str) -> Result<(), NotFound> {
         self.by_name(name, FuseCore::unlock)
+    }
+
+    /// [`Fuse::set_chaos`] by name.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox::{Fusebox, FuseConfig};
+    /// use fusebox::fuse::Chaos;
+    ///
+    /// let fb = Fusebox::new();
+    /// fb.install("db", FuseConfig::standard(5, Duration::from_secs(10)))?;
+    /// fb.set_chaos("db", Chaos::new().latency(0.1, Duration::from_millis(200)))?;
+    /// assert!(fb.set_chaos("cache", Chaos::new()).is_err());
+    /// # Ok::<(), fusebox::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Fuse::set_chaos`], and `chaos.fuse` for a name with no fuse.
+    pub fn set_chaos(&self, name: &str, chaos: crate::fuse::Chaos) -> Result<(), ConfigError> {
+        let fuse = self
+            .fuse(name)
+            .ok_or_else(|| ConfigError::new("chaos.fuse", name, "names no installed fuse"))?;
+        fuse.set_chaos(chaos)
     }
 
     /// The fuse's state, melts in window, config, counters and timing.

@@ -43,6 +43,7 @@ mod limit;
 mod permit;
 mod queue;
 mod refused;
+mod retire;
 mod slots;
 mod snapshot;
 mod waiter;
@@ -235,13 +236,8 @@ impl Valve {
     /// # };
     /// ```
     pub async fn run<T>(&self, task: impl Future<Output = T>) -> Result<T, Refused> {
-        let mut permit = self.acquire().await?;
-        // Dropped before the task completes, the permit reports nothing.
-        permit.outcome = engine::Outcome::Ignore;
-        let out = task.await;
-        permit.outcome = engine::Outcome::Sample;
-        drop(permit);
-        Ok(out)
+        let permit = self.acquire().await?;
+        Ok(permit.run(task).await)
     }
 
     /// Acquires (blocking), calls `f`, releases (also if `f` panics).

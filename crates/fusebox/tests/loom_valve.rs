@@ -232,3 +232,42 @@ fn two_rate_checks_race_for_the_last_token() {
         assert_eq!(v.snapshot().tokens, Some(0));
     });
 }
+
+/// A keyed valve's sweep racing a use of its key that outlasts the idle
+/// TTL: the key is never evicted while the permit is held, whichever runs
+/// first.
+#[test]
+fn a_keyed_valve_is_never_retired_under_a_permit() {
+    use fusebox::keyed::{KeyedBuilder, KeyedValves};
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let fb = Fusebox::builder()
+            .clock(clock.clone())
+            .alarm_period(Duration::from_secs(1_000_000))
+            .build();
+        let t: KeyedValves<u32> = KeyedBuilder::new(ValveConfig::new().concurrency(1).queue(0))
+            .idle_ttl(Duration::from_nanos(1))
+            .sweep_every(Duration::from_secs(1_000_000))
+            .build(&fb, "k")
+            .unwrap();
+        drop(t.try_acquire(&0).unwrap());
+        clock.advance_quietly(Duration::from_secs(1)); // idle, no sweep run
+        let user = {
+            let (t, clock) = (t.clone(), clock.clone());
+            thread::spawn(move || {
+                let p = t.try_acquire(&0).expect("the only user");
+                clock.advance_quietly(Duration::from_secs(1)); // held past the TTL
+                assert_eq!(
+                    t.snapshot(&0).map(|s| s.in_flight),
+                    Some(1),
+                    "evicted under a permit"
+                );
+                drop(p);
+            })
+        };
+        t.sweep();
+        user.join().unwrap();
+        let s = t.stats();
+        assert_eq!(s.promotions, s.keys as u64 + s.evictions, "{s:?}");
+    });
+}

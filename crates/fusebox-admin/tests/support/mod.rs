@@ -353,3 +353,18 @@ pub mod raw {
         }
     }
 }
+
+/// This process's resident set, read independently of the server's
+/// `/api/runtime`: the `VmRSS` line of `/proc/self/status`, in bytes.
+pub fn own_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let kib: u64 = line
+        .trim_start_matches("VmRSS:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kib * 1024
+}

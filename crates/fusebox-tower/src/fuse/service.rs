@@ -137,6 +137,7 @@ where
             match fuse.call_classified(call, |r| classifier.classify(r)).await {
                 Ok(resp) => Ok(resp),
                 Err(RunError::Failed(e)) => Err(e.into()),
+                Err(RunError::Injected) => Err(FuseboxError::Injected { fuse: name }.into()),
                 // A handle answers `Blown` once its fuse is removed; no
                 // timeout is set here. Anything else is a refusal too, and
                 // says whether an operator disabled the fuse.

@@ -146,6 +146,7 @@ fn boxed<F, E: Into<BoxError>>(pipeline: &Pipeline<F>, err: PipelineError<E>) ->
             pipeline: pipeline.name().into(),
         }
         .into(),
+        Reason::Injected => FuseboxError::Injected { fuse: fuse() }.into(),
         // `Reason` is non-exhaustive: a reason fusebox adds later is still
         // not the inner service's error, and says which it is.
         _ => format!("pipeline {:?}: no value ({kind:?})", pipeline.name()).into(),

@@ -51,6 +51,7 @@ use std::sync::{Arc, Weak};
 
 use crossbeam_utils::CachePadded;
 
+use super::chaos::ChaosCell;
 use super::config::FuseConfig;
 use super::env::Env;
 use super::heal::Step;
@@ -93,6 +94,8 @@ pub(crate) struct FuseCore {
     pub(super) me: Weak<FuseCore>,
     /// Valves guarded by this fuse, told when it blows.
     pub(super) watchers: Mutex<Vec<Weak<dyn Watcher>>>,
+    /// Injected latency and errors (`chaos.rs`), off unless set.
+    pub(crate) chaos: ChaosCell,
 }
 
 impl std::fmt::Debug for FuseCore {
@@ -142,6 +145,7 @@ impl FuseCore {
             env,
             me: me.clone(),
             watchers: Mutex::new(Vec::new()),
+            chaos: ChaosCell::new(),
         })
     }
 

@@ -32,6 +32,14 @@ pub struct FuseCounters {
     /// (counted apart from refusals of a blown fuse, as `injected` is).
     #[cfg_attr(feature = "serde", serde(default))]
     pub throttled: u64,
+    /// Admitted calls that waited an injected latency
+    /// ([`Chaos`](super::Chaos)).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub chaos_latency: u64,
+    /// Admitted calls replaced by an injected error: failures, included in
+    /// `melts` (so the real failures are `melts − chaos_errors`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub chaos_errors: u64,
 }
 
 /// What a [`Throttle`](crate::Strategy::Throttle) strategy sees now.

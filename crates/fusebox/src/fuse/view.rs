@@ -96,6 +96,7 @@ impl FuseCore {
             ),
             _ => (None, None),
         };
+        let (chaos_latency, chaos_errors) = self.chaos.counts();
         Some(FuseSnapshot {
             name: self.name.clone(),
             state: s.state(),
@@ -110,6 +111,8 @@ impl FuseCore {
                 blows: s.blows,
                 heals: s.heals,
                 throttled: s.throttled,
+                chaos_latency,
+                chaos_errors,
             },
             last_blow: s.last_blow.map(Duration::from_nanos),
             next_heal,

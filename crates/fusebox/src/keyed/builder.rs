@@ -1,15 +1,20 @@
-//! How a keyed family is configured: the template every key's fuse is made
-//! from, how long a key may stay unused before it is forgotten, and how much
-//! work the periodic sweep may do at a time. Validated once, at `build`.
+//! How a keyed family is configured: the template every key's engine is
+//! made from (a [`FuseConfig`] for [`KeyedFuses`], a [`ValveConfig`] for
+//! [`KeyedValves`]), how long a key may stay unused before it is
+//! forgotten, how many keys it may hold, and how much work the periodic
+//! sweep may do at a time. Validated once, at `build`.
 
 use std::fmt::Display;
 use std::hash::Hash;
 use std::time::Duration;
 
-use super::KeyedFuses;
+use super::table::Sizing;
+use super::{KeyedFuses, KeyedValves};
+use crate::clock::duration_nanos;
 use crate::error::ConfigError;
 use crate::fuse::FuseConfig;
 use crate::registry::Fusebox;
+use crate::valve::ValveConfig;
 
 /// The idle time after which an unused, healthy key is forgotten, unless set.
 pub const DEFAULT_IDLE_TTL: Duration = Duration::from_secs(300);
@@ -17,30 +22,38 @@ pub const DEFAULT_IDLE_TTL: Duration = Duration::from_secs(300);
 /// The most keys one sweep looks at, unless set.
 pub const DEFAULT_SWEEP_BUDGET: usize = 1024;
 
-/// Builds a [`KeyedFuses`]: the template, the idle TTL, the sweep.
+/// The most keys a family holds at once, unless set (2^20).
+pub const DEFAULT_MAX_KEYS: usize = 1 << 20;
+
+/// Builds a keyed family: the template, the idle TTL, the bound, the sweep.
+/// `KeyedBuilder::new(fuse_config)` builds [`KeyedFuses`],
+/// `KeyedBuilder::new(valve_config)` builds [`KeyedValves`].
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct KeyedBuilder {
-    pub(super) template: FuseConfig,
+pub struct KeyedBuilder<T = FuseConfig> {
+    pub(super) template: T,
     pub(super) idle_ttl: Duration,
     pub(super) sweep_every: Option<Duration>,
     pub(super) sweep_budget: usize,
+    pub(super) max_keys: usize,
 }
 
-impl KeyedBuilder {
-    /// A family whose keys' fuses are made from `template`.
-    pub fn new(template: FuseConfig) -> Self {
+impl<T> KeyedBuilder<T> {
+    /// A family whose keys' engines are made from `template`.
+    pub fn new(template: T) -> Self {
         KeyedBuilder {
             template,
             idle_ttl: DEFAULT_IDLE_TTL,
             sweep_every: None,
             sweep_budget: DEFAULT_SWEEP_BUDGET,
+            max_keys: DEFAULT_MAX_KEYS,
         }
     }
 
-    /// A key unused for this long (and, if it blew, healed for this long)
-    /// is forgotten; its next use starts it afresh from the template. Must
-    /// be above zero; [`DEFAULT_IDLE_TTL`] unless set.
+    /// A key unused for this long (and, if its fuse blew, healed for this
+    /// long; for a valve, with no permit held and no task waiting) is
+    /// forgotten; its next use starts it afresh from the template. Must be
+    /// above zero; [`DEFAULT_IDLE_TTL`] unless set.
     pub fn idle_ttl(mut self, ttl: Duration) -> Self {
         self.idle_ttl = ttl;
         self
@@ -60,22 +73,19 @@ impl KeyedBuilder {
         self
     }
 
-    /// The family, on `fusebox`'s clock, timer, events and draws. Promoted
-    /// keys' fuses are named `"{family}/{key}"` in their events.
-    ///
-    /// # Errors
-    ///
-    /// The template's own errors, or `keyed.idle_ttl`, `keyed.sweep_every`
-    /// or `keyed.sweep_budget` when zero.
-    pub fn build<K>(
-        self,
-        fusebox: &Fusebox,
-        family: impl AsRef<str>,
-    ) -> Result<KeyedFuses<K>, ConfigError>
-    where
-        K: Hash + Eq + Clone + Display + Send + Sync + 'static,
-    {
-        self.template.validate()?;
+    /// The most keys the family holds at once (at least 1);
+    /// [`DEFAULT_MAX_KEYS`] unless set. A new key beyond it is not
+    /// remembered: a keyed fuse answers it as a fresh fuse would (ok; its
+    /// melts are not recorded), a keyed valve refuses it with
+    /// [`Refused::TooManyKeys`](crate::Refused::TooManyKeys); both count it
+    /// in [`KeyedStats::full`](super::KeyedStats::full).
+    pub fn max_keys(mut self, keys: usize) -> Self {
+        self.max_keys = keys;
+        self
+    }
+
+    /// The family's sizes in the engine's units, checked.
+    fn sizing(&self) -> Result<Sizing, ConfigError> {
         if self.idle_ttl.is_zero() {
             return Err(ConfigError::new(
                 "keyed.idle_ttl",
@@ -90,13 +100,71 @@ impl KeyedBuilder {
                 "must be above zero",
             ));
         }
-        if self.sweep_budget == 0 {
-            return Err(ConfigError::new(
-                "keyed.sweep_budget",
-                self.sweep_budget,
-                "must be at least 1",
-            ));
+        for (field, n) in [
+            ("keyed.sweep_budget", self.sweep_budget),
+            ("keyed.max_keys", self.max_keys),
+        ] {
+            if n == 0 {
+                return Err(ConfigError::new(field, n, "must be at least 1"));
+            }
         }
-        Ok(KeyedFuses::start(self, fusebox, family.as_ref()))
+        let ttl = duration_nanos(self.idle_ttl);
+        Ok(Sizing {
+            ttl,
+            period: self.sweep_every.map_or(ttl, duration_nanos),
+            budget: self.sweep_budget,
+            max_keys: self.max_keys,
+        })
+    }
+}
+
+impl KeyedBuilder<FuseConfig> {
+    /// The family, on `fusebox`'s clock, timer, events and draws. Promoted
+    /// keys' fuses are named `"{family}/{key}"` in their events.
+    ///
+    /// # Errors
+    ///
+    /// The template's own errors, or `keyed.idle_ttl`, `keyed.sweep_every`,
+    /// `keyed.sweep_budget` or `keyed.max_keys` when zero.
+    pub fn build<K>(
+        self,
+        fusebox: &Fusebox,
+        family: impl AsRef<str>,
+    ) -> Result<KeyedFuses<K>, ConfigError>
+    where
+        K: Hash + Eq + Clone + Display + Send + Sync + 'static,
+    {
+        self.template.validate()?;
+        let sizing = self.sizing()?;
+        Ok(KeyedFuses::start(
+            self.template,
+            sizing,
+            fusebox,
+            family.as_ref(),
+        ))
+    }
+}
+
+impl KeyedBuilder<ValveConfig> {
+    /// The family, on `fusebox`'s clock and timer. Keys' valves are named
+    /// `"{family}/{key}"`; a template naming a guard has every key's valve
+    /// guarded by that one installed fuse.
+    ///
+    /// # Errors
+    ///
+    /// The template's own errors, `guard` if it names no installed fuse,
+    /// or `keyed.idle_ttl`, `keyed.sweep_every`, `keyed.sweep_budget` or
+    /// `keyed.max_keys` when zero.
+    pub fn build<K>(
+        self,
+        fusebox: &Fusebox,
+        family: impl AsRef<str>,
+    ) -> Result<KeyedValves<K>, ConfigError>
+    where
+        K: Hash + Eq + Clone + Display + Send + Sync + 'static,
+    {
+        self.template.validate()?;
+        let sizing = self.sizing().map_err(ConfigError::for_valve)?;
+        KeyedValves::start(self.template, sizing, fusebox, family.as_ref())
     }
 }

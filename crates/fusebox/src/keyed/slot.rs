@@ -7,26 +7,26 @@
 //! (about 2 KB: state word, padded counters, slow state, windows) would hold
 //! nothing that changes an answer. So a key starts as a [`Slot`] of two
 //! words, the last time it was used and no engine, and is *promoted* to a
-//! [`FuseCore`] built from the template at its first melt. The sweep
+//! fuse engine built from the template at its first melt. The sweep
 //! *demotes* it back (or evicts it) once the engine is pristine again.
+//! A keyed valve's key holds its valve from the first use: a valve's
+//! free slots and queue are its state, and it has no compact form.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::fuse::FuseCore;
-
 /// One key's record. Replaced as a whole (never mutated but for `last`)
 /// when the key is promoted or demoted, under its shard's write lock.
 #[derive(Debug)]
-pub(super) struct Slot {
+pub(super) struct Slot<E> {
     /// When the key was last used (coarse ns on the Fusebox's clock).
     last: AtomicU64,
     /// The engine of a promoted key; `None` for a compact one.
-    pub(super) core: Option<Arc<FuseCore>>,
+    pub(super) core: Option<Arc<E>>,
 }
 
-impl Slot {
-    pub(super) fn new(last: u64, core: Option<Arc<FuseCore>>) -> Self {
+impl<E> Slot<E> {
+    pub(super) fn new(last: u64, core: Option<Arc<E>>) -> Self {
         Slot {
             last: AtomicU64::new(last),
             core,

@@ -18,7 +18,9 @@
 //!   started over, and healed (if it ever blew) at least `ttl` ago. Then it
 //!   is evicted if also unused for `ttl`, else demoted to a compact record
 //!   (templates that allow one) keeping its last use;
-//! * a blown, healing or disabled key is never retired: its state matters.
+//! * a blown, healing or disabled key is never retired: its state matters;
+//! * a keyed valve (never compact) is retired, and its key evicted, only
+//!   when unused for `ttl` with no permit held and no task waiting.
 //!
 //! ```text
 //!  melt ×2 (blows)   heal (reset 1 s)       ttl = 10 s after both
@@ -32,6 +34,7 @@ use std::hash::Hash;
 use std::sync::atomic::Ordering;
 use std::sync::Weak;
 
+use super::per_key::PerKey;
 use super::slot::Slot;
 use super::table::{Inner, SHARDS};
 use crate::sync::lock;
@@ -43,12 +46,13 @@ pub(super) struct Cursor {
     offset: usize,
 }
 
-impl<K> Inner<K>
+impl<K, E> Inner<K, E>
 where
     K: Hash + Eq + Clone + Display + Send + Sync + 'static,
+    E: PerKey,
 {
     pub(super) fn schedule_sweep(&self, from: u64) {
-        let me: Weak<Inner<K>> = self.me.clone();
+        let me: Weak<Inner<K, E>> = self.me.clone();
         let at = from.saturating_add(self.period);
         self.env.timers.schedule(at, move |due| {
             if let Some(inner) = me.upgrade() {
@@ -108,24 +112,21 @@ where
         match &slot.core {
             None if idle => {
                 map.remove(key);
-                // Ordering: statistics.
-                self.evictions.fetch_add(1, Ordering::Relaxed);
+                self.evicted();
                 true
             }
             None => false,
             // In use, and no compact record to demote to: keep the engine.
             Some(_) if !idle && !self.compact => false,
             Some(core) => {
-                // `0`: the engine's heal time alone decides; our own idle
-                // test decides between eviction and demotion.
-                if !core.retire_if_idle(0, self.ttl) {
+                if !core.retire_if_idle(self.ttl) {
                     return false;
                 }
                 // Ordering: statistics.
                 self.live.fetch_sub(1, Ordering::Relaxed);
                 if idle {
                     map.remove(key);
-                    self.evictions.fetch_add(1, Ordering::Relaxed);
+                    self.evicted();
                     true
                 } else {
                     map.insert(key.clone(), Slot::new(last, None));

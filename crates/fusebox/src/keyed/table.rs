@@ -24,49 +24,70 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
+use super::per_key::PerKey;
 use super::slot::Slot;
 use super::sweep::Cursor;
-use crate::fuse::{Env, FuseConfig, FuseCore, Strategy};
+use super::KeyedStats;
+use crate::fuse::Env;
+use crate::registry::Fusebox;
 use crate::sync::{lock, Mutex};
 
 /// Shards per family: spreads write locks and gives the sweep places to
 /// resume from. A power of two.
 pub(super) const SHARDS: usize = 64;
 
-type Map<K> = papaya::HashMap<K, Slot, foldhash::fast::RandomState>;
+type Map<K, E> = papaya::HashMap<K, Slot<E>, foldhash::fast::RandomState>;
 
-pub(super) struct Shard<K> {
-    pub(super) map: Map<K>,
+pub(super) struct Shard<K, E> {
+    pub(super) map: Map<K, E>,
     pub(super) writes: Mutex<()>,
 }
 
-/// Everything behind the clones of one [`KeyedFuses`](super::KeyedFuses).
-pub(super) struct Inner<K> {
+/// How a family is sized and swept, in ns and counts (validated by the
+/// builder).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Sizing {
+    pub(super) ttl: u64,
+    pub(super) period: u64,
+    pub(super) budget: usize,
+    pub(super) max_keys: usize,
+}
+
+/// Everything behind the clones of one keyed family
+/// ([`KeyedFuses`](super::KeyedFuses), [`KeyedValves`](super::KeyedValves)).
+pub(super) struct Inner<K, E: PerKey> {
     pub(super) family: Arc<str>,
-    pub(super) template: FuseConfig,
+    pub(super) template: E::Template,
     /// Whether a healthy key may live without an engine (see `slot.rs`).
     pub(super) compact: bool,
     pub(super) ttl: u64,
     pub(super) period: u64,
     pub(super) budget: usize,
+    max_keys: usize,
     pub(super) env: Arc<Env>,
-    pub(super) shards: Box<[Shard<K>]>,
+    pub(super) shards: Box<[Shard<K, E>]>,
     hasher: foldhash::fast::RandomState,
     pub(super) cursor: Mutex<Cursor>,
+    /// Keys held, counted by who inserts and who evicts, so that the bound
+    /// is one compare-and-swap however many shards create keys at once.
+    pub(super) keys: AtomicUsize,
     /// Keys holding an engine.
     pub(super) live: AtomicUsize,
     pub(super) promotions: AtomicU64,
     pub(super) demotions: AtomicU64,
     pub(super) evictions: AtomicU64,
-    pub(super) me: Weak<Inner<K>>,
+    /// New keys turned away because the family held `max_keys`.
+    pub(super) full: AtomicU64,
+    pub(super) me: Weak<Inner<K, E>>,
 }
 
-impl<K> std::fmt::Debug for Inner<K>
+impl<K, E> std::fmt::Debug for Inner<K, E>
 where
     K: Hash + Eq + Clone + Display + Send + Sync + 'static,
+    E: PerKey,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyedFuses")
+        f.debug_struct(E::FAMILY)
             .field("family", &self.family)
             .field("keys", &self.len())
             .field("live", &self.live.load(Ordering::Relaxed))
@@ -74,44 +95,34 @@ where
     }
 }
 
-/// A strategy whose healthy, empty fuse answers every ask `Ok` without
-/// side effects and is left as it was by a success: its keys can stay
-/// compact until their first failure. Fault injection draws on each ask,
-/// a failure rate and the throttle count successes and calls.
-fn compact_template(config: &FuseConfig) -> bool {
-    matches!(
-        config.strategy,
-        Strategy::Standard { .. } | Strategy::Consecutive { .. }
-    )
-}
-
-/// What a slot holds for a caller: nothing to ask, or an engine.
-pub(super) enum Found {
+/// What a slot holds for a caller: nothing to ask, an engine, or no room
+/// for a new key.
+pub(super) enum Found<E> {
     Compact,
-    Live(Arc<FuseCore>),
+    Live(Arc<E>),
+    Full,
 }
 
-impl<K> Inner<K>
+impl<K, E> Inner<K, E>
 where
     K: Hash + Eq + Clone + Display + Send + Sync + 'static,
+    E: PerKey,
 {
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         family: &str,
-        template: FuseConfig,
-        ttl: u64,
-        period: u64,
-        budget: usize,
+        template: E::Template,
+        sizing: Sizing,
         env: Arc<Env>,
     ) -> Arc<Self> {
         let hasher = foldhash::fast::RandomState::default();
         Arc::new_cyclic(|me| Inner {
             family: family.into(),
-            compact: compact_template(&template),
+            compact: E::compact(&template),
             template,
-            ttl,
-            period,
-            budget,
+            ttl: sizing.ttl,
+            period: sizing.period,
+            budget: sizing.budget,
+            max_keys: sizing.max_keys,
             env,
             shards: (0..SHARDS)
                 .map(|_| Shard {
@@ -121,25 +132,79 @@ where
                 .collect(),
             hasher,
             cursor: Mutex::new(Cursor::default()),
+            keys: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
             promotions: AtomicU64::new(0),
             demotions: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            full: AtomicU64::new(0),
             me: me.clone(),
         })
     }
+
+    /// A family on `fusebox`'s clock and timer, its sweep scheduled.
+    pub(super) fn start(
+        family: &str,
+        template: E::Template,
+        sizing: Sizing,
+        fusebox: &Fusebox,
+    ) -> Arc<Self> {
+        let env = fusebox.env().clone();
+        let now = env.timebase.now();
+        let inner = Self::new(family, template, sizing, env);
+        inner.schedule_sweep(now);
+        inner
+    }
+
+    /// The family's counts.
+    pub(super) fn stats(&self) -> KeyedStats {
+        // Ordering: statistics, read independently.
+        KeyedStats {
+            keys: self.len(),
+            live: self.live.load(Ordering::Relaxed),
+            promotions: self.promotions.load(Ordering::Relaxed),
+            demotions: self.demotions.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            full: self.full.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts a new key in, unless the family is full.
+    fn reserve(&self) -> bool {
+        // Ordering: a count that guards only itself; the key's record is
+        // published by the shard map, under the shard's write lock.
+        let ok = self
+            .keys
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.max_keys).then_some(n + 1)
+            })
+            .is_ok();
+        if !ok {
+            // Ordering: statistics.
+            self.full.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Counts an evicted key out.
+    pub(super) fn evicted(&self) {
+        // Ordering: as in `reserve`; statistics for `evictions`.
+        self.keys.fetch_sub(1, Ordering::Relaxed);
+        self.evictions.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
-impl<K> Inner<K>
+impl<K, E> Inner<K, E>
 where
     K: Hash + Eq + Clone + Display + Send + Sync + 'static,
+    E: PerKey,
 {
     pub(super) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.map.len()).sum()
     }
 
     #[inline]
-    pub(super) fn shard<Q>(&self, key: &Q) -> &Shard<K>
+    pub(super) fn shard<Q>(&self, key: &Q) -> &Shard<K, E>
     where
         Q: Hash + ?Sized,
     {
@@ -161,7 +226,7 @@ where
     pub(super) fn read<Q, R>(
         &self,
         key: &Q,
-        f: impl FnOnce(Option<&Arc<FuseCore>>) -> Option<R>,
+        f: impl FnOnce(Option<&Arc<E>>) -> Option<R>,
     ) -> Option<R>
     where
         K: Borrow<Q>,
@@ -177,7 +242,7 @@ where
     /// Under the shard's write lock: the key's record, created from the
     /// template if it has none, and given an engine if `engine` or the
     /// template needs one. Touched.
-    pub(super) fn slow<Q>(&self, key: &Q, engine: bool) -> Found
+    pub(super) fn slow<Q>(&self, key: &Q, engine: bool) -> Found<E>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
@@ -186,7 +251,8 @@ where
         let _w = lock(&shard.writes);
         let map = shard.map.pin();
         let now = self.now();
-        if let Some(slot) = map.get(key) {
+        let existing = map.get(key);
+        if let Some(slot) = existing {
             match &slot.core {
                 // Under the lock a slot's engine is never retired: the
                 // sweep retires and replaces under this same lock.
@@ -201,13 +267,16 @@ where
                 _ => {}
             }
         }
+        if existing.is_none() && !self.reserve() {
+            return Found::Full;
+        }
         if self.compact && !engine {
             map.insert(key.to_owned(), Slot::new(now, None));
             return Found::Compact;
         }
         let key = key.to_owned();
         let name: Arc<str> = format!("{}/{}", self.family, key).into();
-        let core = FuseCore::new(name, self.template.clone(), self.env.clone());
+        let core = E::make(name, &self.template, &self.env);
         map.insert(key, Slot::new(now, Some(core.clone())));
         // Ordering: statistics.
         self.live.fetch_add(1, Ordering::Relaxed);
@@ -216,7 +285,7 @@ where
     }
 
     /// The key's engine if it has one, without creating anything.
-    pub(super) fn engine<Q>(&self, key: &Q) -> Option<Arc<FuseCore>>
+    pub(super) fn engine<Q>(&self, key: &Q) -> Option<Arc<E>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,

@@ -35,6 +35,14 @@ pub(crate) struct Done<T, E> {
 }
 
 impl<T, E> Done<T, E> {
+    /// The fuse's chaos answered an error in place of the call.
+    pub(crate) fn injected() -> Self {
+        Done {
+            result: Err(Reason::Injected),
+            class: Class::Failure,
+        }
+    }
+
     pub(crate) fn refused(reason: Reason<E>) -> Self {
         Done {
             result: Err(reason),
@@ -54,13 +62,20 @@ where
 {
     // Read only for the latency estimate (a quantile hedge).
     let started = core.latency.as_ref().map(|_| core.clock.now());
-    let pending = match &core.fuse {
+    let mut pending = match &core.fuse {
         Some(f) => match Pending::admit(f.core()) {
             Ok(p) => Some(p),
             Err(_) => return Done::refused(Reason::Blown),
         },
         None => None,
     };
+    if let Some(p) = pending.as_mut() {
+        // The fuse's chaos, as for `Fuse::call`: a latency waited, an error
+        // in place of the call (already reported to the fuse).
+        if p.inject().await {
+            return Done::injected();
+        }
+    }
     let bounded = within(core, core.timeout, fut);
     let out = match &core.valve {
         Some(v) => match v.run(bounded).await {
@@ -85,7 +100,7 @@ where
         p.finish(outcome);
     }
     if let (Outcome::Success, Some(l), Some(t0)) = (outcome, &core.latency, started) {
-        l.record(core.clock.now().saturating_sub(t0));
+        l.record_ns(core.clock.now().saturating_sub(t0));
     }
     Done {
         result,

@@ -25,6 +25,11 @@ pub enum Reason<E> {
     Timeout,
     /// The call itself answered this error.
     Failed(E),
+    /// The fuse's [`Chaos`](crate::fuse::Chaos) injected an error in place
+    /// of the call, which was not made. A failure like any other for the
+    /// fuse and the retry (its kind is [`ReasonKind::Failed`]); the fuse
+    /// counts it apart, in its chaos counters.
+    Injected,
 }
 
 impl<E> Reason<E> {
@@ -34,7 +39,7 @@ impl<E> Reason<E> {
             Reason::Blown => ReasonKind::Blown,
             Reason::Refused(_) => ReasonKind::Refused,
             Reason::Timeout => ReasonKind::Timeout,
-            Reason::Failed(_) => ReasonKind::Failed,
+            Reason::Failed(_) | Reason::Injected => ReasonKind::Failed,
         }
     }
 
@@ -51,6 +56,7 @@ impl<E: fmt::Display> fmt::Display for Reason<E> {
             Reason::Refused(r) => write!(f, "refused by the valve ({r})"),
             Reason::Timeout => f.write_str("timed out"),
             Reason::Failed(e) => e.fmt(f),
+            Reason::Injected => f.write_str("an error injected by chaos"),
         }
     }
 }

@@ -26,6 +26,7 @@
 
 use std::time::Duration;
 
+use super::RecentLatency;
 use crate::error::ConfigError;
 
 /// When to hedge, and how often.
@@ -148,7 +149,21 @@ impl Hedge {
         self.delay
     }
 
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    /// The delay a hedge waits now: the fixed one, or the quantile of
+    /// `recent` (`initial` until it knows enough, or without it).
+    pub fn delay_now(&self, recent: Option<&RecentLatency>) -> Duration {
+        match self.delay {
+            HedgeDelay::Fixed(d) => d,
+            HedgeDelay::Quantile { initial, .. } => {
+                recent.and_then(RecentLatency::quantile).unwrap_or(initial)
+            }
+        }
+    }
+
+    /// Checks the rule, as [`PipelineBuilder::build`](super::PipelineBuilder::build)
+    /// does: a quantile in (0, 1], a window of 1 to 1024, `min_samples` of
+    /// 1 to the window.
+    pub fn check(&self) -> Result<(), ConfigError> {
         if let HedgeDelay::Quantile {
             q,
             window,

@@ -13,15 +13,35 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{Hedge, HedgeDelay};
 
 /// How many samples pass between recomputations of the quantile.
 const EVERY: u32 = 16;
 /// The word's value while too few samples are known.
 const UNKNOWN: u64 = u64::MAX;
 
-/// Recent latencies and their quantile.
+/// A dependency's recent latencies and their quantile: what a hedge at a
+/// quantile ([`Hedge::quantile`](super::Hedge::quantile)) waits for. A
+/// [`Pipeline`](super::Pipeline) keeps one itself; this is the same
+/// estimate for a caller that makes its own attempts (a simulator, say).
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox::pipeline::{Hedge, RecentLatency};
+///
+/// let hedge = Hedge::quantile(0.5, Duration::from_millis(100)).samples(8, 4);
+/// let recent = RecentLatency::for_hedge(&hedge).expect("a quantile hedge");
+/// assert_eq!(hedge.delay_now(Some(&recent)), Duration::from_millis(100));
+/// for ms in [10, 20, 30, 40] {
+///     recent.record(Duration::from_millis(ms));
+/// }
+/// assert_eq!(recent.quantile(), Some(Duration::from_millis(20)));
+/// assert_eq!(hedge.delay_now(Some(&recent)), Duration::from_millis(20));
+/// ```
 #[derive(Debug)]
-pub(crate) struct Latency {
+pub struct RecentLatency {
     q: f64,
     min_samples: usize,
     ring: Mutex<Ring>,
@@ -37,9 +57,33 @@ struct Ring {
     since: u32,
 }
 
-impl Latency {
+impl RecentLatency {
+    /// The estimate a hedge reads: `Some` for a quantile hedge, `None` for
+    /// a fixed one.
+    pub fn for_hedge(hedge: &Hedge) -> Option<Self> {
+        match hedge.delay() {
+            HedgeDelay::Quantile {
+                q,
+                window,
+                min_samples,
+                ..
+            } => Some(RecentLatency::new(q, window, min_samples)),
+            HedgeDelay::Fixed(_) => None,
+        }
+    }
+
+    /// Records one successful attempt's latency.
+    pub fn record(&self, latency: Duration) {
+        self.record_ns(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
+    }
+
+    /// The quantile, once enough latencies are known.
+    pub fn quantile(&self) -> Option<Duration> {
+        self.quantile_ns().map(Duration::from_nanos)
+    }
+
     pub(crate) fn new(q: f64, window: usize, min_samples: usize) -> Self {
-        Latency {
+        RecentLatency {
             q,
             min_samples,
             ring: Mutex::new(Ring {
@@ -53,7 +97,7 @@ impl Latency {
     }
 
     /// Records one successful attempt's latency, in ns.
-    pub(crate) fn record(&self, ns: u64) {
+    pub(crate) fn record_ns(&self, ns: u64) {
         let mut r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         if r.samples.len() < r.window {
             r.samples.push(ns);
@@ -78,7 +122,7 @@ impl Latency {
     }
 
     /// The quantile in ns, once `min_samples` latencies are known.
-    pub(crate) fn quantile(&self) -> Option<u64> {
+    pub(crate) fn quantile_ns(&self) -> Option<u64> {
         // Ordering: as in `record`.
         match self.quantile.load(Ordering::Relaxed) {
             UNKNOWN => None,
@@ -93,29 +137,29 @@ mod tests {
 
     #[test]
     fn nearest_rank_once_enough_samples_are_known() {
-        let l = Latency::new(0.95, 100, 20);
+        let l = RecentLatency::new(0.95, 100, 20);
         for v in 1..=19 {
-            l.record(v);
+            l.record_ns(v);
         }
-        assert_eq!(l.quantile(), None);
-        l.record(20);
-        assert_eq!(l.quantile(), Some(19)); // ceil(0.95 · 20) = 19th
+        assert_eq!(l.quantile_ns(), None);
+        l.record_ns(20);
+        assert_eq!(l.quantile_ns(), Some(19)); // ceil(0.95 · 20) = 19th
         for v in 21..=100 {
-            l.record(v);
+            l.record_ns(v);
         }
         // 100 samples: recomputed at 36, 52, 68, 84, 100.
-        assert_eq!(l.quantile(), Some(95));
+        assert_eq!(l.quantile_ns(), Some(95));
     }
 
     #[test]
     fn the_ring_forgets_the_oldest() {
-        let l = Latency::new(1.0, 4, 1);
+        let l = RecentLatency::new(1.0, 4, 1);
         for v in [100, 100, 100, 100] {
-            l.record(v);
+            l.record_ns(v);
         }
         for _ in 0..EVERY {
-            l.record(1);
+            l.record_ns(1);
         }
-        assert_eq!(l.quantile(), Some(1));
+        assert_eq!(l.quantile_ns(), Some(1));
     }
 }

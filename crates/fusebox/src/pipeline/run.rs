@@ -22,7 +22,6 @@ use std::task::Poll;
 use std::time::Duration;
 
 use super::attempt::{attempt, Done};
-use super::hedge::HedgeDelay;
 use super::stats::{DRY_HEDGES, DRY_RETRIES, HEDGES, HEDGE_WINS};
 use super::{Core, PipelineError, Sleeping};
 use crate::clock::duration_nanos;
@@ -119,6 +118,11 @@ impl Core {
         Fut: Future<Output = Result<T, E>>,
         C: Fn(&Result<T, E>) -> Outcome,
     {
+        if hedging.left == 0 {
+            // Nothing to race it against: the round is its one attempt,
+            // awaited in place (no vector, no box).
+            return attempt(self, make(), classify).await;
+        }
         let mut flights = vec![Some(Box::pin(attempt(self, make(), classify)))];
         let mut timer = self.hedge_timer(hedging);
         let mut best: Option<Done<T, E>> = None;
@@ -168,15 +172,7 @@ impl Core {
         if hedging.left == 0 {
             return None;
         }
-        let delay = match h.delay {
-            HedgeDelay::Fixed(d) => d,
-            HedgeDelay::Quantile { initial, .. } => self
-                .latency
-                .as_ref()
-                .and_then(|l| l.quantile())
-                .map_or(initial, Duration::from_nanos),
-        };
-        Some(self.timer.sleep(delay))
+        Some(self.timer.sleep(h.delay_now(self.latency.as_ref())))
     }
 
     /// Whether a hedge whose delay has passed may start: the deadline has

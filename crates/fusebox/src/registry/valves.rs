@@ -7,6 +7,7 @@ use super::check_name;
 use super::Fusebox;
 use crate::error::{ConfigError, NotFound};
 use crate::event::ValveChange;
+use crate::fuse::FuseCore;
 use crate::sync;
 use crate::valve::engine::ValveCore;
 use crate::valve::{Valve, ValveConfig, ValveSnapshot};
@@ -35,14 +36,7 @@ impl Fusebox {
         let name = name.as_ref();
         check_name(name).map_err(ConfigError::for_valve)?;
         config.validate()?;
-        let guard = match &config.guard {
-            Some(fuse) => Some(
-                self.shared
-                    .get(fuse)
-                    .map_err(|_| ConfigError::valve("guard", fuse, "names no installed fuse"))?,
-            ),
-            None => None,
-        };
+        let guard = self.guard_of(&config)?;
         let _w = self.shared.write();
         let mut valves = sync::write(&self.shared.valves);
         let now = self.shared.env.timebase.now();
@@ -65,6 +59,22 @@ impl Fusebox {
             }
         }
         Ok(())
+    }
+
+    /// The installed fuse `config` names as its guard, if it names one.
+    pub(crate) fn guard_of(
+        &self,
+        config: &ValveConfig,
+    ) -> Result<Option<Arc<FuseCore>>, ConfigError> {
+        config
+            .guard
+            .as_ref()
+            .map(|fuse| {
+                self.shared
+                    .get(fuse)
+                    .map_err(|_| ConfigError::valve("guard", fuse, "names no installed fuse"))
+            })
+            .transpose()
     }
 
     /// A handle to the valve.

@@ -141,8 +141,8 @@ impl Class {
     }
 
     /// A fuse's answer: [`RunError::Blown`] (blown or disabled) and
-    /// [`RunError::NotFound`] are refusals; a failed or timed-out call is a
-    /// failure.
+    /// [`RunError::NotFound`] are refusals; a failed, timed-out or
+    /// chaos-injected call is a failure.
     ///
     /// ```
     /// use fusebox::{RunError, retry::Class};
@@ -153,7 +153,7 @@ impl Class {
         match r {
             Ok(_) => Class::Success,
             Err(RunError::Blown | RunError::NotFound(_)) => Class::Refusal,
-            Err(RunError::Failed(_) | RunError::Timeout) => Class::Failure,
+            Err(RunError::Failed(_) | RunError::Timeout | RunError::Injected) => Class::Failure,
         }
     }
 

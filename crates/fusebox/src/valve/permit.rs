@@ -71,6 +71,16 @@ impl Permit {
         }
     }
 
+    /// Awaits `task` under this permit, then frees the slot; dropped before
+    /// the task completes, the permit reports nothing (a task cut short is
+    /// no latency sample).
+    pub(crate) async fn run<T>(mut self, task: impl std::future::Future<Output = T>) -> T {
+        self.outcome = Outcome::Ignore;
+        let out = task.await;
+        self.outcome = Outcome::Sample;
+        out
+    }
+
     /// Frees the slot, telling an adaptive limit that the dependency
     /// dropped the task (it timed out, or refused for overload): no latency
     /// sample, and the limit backs off.

@@ -21,6 +21,11 @@ pub enum Refused {
     Busy,
     /// The valve was removed.
     Removed,
+    /// A keyed family ([`KeyedValves`](crate::keyed::KeyedValves)) holds
+    /// its `max_keys` and had no room for a new key. Counted by the family
+    /// ([`KeyedStats::full`](crate::keyed::KeyedStats::full)), never by a
+    /// valve.
+    TooManyKeys,
 }
 
 impl Refused {
@@ -33,6 +38,7 @@ impl Refused {
             Refused::Blown => "blown",
             Refused::Busy => "busy",
             Refused::Removed => "removed",
+            Refused::TooManyKeys => "too_many_keys",
         }
     }
 }

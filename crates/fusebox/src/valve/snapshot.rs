@@ -37,6 +37,8 @@ impl Refusals {
             Refused::Blown => self.blown,
             Refused::Busy => self.busy,
             Refused::Removed => self.removed,
+            // A family's refusal, never a valve's.
+            Refused::TooManyKeys => 0,
         }
     }
 
