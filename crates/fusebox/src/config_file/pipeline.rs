@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::entry::{check_name, deserialize, error_at, rule_error};
+use super::entry::{check_name, deserialize, entry_name, error_at, rule_error};
 use super::error::{ConfigFileError, Kind};
 use super::lines::LineIndex;
 use super::locate::{Locator, Seg};
@@ -304,7 +304,7 @@ pub(super) fn read_pipeline(
         timeout: raw.timeout,
     };
     // The builder's own checks, on a clock that needs no runtime.
-    spec.builder(&super::entry::entry_name(entry))
+    spec.builder(&entry_name(entry))
         .and_then(|b| b.clock(ManualClock::new()).build())
         .map_err(|e| rule_error(lines, entry, &file_field(&e), e))?;
     let at = |key: &str| {

@@ -1,5 +1,7 @@
-//! The pipelines built with a Fusebox: named, held weakly, listed in its
-//! snapshot and metrics, and sending events on its bus.
+//! The pipelines built with a Fusebox: named, listed in its snapshot and
+//! metrics, and sending events on its bus; held weakly (they are their
+//! callers'), but for those it built itself from a config file, which it
+//! keeps and hands out by name.
 
 use super::{check_name, Fusebox};
 use crate::error::ConfigError;
@@ -28,9 +30,7 @@ impl Fusebox {
             .map(|c| c.snapshot())
             .collect()
     }
-}
 
-impl Fusebox {
     /// The pipeline this Fusebox built from a config file under `name`
     /// ([`load_config`](Self::load_config), feature `toml`), a clone
     /// sharing its counters and budget. Pipelines you build yourself are
