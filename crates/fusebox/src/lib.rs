@@ -132,7 +132,7 @@
 //!   `Serialize`/`Deserialize` for configs (durations as `"10s"`).
 //! * `tokio`: [`Fuse::call_timeout`], a per-call deadline that counts as a
 //!   failure when it passes.
-//! * `toml`: [`ConfigFile`], fuses and valves declared in a TOML file and
+//! * `toml`: [`ConfigFile`], fuses, valves and pipelines declared in a TOML file and
 //!   loaded with [`Fusebox::load_config`]; every error is reported with its
 //!   line, column and dotted field (`fusebox.toml:12:9:
 //!   fuses.db.strategy.window: must be greater than zero`).
