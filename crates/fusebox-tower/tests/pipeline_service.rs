@@ -271,3 +271,35 @@ async fn an_error_injected_by_chaos_is_retried_and_named() {
     fb.set_chaos("db", Chaos::new()).unwrap();
     assert_eq!(svc.oneshot("q").await.unwrap(), "fresh");
 }
+
+#[tokio::test(start_paused = true)]
+async fn over_http_5xx_are_retried_and_4xx_answered_at_once() {
+    let pipeline = Pipeline::builder("api")
+        .retry(RetryPolicy::new(3))
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let inner = tower::service_fn(move |path: &'static str| {
+        let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+        let status = match (path, n) {
+            ("/missing", _) => 404,
+            (_, 1) => 503,
+            _ => 200,
+        };
+        async move {
+            Ok::<_, std::io::Error>(http::Response::builder().status(status).body(()).unwrap())
+        }
+    });
+    let svc = PipelineLayer::http(pipeline).layer(inner);
+    let resp = svc.clone().oneshot("/orders").await.unwrap();
+    assert_eq!(
+        (resp.status().as_u16(), calls.load(Ordering::SeqCst)),
+        (200, 2)
+    );
+    let resp = svc.oneshot("/missing").await.unwrap();
+    assert_eq!(
+        (resp.status().as_u16(), calls.load(Ordering::SeqCst)),
+        (404, 3)
+    );
+}
