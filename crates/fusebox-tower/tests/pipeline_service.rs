@@ -1,7 +1,8 @@
 //! The pipeline layer at the tower level: retries through the layer (each
 //! attempt on a readied clone of the inner service), refusals never
-//! retried, a hedge that wins, a timeout, a fallback. Time is tokio's,
-//! paused, so every wait is exact and instant.
+//! retried, a hedge that wins, a timeout, a fallback, chaos's errors, and
+//! the HTTP classifier. Time is tokio's, paused, so every wait is exact
+//! and instant.
 
 use std::future::Future;
 use std::pin::Pin;
