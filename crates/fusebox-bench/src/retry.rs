@@ -5,9 +5,9 @@
 //! Both sides wrap the same operation (`peers::op`, ready at once) in a
 //! policy of 3 attempts paid from a budget of 20 % of first attempts plus
 //! 10 a second over 10 s: fusebox's [`Pipeline`] with a
-//! [`RetryBudget`](fusebox::retry::RetryBudget), and tower 0.5's
+//! [`RetryBudget`], and tower 0.5's
 //! [`Retry`](tower::retry::Retry) whose policy deposits into a
-//! [`TpsBudget`](tower::retry::budget::TpsBudget) per request and
+//! [`TpsBudget`] per request and
 //! withdraws per retry (tower's own budget, the way its docs pair them).
 //! The bare operation is the baseline, so the ratios compare overheads.
 
