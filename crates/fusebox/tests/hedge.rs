@@ -23,43 +23,26 @@
 //! * H7 every attempt failed; H8 a failure before the delay started no hedge;
 //! * H9 a loser was dropped while running, and melted nothing.
 
+#[path = "support/drive.rs"]
+mod drive;
 #[path = "support/reached.rs"]
 mod reached;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use drive::{drive, ms};
 use fusebox::pipeline::{Hedge, Pipeline, Reason, Timer};
 use fusebox::retry::{RetryBudget, RetryPolicy, Stop};
 use fusebox::{Clock, FuseConfig, Fusebox, ManualClock, ValveConfig};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
 static REACHED: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
 const REQUIREMENTS: &[&str] = &["H1", "H2", "H3", "H4", "H5", "H6", "H7", "H8", "H9"];
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// Polls `fut` after every millisecond the clock advances until it is
-/// ready; the answer and the time it came.
-fn drive<F: Future>(clock: &ManualClock, fut: F, limit: u64) -> (F::Output, Duration) {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..=limit {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return (v, clock.now());
-        }
-        clock.advance(ms(1));
-    }
-    panic!("not done after {limit} ms");
-}
 
 #[derive(Debug, Clone)]
 struct Case {
@@ -215,26 +198,13 @@ fn run_case(c: &Case) -> Result<(), TestCaseError> {
     prop_assert_eq!(fb.valve("dep").unwrap().in_flight(), 0, "valve slots freed");
     let refused_by_budget = want.tags.contains(&"H5");
     prop_assert_eq!(p.stats().budget_exhausted_hedges, refused_by_budget as u64);
-    let mut reached = REACHED.lock().unwrap();
-    for t in want.tags {
-        *reached.entry(t).or_default() += 1;
-    }
+    reached::tally(&REACHED, want.tags);
     Ok(())
 }
 
 #[test]
 fn hedged_calls_match_the_model() {
-    let cases = 2_000;
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(config);
-    if let Err(e) = runner.run(&case(), |c| run_case(&c)) {
-        panic!("{e}\n{runner}");
-    }
-    reached::check(cases, &REACHED, REQUIREMENTS);
+    reached::run_model(2_000, &case(), |c| run_case(&c), &REACHED, REQUIREMENTS);
 }
 
 /// A call whose attempt `k` waits `lat[k]` ms on `clock` and then succeeds.

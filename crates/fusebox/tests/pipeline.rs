@@ -20,6 +20,8 @@
 //! * L6 a success after a retry;
 //! * F1..F4 the fallback is told blown, refused, timeout, failed.
 
+#[path = "support/drive.rs"]
+mod drive;
 #[path = "support/reached.rs"]
 mod reached;
 
@@ -28,34 +30,18 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
+use drive::{drive, ms};
 use fusebox::event::{EventKind, PipelineChange};
 use fusebox::pipeline::{Hedge, Pipeline, PipelineError, Reason, ReasonKind, Timer};
 use fusebox::retry::{Backoff, RetryBudget, RetryPolicy, Stop};
 use fusebox::{Clock, FuseConfig, Fusebox, ManualClock, Outcome, ValveConfig};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
 static REACHED: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
 const REQUIREMENTS: &[&str] = &["L1", "L2", "L3", "L4", "L5", "L6", "F1", "F2", "F3", "F4"];
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn drive<F: Future>(clock: &ManualClock, fut: F, limit: u64) -> (F::Output, Duration) {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..=limit {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return (v, clock.now());
-        }
-        clock.advance(ms(1));
-    }
-    panic!("not done after {limit} ms");
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Plan {
@@ -220,26 +206,13 @@ fn run_case(c: &Case) -> Result<(), TestCaseError> {
     let s = p.stats();
     prop_assert_eq!(s.fallbacks.total(), want.answer.is_err() as u64);
     prop_assert_eq!(s.retries, want.built as u64 - 1);
-    let mut reached = REACHED.lock().unwrap();
-    for t in want.tags {
-        *reached.entry(t).or_default() += 1;
-    }
+    reached::tally(&REACHED, want.tags);
     Ok(())
 }
 
 #[test]
 fn pipelined_calls_match_the_model() {
-    let cases = 2_000;
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(config);
-    if let Err(e) = runner.run(&case(), |c| run_case(&c)) {
-        panic!("{e}\n{runner}");
-    }
-    reached::check(cases, &REACHED, REQUIREMENTS);
+    reached::run_model(2_000, &case(), |c| run_case(&c), &REACHED, REQUIREMENTS);
 }
 
 #[test]

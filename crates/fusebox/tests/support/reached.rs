@@ -4,7 +4,11 @@
 #![allow(unreachable_pub, dead_code)]
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 use std::sync::Mutex;
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 /// Prints how often each rule was reached in `cases` cases, then fails
 /// naming the `required` rules that never were.
@@ -20,4 +24,37 @@ pub fn check(cases: u32, reached: &Mutex<BTreeMap<&'static str, u64>>, required:
         .filter(|r| !reached.contains_key(*r))
         .collect();
     assert!(missed.is_empty(), "rules never reached: {missed:?}");
+}
+
+/// Counts one case's `tags` as reached.
+pub fn tally(reached: &Mutex<BTreeMap<&'static str, u64>>, tags: Vec<&'static str>) {
+    let mut reached = reached.lock().unwrap();
+    for t in tags {
+        *reached.entry(t).or_default() += 1;
+    }
+}
+
+/// Runs `run_case` on `cases` generated cases (no failure persistence),
+/// panicking with the runner's report on a failure, then [`check`]s that
+/// every `required` rule was reached.
+pub fn run_model<S>(
+    cases: u32,
+    strategy: &S,
+    run_case: impl Fn(S::Value) -> Result<(), TestCaseError>,
+    reached: &Mutex<BTreeMap<&'static str, u64>>,
+    required: &[&str],
+) where
+    S: Strategy,
+    S::Value: Debug,
+{
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    if let Err(e) = runner.run(strategy, run_case) {
+        panic!("{e}\n{runner}");
+    }
+    check(cases, reached, required);
 }
