@@ -10,7 +10,7 @@ use std::time::Duration;
 use fusebox::{FuseConfig, Fusebox};
 use fusebox_admin::AdminConfig;
 
-use support::{churn, fusebox, server, TOKEN};
+use support::{churn, fusebox, serve, server, TOKEN};
 
 #[test]
 fn status_lists_fuses_valves_and_alarms() {
@@ -111,23 +111,10 @@ fn disable_needs_the_token_and_shows_in_status() {
 
 #[test]
 fn control_is_forbidden_without_a_server_token() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let fb = Fusebox::new();
     fb.install("db", FuseConfig::standard(1, Duration::from_secs(1)))
         .unwrap();
-    rt.spawn(fusebox_admin::serve_listener(
-        listener,
-        fb,
-        AdminConfig::new(),
-    ));
+    let (url, _rt) = serve(fb, AdminConfig::new());
     let run = fusebox(&["reset", "db", "--url", &url, "--token", "t"]);
     assert_eq!(run.code(), Some(1), "{run:?}");
     assert!(run.stderr.contains("control is disabled"), "{}", run.stderr);

@@ -16,7 +16,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
 
-use support::{fusebox, TOKEN};
+use support::{fusebox, looping, serve, Looping, TOKEN};
 
 /// The service's own logging: counts the events it is given, by level.
 #[derive(Debug, Default)]
@@ -70,20 +70,10 @@ fn service() -> &'static Service {
             .with(Counting(logging.clone()).with_filter(LevelFilter::INFO))
             .with(tracer.layer());
         tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        rt.spawn(fusebox_admin::serve_listener(
-            listener,
+        let (url, rt) = serve(
             Fusebox::new(),
             AdminConfig::new().token(TOKEN).code_trace(tracer.clone()),
-        ));
+        );
         Service {
             tracer,
             logging,
@@ -91,16 +81,6 @@ fn service() -> &'static Service {
             _rt: rt,
         }
     })
-}
-
-/// Emits, until dropped, about a thousand rounds a second of seven events:
-/// two that `myapp::db[query]=debug` matches, five that it must not (each
-/// with a `marker`). Each round starts at the next kind, so whichever event
-/// comes first after the rate lets one through is sometimes a non-matching
-/// one: a filter that let it match would send it.
-struct Emitter {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 fn one(kind: u64, i: u64) {
@@ -126,33 +106,21 @@ fn one(kind: u64, i: u64) {
     }
 }
 
-fn emit() -> Emitter {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::spawn(move || {
-        let mut i = 0u64;
-        while !flag.load(Ordering::Relaxed) {
-            i += 1;
-            for k in 0..7 {
-                one((i + k) % 7, i);
-            }
-            // Pacing, not synchronisation: far more matches than the rate.
-            std::thread::sleep(Duration::from_millis(1));
+/// Emits, until dropped, about a thousand rounds a second of seven events:
+/// two that `myapp::db[query]=debug` matches, five that it must not (each
+/// with a `marker`). Each round starts at the next kind, so whichever event
+/// comes first after the rate lets one through is sometimes a non-matching
+/// one: a filter that let it match would send it.
+fn emit() -> Looping {
+    let mut i = 0u64;
+    looping(move || {
+        i += 1;
+        for k in 0..7 {
+            one((i + k) % 7, i);
         }
-    });
-    Emitter {
-        stop,
-        thread: Some(thread),
-    }
-}
-
-impl Drop for Emitter {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+        // Pacing, not synchronisation: far more matches than the rate.
+        std::thread::sleep(Duration::from_millis(1));
+    })
 }
 
 /// Waits (polling, with a deadline) until no trace runs.

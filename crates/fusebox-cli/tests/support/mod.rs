@@ -9,6 +9,10 @@
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
+mod looping;
+
+pub(crate) use looping::{looping, Looping};
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, ExitStatus, Stdio};
@@ -33,6 +37,21 @@ pub(crate) struct Server {
 }
 
 pub(crate) fn server() -> Server {
+    let fb = Fusebox::new();
+    fb.install("db", FuseConfig::standard(0, Duration::from_secs(60)))
+        .unwrap();
+    fb.install("other", FuseConfig::standard(0, Duration::from_secs(60)))
+        .unwrap();
+    fb.install_valve("api", ValveConfig::new().concurrency(4).queue(16))
+        .unwrap();
+    let (url, rt) = serve(fb.clone(), AdminConfig::new().token(TOKEN));
+    Server { url, fb, _rt: rt }
+}
+
+/// Serves `fb` with `config` on a fresh port, from a one-worker runtime
+/// of its own; the server's URL, and the runtime, which stops it when
+/// dropped. The listener is bound before this returns.
+pub(crate) fn serve(fb: Fusebox, config: AdminConfig) -> (String, tokio::runtime::Runtime) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -42,54 +61,22 @@ pub(crate) fn server() -> Server {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let fb = Fusebox::new();
-    fb.install("db", FuseConfig::standard(0, Duration::from_secs(60)))
-        .unwrap();
-    fb.install("other", FuseConfig::standard(0, Duration::from_secs(60)))
-        .unwrap();
-    fb.install_valve("api", ValveConfig::new().concurrency(4).queue(16))
-        .unwrap();
-    rt.spawn(fusebox_admin::serve_listener(
-        listener,
-        fb.clone(),
-        AdminConfig::new().token(TOKEN),
-    ));
-    Server { url, fb, _rt: rt }
+    rt.spawn(fusebox_admin::serve_listener(listener, fb, config));
+    (url, rt)
 }
 
 /// Melts and resets `names` in turn, forever, until dropped: a steady
 /// stream of transitions (`ok -> blown`, `blown -> ok`).
-pub(crate) struct Churn {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-pub(crate) fn churn(fb: &Fusebox, names: &'static [&'static str]) -> Churn {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (fb, flag) = (fb.clone(), stop.clone());
-    let thread = std::thread::spawn(move || {
-        while !flag.load(Ordering::Relaxed) {
-            for name in names {
-                fb.melt(name).unwrap();
-                fb.reset(name).unwrap();
-            }
-            // Pacing, not synchronisation: a few hundred events a second.
-            std::thread::sleep(Duration::from_millis(2));
+pub(crate) fn churn(fb: &Fusebox, names: &'static [&'static str]) -> Looping {
+    let fb = fb.clone();
+    looping(move || {
+        for name in names {
+            fb.melt(name).unwrap();
+            fb.reset(name).unwrap();
         }
-    });
-    Churn {
-        stop,
-        thread: Some(thread),
-    }
-}
-
-impl Drop for Churn {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+        // Pacing, not synchronisation: a few hundred events a second.
+        std::thread::sleep(Duration::from_millis(2));
+    })
 }
 
 /// What a run of the binary left.
