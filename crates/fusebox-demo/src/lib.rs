@@ -35,8 +35,9 @@
 //!   SRE book's client-side adaptive throttling, `K = 2` over a 250 ms
 //!   window, never refusing more than 80%: Envoy admission control's cap)
 //!   and then a valve (concurrency 16, the pool's size; queue 16,
-//!   `max_wait(10 ms)`), with the same 1 s timeout. The throttle admits in
-//!   proportion to what the database accepts and refuses the rest at once;
+//!   `max_wait(20 ms)`, longer than a healthy query), with the same 1 s
+//!   timeout. The throttle admits in proportion to what the database
+//!   accepts and refuses the rest at once;
 //!   the valve never lets more queries at the database than it has
 //!   connections, and turns a queue into a fast refusal. Nothing is told
 //!   the database's capacity but the pool's size.

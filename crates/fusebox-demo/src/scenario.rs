@@ -104,8 +104,11 @@ pub struct Scenario {
     pub valve_concurrency: usize,
     /// Valve: waiting room.
     pub valve_queue: usize,
-    /// Valve: longest wait for a connection (10 ms scaled, at least 2 ms):
-    /// a slot frees within a healthy query's time or not soon.
+    /// Valve: longest wait for a connection (20 ms scaled, at least 2 ms):
+    /// longer than the longest healthy query (17 ms), so a waiter never
+    /// gives up on a slot a healthy query is about to free (as when the
+    /// slow episode ends and its queries drain), and short enough that a
+    /// slot held by a slow query means a fast refusal.
     pub valve_max_wait: Duration,
     /// Width of a chart bucket (1 s scaled: the episodes start and end on
     /// bucket boundaries).
@@ -142,7 +145,7 @@ impl Scenario {
             throttle_max_reject: 0.8,
             valve_concurrency: 16,
             valve_queue: 16,
-            valve_max_wait: scaled(10).max(Duration::from_millis(2)),
+            valve_max_wait: scaled(20).max(Duration::from_millis(2)),
             bucket: scaled(1000),
             recovery_window: scaled(1000),
         }

@@ -712,7 +712,7 @@ fn the_demo_scenario_is_the_demos() {
         &fusebox::ValveConfig::new()
             .concurrency(16)
             .queue(16)
-            .max_wait(Duration::from_millis(10))
+            .max_wait(Duration::from_millis(20))
     );
 }
 
