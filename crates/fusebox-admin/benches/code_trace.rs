@@ -34,9 +34,10 @@ use axum::body::Body;
 use axum::http::{header, Request};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Identity, SubscriberExt};
-use tracing_subscriber::Layer;
+use tracing_subscriber::{Layer, Registry};
 
 use fusebox_admin::code_trace::CodeTrace;
 use fusebox_admin::AdminConfig;
@@ -53,23 +54,42 @@ where
     Identity::new().with_filter(level)
 }
 
+/// Sets the bench thread's subscriber to a `Registry` with `logging` only;
+/// it lasts as long as the returned guard.
+fn without_layer_under<L>(logging: L) -> DefaultGuard
+where
+    L: Layer<Registry> + Send + Sync + 'static,
+{
+    tracing::subscriber::set_default(tracing_subscriber::registry().with(logging))
+}
+
+/// Sets the bench thread's subscriber to a `Registry` with `logging` and a
+/// fresh `CodeTrace`'s layer beside it; the tracer, and the guard the
+/// subscriber lasts as long as.
+fn with_layer_under<L>(logging: L) -> (CodeTrace, DefaultGuard)
+where
+    L: Layer<Registry> + Send + Sync + 'static,
+{
+    let tracer = CodeTrace::new();
+    let subscriber = tracing_subscriber::registry()
+        .with(logging)
+        .with(tracer.layer());
+    let default = tracing::subscriber::set_default(subscriber);
+    (tracer, default)
+}
+
 mod disabled {
     use super::*;
 
     #[divan::bench]
     fn without_layer(b: divan::Bencher) {
-        let subscriber = tracing_subscriber::registry().with(logging(LevelFilter::INFO));
-        let _default = tracing::subscriber::set_default(subscriber);
+        let _default = without_layer_under(logging(LevelFilter::INFO));
         b.bench_local(|| tracing::debug!(target: "bench::other", n = black_box(1), "disabled"));
     }
 
     #[divan::bench]
     fn with_layer(b: divan::Bencher) {
-        let tracer = CodeTrace::new();
-        let subscriber = tracing_subscriber::registry()
-            .with(logging(LevelFilter::INFO))
-            .with(tracer.layer());
-        let _default = tracing::subscriber::set_default(subscriber);
+        let (_tracer, _default) = with_layer_under(logging(LevelFilter::INFO));
         b.bench_local(|| tracing::debug!(target: "bench::other", n = black_box(1), "disabled"));
     }
 }
@@ -89,19 +109,13 @@ mod disabled_by_target {
 
     #[divan::bench]
     fn without_layer(b: divan::Bencher) {
-        let subscriber =
-            tracing_subscriber::registry().with(Identity::new().with_filter(logging()));
-        let _default = tracing::subscriber::set_default(subscriber);
+        let _default = without_layer_under(Identity::new().with_filter(logging()));
         b.bench_local(|| tracing::debug!(target: "bench::other", n = black_box(1), "disabled"));
     }
 
     #[divan::bench]
     fn with_layer(b: divan::Bencher) {
-        let tracer = CodeTrace::new();
-        let subscriber = tracing_subscriber::registry()
-            .with(Identity::new().with_filter(logging()))
-            .with(tracer.layer());
-        let _default = tracing::subscriber::set_default(subscriber);
+        let (_tracer, _default) = with_layer_under(Identity::new().with_filter(logging()));
         b.bench_local(|| tracing::debug!(target: "bench::other", n = black_box(1), "disabled"));
     }
 }
@@ -111,18 +125,13 @@ mod enabled_elsewhere {
 
     #[divan::bench]
     fn without_layer(b: divan::Bencher) {
-        let subscriber = tracing_subscriber::registry().with(logging(LevelFilter::TRACE));
-        let _default = tracing::subscriber::set_default(subscriber);
+        let _default = without_layer_under(logging(LevelFilter::TRACE));
         b.bench_local(|| tracing::debug!(target: "bench::other", n = black_box(1), "logged"));
     }
 
     #[divan::bench]
     fn with_layer(b: divan::Bencher) {
-        let tracer = CodeTrace::new();
-        let subscriber = tracing_subscriber::registry()
-            .with(logging(LevelFilter::TRACE))
-            .with(tracer.layer());
-        let _default = tracing::subscriber::set_default(subscriber);
+        let (_tracer, _default) = with_layer_under(logging(LevelFilter::TRACE));
         b.bench_local(|| tracing::debug!(target: "bench::other", n = black_box(1), "logged"));
     }
 }
@@ -159,22 +168,14 @@ mod tracing_on {
 
     #[divan::bench]
     fn matched_over_rate(b: divan::Bencher) {
-        let tracer = CodeTrace::new();
-        let subscriber = tracing_subscriber::registry()
-            .with(logging(LevelFilter::INFO))
-            .with(tracer.layer());
-        let _default = tracing::subscriber::set_default(subscriber);
+        let (tracer, _default) = with_layer_under(logging(LevelFilter::INFO));
         let _rt = trace(&tracer);
         b.bench_local(|| tracing::debug!(target: "bench::db", n = black_box(1), "traced"));
     }
 
     #[divan::bench(sample_size = 1, sample_count = 2000)]
     fn sent(b: divan::Bencher) {
-        let tracer = CodeTrace::new();
-        let subscriber = tracing_subscriber::registry()
-            .with(logging(LevelFilter::INFO))
-            .with(tracer.layer());
-        let _default = tracing::subscriber::set_default(subscriber);
+        let (tracer, _default) = with_layer_under(logging(LevelFilter::INFO));
         let _rt = trace(&tracer);
         b.with_inputs(|| std::thread::sleep(Duration::from_millis(1)))
             .bench_local_values(
