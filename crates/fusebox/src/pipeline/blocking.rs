@@ -8,10 +8,11 @@
 //! is retried exactly as in the async form; only the caller waits longer.
 
 use super::attempt::Done;
+use super::run::After;
 use super::{Core, PipelineError, Reason};
 use crate::clock::duration_nanos;
 use crate::fuse::{Outcome, Pending};
-use crate::retry::{Attempts, Class, Next};
+use crate::retry::{Attempts, Class};
 
 impl Core {
     /// The blocking call without its fallback.
@@ -23,20 +24,9 @@ impl Core {
         let mut attempts = Attempts::begin(&self.retry.inner);
         loop {
             let done = self.attempt_blocking(&mut f, &classify);
-            let next = attempts.after(done.class);
-            if done.class == Class::Failure {
-                self.after_failure(next);
-            }
-            match (next, done.result) {
-                (_, Ok(v)) if done.class == Class::Success => {
-                    self.counters.succeeded();
-                    return Ok(v);
-                }
-                (Next::Again(d), _) => self.retry.sleeper().sleep(d),
-                (Next::Done(_), Ok(v)) => return Ok(v),
-                (Next::Done(stop), Err(reason)) => {
-                    return Err(PipelineError::new(reason, attempts.made(), 0, stop))
-                }
+            match self.after_round(&mut attempts, done, 0) {
+                After::Answer(answer) => return answer,
+                After::Wait(d) => self.retry.sleeper().sleep(d),
             }
         }
     }

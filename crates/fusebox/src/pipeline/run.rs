@@ -39,6 +39,12 @@ fn rank(c: Class) -> u8 {
     }
 }
 
+/// What follows a round: the call's answer, or a wait before the next.
+pub(crate) enum After<T, E> {
+    Answer(Result<T, PipelineError<E>>),
+    Wait(Duration),
+}
+
 /// The hedge budget of one call.
 struct Hedging {
     left: u32,
@@ -66,30 +72,44 @@ impl Core {
             let done = self
                 .round(&mut make, &classify, &mut hedging, &attempts)
                 .await;
-            let next = attempts.after(done.class);
-            if done.class == Class::Failure {
-                self.after_failure(next);
-            }
-            match (next, done.result) {
-                (_, Ok(v)) if done.class == Class::Success => {
-                    self.counters.succeeded();
-                    return Ok(v);
-                }
-                (Next::Again(d), _) => {
+            match self.after_round(&mut attempts, done, hedging.made) {
+                After::Answer(answer) => return answer,
+                After::Wait(d) => {
                     if !d.is_zero() {
                         self.timer.sleep(d).await;
                     }
                 }
-                (Next::Done(_), Ok(v)) => return Ok(v),
-                (Next::Done(stop), Err(reason)) => {
-                    return Err(PipelineError::new(
-                        reason,
-                        attempts.made(),
-                        hedging.made,
-                        stop,
-                    ))
-                }
             }
+        }
+    }
+
+    /// What follows a finished round (an attempt, in the blocking form)
+    /// by the retry policy: a failure's decision counted, and either the
+    /// call's answer (a success counted) or the wait before the next round.
+    /// `hedges` is how many hedges the call made, for its error.
+    pub(crate) fn after_round<T, E>(
+        &self,
+        attempts: &mut Attempts<'_>,
+        done: Done<T, E>,
+        hedges: u32,
+    ) -> After<T, E> {
+        let next = attempts.after(done.class);
+        if done.class == Class::Failure {
+            self.after_failure(next);
+        }
+        match (next, done.result) {
+            (_, Ok(v)) if done.class == Class::Success => {
+                self.counters.succeeded();
+                After::Answer(Ok(v))
+            }
+            (Next::Again(d), _) => After::Wait(d),
+            (Next::Done(_), Ok(v)) => After::Answer(Ok(v)),
+            (Next::Done(stop), Err(reason)) => After::Answer(Err(PipelineError::new(
+                reason,
+                attempts.made(),
+                hedges,
+                stop,
+            ))),
         }
     }
 
