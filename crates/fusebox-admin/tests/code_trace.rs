@@ -34,6 +34,28 @@ fn install(tracer: &CodeTrace) -> tracing::subscriber::DefaultGuard {
     tracing::subscriber::set_default(tracing_subscriber::registry().with(tracer.layer()))
 }
 
+/// A tracer serving its app, its layer this thread's subscriber (until
+/// `_default` drops), and `res`, the answer to starting the trace `body`.
+struct Started {
+    tracer: CodeTrace,
+    app: axum::Router,
+    _default: tracing::subscriber::DefaultGuard,
+    res: Response,
+}
+
+async fn start(body: &str) -> Started {
+    let tracer = CodeTrace::new();
+    let app = app(&tracer);
+    let _default = install(&tracer);
+    let res = send(&app, "POST", body, Some(TOKEN)).await;
+    Started {
+        tracer,
+        app,
+        _default,
+        res,
+    }
+}
+
 async fn send(app: &axum::Router, method: &str, body: &str, token: Option<&str>) -> Response {
     let mut req = Request::builder().method(method).uri("/api/trace/code");
     if let Some(token) = token {
@@ -77,6 +99,14 @@ async fn events(res: Response) -> Vec<(String, Value)> {
         }
     }
     out
+}
+
+/// The data of a stream's `trace` events, in order.
+fn trace_lines(seen: &[(String, Value)]) -> Vec<&Value> {
+    seen.iter()
+        .filter(|(k, _)| k == "trace")
+        .map(|(_, d)| d)
+        .collect()
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -186,16 +216,12 @@ async fn every_refusal_is_typed() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn bounds_are_clamped_and_a_slow_client_loses_lines_not_memory() {
-    let tracer = CodeTrace::new();
-    let app = app(&tracer);
-    let _default = install(&tracer);
-    let res = send(
-        &app,
-        "POST",
-        r#"{"spec": "flood=debug", "max": 1000000000, "rate": 1000000, "for": "1h"}"#,
-        Some(TOKEN),
-    )
-    .await;
+    let Started {
+        tracer,
+        app,
+        _default,
+        res,
+    } = start(r#"{"spec": "flood=debug", "max": 1000000000, "rate": 1000000, "for": "1h"}"#).await;
     // Nobody reads the body while the service floods: the buffer fills.
     let emitted = 3 * BUFFER;
     for i in 0..emitted {
@@ -257,27 +283,19 @@ impl fmt::Debug for Panicky {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_panicking_field_loses_its_event_and_the_service_goes_on() {
-    let tracer = CodeTrace::new();
-    let app = app(&tracer);
-    let _default = install(&tracer);
-    let res = send(
-        &app,
-        "POST",
-        r#"{"spec": "svc", "max": 2, "rate": 1000}"#,
-        Some(TOKEN),
-    )
-    .await;
+    let Started {
+        tracer,
+        app: _app,
+        _default,
+        res,
+    } = start(r#"{"spec": "svc", "max": 2, "rate": 1000}"#).await;
     tracing::debug!(target: "svc", bad = ?Panicky, "lost");
     std::thread::sleep(Duration::from_millis(2));
     tracing::debug!(target: "svc", size = 3, "kept");
     std::thread::sleep(Duration::from_millis(2));
     tracing::warn!(target: "svc::sub", "last");
     let seen = events(res).await;
-    let lines: Vec<&Value> = seen
-        .iter()
-        .filter(|(k, _)| k == "trace")
-        .map(|(_, d)| d)
-        .collect();
+    let lines = trace_lines(&seen);
     // The panic came after the budget took the first slot: that slot is
     // spent, counted as failed, and the count still ends the trace.
     assert_eq!(lines.len(), 1, "{seen:?}");
@@ -348,16 +366,13 @@ async fn the_layer_never_disables_an_event_for_another_layer() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn field_values_select_events_and_long_values_are_cut() {
-    let tracer = CodeTrace::new();
-    let app = app(&tracer);
-    let _default = install(&tracer);
-    let res = send(
-        &app,
-        "POST",
-        r#"{"spec": "svc{table=users},svc[batch]{size}=warn", "max": 4, "rate": 1000}"#,
-        Some(TOKEN),
-    )
-    .await;
+    let Started {
+        tracer: _tracer,
+        app: _app,
+        _default,
+        res,
+    } = start(r#"{"spec": "svc{table=users},svc[batch]{size}=warn", "max": 4, "rate": 1000}"#)
+        .await;
     let pace = || std::thread::sleep(Duration::from_millis(2));
     tracing::debug!(target: "svc", table = "orders", "not this table");
     tracing::debug!(target: "svc", "no table at all");
@@ -377,11 +392,7 @@ async fn field_values_select_events_and_long_values_are_cut() {
     tracing::debug!(target: "svc", table = "users", a = %big, b = %big, c = %big, d = %big,
         e = %big, f = %big, g = %big, h = %big, i = %big, j = %big, "wide");
     let seen = events(res).await;
-    let lines: Vec<&Value> = seen
-        .iter()
-        .filter(|(k, _)| k == "trace")
-        .map(|(_, d)| d)
-        .collect();
+    let lines = trace_lines(&seen);
     let messages: Vec<&str> = lines
         .iter()
         .map(|l| l["message"].as_str().unwrap())
