@@ -30,6 +30,15 @@ fn fusebox() -> Fusebox {
     fb
 }
 
+/// A pipeline of `fb`'s fuse and valve `db`, and nothing else.
+fn fuse_and_valve(fb: &Fusebox) -> Pipeline {
+    Pipeline::builder("db")
+        .fuse(fb.fuse("db").unwrap())
+        .valve(fb.valve("db").unwrap())
+        .build()
+        .unwrap()
+}
+
 fn ready<F: Future>(f: F) -> F::Output {
     let mut f = pin!(f);
     match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
@@ -48,22 +57,14 @@ fn by_hand(b: divan::Bencher) {
 #[divan::bench]
 fn blocking(b: divan::Bencher) {
     let fb = fusebox();
-    let p = Pipeline::builder("db")
-        .fuse(fb.fuse("db").unwrap())
-        .valve(fb.valve("db").unwrap())
-        .build()
-        .unwrap();
+    let p = fuse_and_valve(&fb);
     b.bench_local(|| black_box(p.call_blocking(|| Ok::<_, ()>(black_box(1)))));
 }
 
 #[divan::bench]
 fn async_call(b: divan::Bencher) {
     let fb = fusebox();
-    let p = Pipeline::builder("db")
-        .fuse(fb.fuse("db").unwrap())
-        .valve(fb.valve("db").unwrap())
-        .build()
-        .unwrap();
+    let p = fuse_and_valve(&fb);
     b.bench_local(|| black_box(ready(p.call(|| async { Ok::<_, ()>(black_box(1)) }))));
 }
 
