@@ -17,13 +17,14 @@
 //! prints as `-`.
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::client::Client;
+use crate::cmd::refresh;
 use crate::{table, Failure, Remote};
 
 /// What `top` ranks the fuses and valves by.
@@ -128,11 +129,7 @@ pub(crate) async fn run(remote: &Remote, opts: Options) -> Result<ExitCode, Fail
         ticks.tick().await;
         let report = fetch(&client, &path).await?;
         let mut out = String::new();
-        if terminal && !opts.once {
-            out.push_str("\x1b[H\x1b[2J");
-        } else if shown > 0 {
-            out.push('\n');
-        }
+        refresh::begin(&mut out, terminal && !opts.once, shown);
         let _ = write!(out, "fusebox top  {}", client.base());
         if !opts.once {
             let every = fusebox::duration::human(opts.interval);
@@ -140,13 +137,7 @@ pub(crate) async fn run(remote: &Remote, opts: Options) -> Result<ExitCode, Fail
         }
         out.push_str("\n\n");
         out.push_str(&render(&report, opts.by));
-        let mut stdout = std::io::stdout().lock();
-        // A closed pipe (`| head`) ends it quietly.
-        if stdout
-            .write_all(out.as_bytes())
-            .and_then(|()| stdout.flush())
-            .is_err()
-        {
+        if !refresh::show(&out) {
             break;
         }
         shown += 1;

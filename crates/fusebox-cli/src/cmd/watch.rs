@@ -5,11 +5,11 @@
 //! `top` does; piped, the tables follow one another, separated by a blank
 //! line, so the output can be logged.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::cmd::status;
+use crate::cmd::{refresh, status};
 use crate::{Failure, Remote};
 
 pub(crate) async fn run(
@@ -29,24 +29,14 @@ pub(crate) async fn run(
         let at = Instant::now();
         let tables = status::render(&now, before.as_ref().map(|(s, t)| (s, at - *t)));
         let mut out = String::new();
-        if terminal {
-            out.push_str("\x1b[H\x1b[2J");
-        } else if shown > 0 {
-            out.push('\n');
-        }
+        refresh::begin(&mut out, terminal, shown);
         out.push_str(&format!(
             "fusebox watch  {}  every {}  (Ctrl-C to quit)\n\n",
             client.base(),
             fusebox::duration::human(interval)
         ));
         out.push_str(&tables);
-        let mut stdout = std::io::stdout().lock();
-        // A closed pipe (`| head`) ends the watch quietly.
-        if stdout
-            .write_all(out.as_bytes())
-            .and_then(|()| stdout.flush())
-            .is_err()
-        {
+        if !refresh::show(&out) {
             break;
         }
         before = Some((now, at));
