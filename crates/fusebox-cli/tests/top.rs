@@ -4,11 +4,9 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use support::{fake, fusebox, server, Reply};
+use support::{fake, fusebox, looping, server, Looping, Reply};
 
 /// This process's resident set in bytes (`VmRSS` of `/proc/self/status`).
 fn own_rss() -> u64 {
@@ -39,27 +37,12 @@ fn after(text: &str, label: &str) -> f64 {
 }
 
 /// Asks `name` every millisecond until dropped.
-struct Traffic(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
-
-fn traffic(fb: &fusebox::Fusebox, name: &'static str) -> Traffic {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (fb, flag) = (fb.clone(), stop.clone());
-    let t = std::thread::spawn(move || {
-        while !flag.load(Ordering::Relaxed) {
-            let _ = fb.ask(name);
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    });
-    Traffic(stop, Some(t))
-}
-
-impl Drop for Traffic {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-        if let Some(t) = self.1.take() {
-            let _ = t.join();
-        }
-    }
+fn traffic(fb: &fusebox::Fusebox, name: &'static str) -> Looping {
+    let fb = fb.clone();
+    looping(move || {
+        let _ = fb.ask(name);
+        std::thread::sleep(Duration::from_millis(1));
+    })
 }
 
 #[cfg(target_os = "linux")]
