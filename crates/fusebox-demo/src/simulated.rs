@@ -62,6 +62,7 @@ pub(crate) fn scenario(s: &Scenario) -> fusebox_sim::Scenario {
             retry_budget: None,
             retry_refusals: true,
             hedge: None,
+            pipeline: None,
         },
         dependency: Some(Dependency {
             name: "database".to_owned(),

@@ -29,11 +29,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use fusebox::retry::RetryBudget;
 use fusebox::rng::{mix, SplitMix64};
 use fusebox::{Clock, ConfigFile, Fuse, Fusebox, ManualClock, Outcome, RunError};
 
 use crate::admit::{Admission, Admit};
+use crate::clients::Clients;
 use crate::dependency::{Answer, Dependency, Started};
 use crate::hedging::Hedging;
 use crate::load::{self, Arrivals};
@@ -130,6 +130,9 @@ struct Req {
     /// How this attempt ended while its hedge still runs: the client waits
     /// for the hedge before it hears of it.
     pending_end: Option<End>,
+    /// The wait before the last retry (a decorrelated backoff draws the
+    /// next from it).
+    last_wait: Duration,
 }
 
 /// One client request as its client saw it (the last attempt's, after
@@ -209,9 +212,9 @@ struct Sim<'a> {
     serial: u64,
     started: Vec<Started>,
     requests: u64,
-    /// The clients' retry budget, if the scenario gives one: fusebox's,
-    /// reading the run's clock.
-    budget: Option<RetryBudget>,
+    /// How the clients retry (their budget is fusebox's, reading the run's
+    /// clock) and hedge.
+    clients: Clients,
     /// When the clients hedge, if they do.
     hedging: Option<Hedging>,
     /// Every client request, when the caller asked for them.
@@ -266,7 +269,16 @@ fn run_with_log(
         fuse: None,
         admit: None,
     };
-    let (fb, guards) = match config {
+    // The config's pipeline the clients call through, if the scenario
+    // names one (`load.pipeline`) and this run has a config.
+    let pipeline =
+        match (&s.load.pipeline, config) {
+            (Some(p), Some(cfg)) => Some(cfg.pipelines().get(p).ok_or_else(|| {
+                SimError::new(format!("config {name} has no pipeline named {p:?}"))
+            })?),
+            _ => None,
+        };
+    let (fb, mut guards) = match config {
         None => (None, s.calls().iter().map(|_| unguarded()).collect()),
         Some(cfg) => {
             let fb = Fusebox::builder()
@@ -276,32 +288,21 @@ fn run_with_log(
             fb.load_config(cfg)
                 .map_err(|e| SimError::new(format!("config {name}: {e}")))?;
             let mut guards = Vec::new();
-            for d in s.calls() {
-                let fuse = match &d.fuse {
-                    Some(f) => Some(fb.fuse(f).ok_or_else(|| {
-                        SimError::new(format!("config {name} has no fuse named {f:?}"))
-                    })?),
-                    None => None,
+            for (i, d) in s.calls().into_iter().enumerate() {
+                // A pipeline's fuse and valve guard the first dependency.
+                let (fuse, valve) = match pipeline {
+                    Some(p) if i == 0 => (&p.fuse, &p.valve),
+                    _ => (&d.fuse, &d.valve),
                 };
-                let admit: Option<Rc<dyn Admit>> = match &d.valve {
-                    Some(v) => Some(Rc::new(fb.valve(v).ok_or_else(|| {
-                        SimError::new(format!("config {name} has no valve named {v:?}"))
-                    })?)),
-                    None => None,
-                };
-                guards.push(Guard { fuse, admit });
+                guards.push(guard(&fb, fuse.as_deref(), valve.as_deref(), name)?);
             }
             (Some(fb), guards)
         }
     };
-    let budget = match &s.load.retry_budget {
-        None => None,
-        Some(b) => Some(
-            b.build()
-                .map_err(|e| SimError::new(format!("load.retry_budget: {e}")))?,
-        ),
+    let clients = match pipeline {
+        Some(spec) => Clients::of_pipeline(spec, mix(s.seed ^ 0x0BAC_C0FF))?,
+        None => Clients::of_load(&s.load)?,
     };
-    let mut guards: Vec<Guard> = guards;
     if let (Some(regulator), Some(first)) = (regulator, guards.first_mut()) {
         first.admit = Some(regulator);
     }
@@ -325,8 +326,8 @@ fn run_with_log(
         serial: 0,
         started: Vec::new(),
         requests: 0,
-        budget,
-        hedging: s.load.hedge.map(Hedging::new),
+        hedging: clients.hedge.clone().map(Hedging::new),
+        clients,
         log: log.then(Vec::new),
         _fb: fb,
     };
@@ -477,6 +478,7 @@ impl Sim<'_> {
             hedge: false,
             twin: None,
             pending_end: None,
+            last_wait: Duration::ZERO,
         };
         match self.free.pop() {
             Some(id) => {
@@ -500,7 +502,7 @@ impl Sim<'_> {
         let hedge = self.reqs[id as usize].hedge;
         if !hedge {
             self.stats.attempt(self.reqs[id as usize].born);
-            if let (Some(b), 0) = (&self.budget, self.reqs[id as usize].attempt) {
+            if let (Some(b), 0) = (&self.clients.budget, self.reqs[id as usize].attempt) {
                 // As `Retry` does: every first attempt is deposited, at the
                 // run's virtual time (the ManualClock the Fusebox runs on).
                 b.deposit(self.clock.now());
@@ -537,7 +539,7 @@ impl Sim<'_> {
         if r.epoch != epoch || r.done || r.hedge || r.twin.is_some() || r.call.is_none() {
             return;
         }
-        if let Some(b) = &self.budget {
+        if let Some(b) = &self.clients.budget {
             if !b.try_withdraw(self.clock.now()) {
                 return;
             }
@@ -629,7 +631,13 @@ impl Sim<'_> {
             at_dependency: None,
         });
         let gen = r.gen;
-        let timeout_at = match dep.timeout {
+        // The service's timeout on the call: the dependency's, or a
+        // pipeline's per-attempt one, the shorter.
+        let call_timeout = match (dep.timeout, self.clients.attempt_timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout_at = match call_timeout {
             Some(d) => (self.now + d).min(r.deadline),
             None => r.deadline,
         };
@@ -823,18 +831,18 @@ impl Sim<'_> {
             self.retire(h);
             self.reqs[id as usize].twin = None;
         }
-        let load = &self.s.load;
+        let clients = &mut self.clients;
         let r = &mut self.reqs[id as usize];
         let retryable = match end {
             End::Succeeded => false,
             End::Failed | End::TimedOut => true,
-            End::Refused(_) => load.retry_refusals,
+            End::Refused(_) => clients.retry_refusals,
         };
         // The budget is asked last, as `Retry` asks it: only a retry that
         // would otherwise be made withdraws, or is refused and not made.
         let retry = retryable
-            && r.attempt < load.retries
-            && match &self.budget {
+            && r.attempt < clients.retries
+            && match &clients.budget {
                 None => true,
                 Some(b) if b.try_withdraw(self.clock.now()) => true,
                 Some(_) => {
@@ -843,8 +851,10 @@ impl Sim<'_> {
                 }
             };
         if retry {
+            let wait = clients.wait(r.attempt, r.last_wait);
+            r.last_wait = wait;
             r.attempt += 1;
-            let t = self.now + self.s.load.retry_after;
+            let t = self.now + wait;
             self.at(t, Ev::Retry(id));
             return;
         }
@@ -869,6 +879,30 @@ impl Sim<'_> {
         }
         self.free.push(id);
     }
+}
+
+/// The fuse and valve of `fb` named `fuse` and `valve`, in front of a
+/// dependency.
+fn guard(
+    fb: &Fusebox,
+    fuse: Option<&str>,
+    valve: Option<&str>,
+    name: &str,
+) -> Result<Guard, SimError> {
+    let fuse = match fuse {
+        Some(f) => Some(
+            fb.fuse(f)
+                .ok_or_else(|| SimError::new(format!("config {name} has no fuse named {f:?}")))?,
+        ),
+        None => None,
+    };
+    let admit: Option<Rc<dyn Admit>> = match valve {
+        Some(v) => Some(Rc::new(fb.valve(v).ok_or_else(|| {
+            SimError::new(format!("config {name} has no valve named {v:?}"))
+        })?)),
+        None => None,
+    };
+    Ok(Guard { fuse, admit })
 }
 
 fn poll_once<T>(f: &mut Pin<Box<dyn Future<Output = T>>>) -> Poll<T> {

@@ -28,6 +28,7 @@
 //! | `load.retry_after` | `"0s"` | wait before a retry |
 //! | `load.retry_budget` | none | `{ ratio, min_per_sec = 10, ttl = "10s" }`: fusebox's [`RetryBudget`](fusebox::retry::RetryBudget) on the run's clock; retries at most `ratio` (0 to 1000) of first attempts plus `min_per_sec` a second, over `ttl` (10 ms to 1 h); a retry it refuses is not made |
 //! | `load.hedge` | none | `{ after }` (a delay) or `{ quantile, initial = "100ms", window = 128, min_samples = 20 }` (the quantile, in (0, 1], of the last `window` (1 to 1024) successful attempts' latencies, `initial` until `min_samples` (1 to `window`) are known): an attempt still running then gets one copy, paid from `retry_budget` if there is one; the first success wins and the other is dropped |
+//! | `load.pipeline` | none | a pipeline's name: in a run whose config declares `[pipelines.NAME]`, the clients call through it (its retries and backoff, budget, hedge and per-attempt timeout replace `retries`, `retry_after`, `retry_budget` and `hedge`; a refusal is never retried; its fuse and valve guard the first dependency in place of the dependency's); a run without a config keeps the scenario's fields |
 //! | `load.retry_refusals` | `true` | whether a refused attempt is retried (naive clients do; fusebox's retries never do: `false`) |
 //! | `[load.open]` | | open loop: Poisson arrivals |
 //! | `load.open.rate` | | mean requests per second, finite and > 0 |

@@ -2,8 +2,8 @@
 //! second copy of it starts, fixed or a quantile of the clients' recent
 //! successful attempts.
 //!
-//! Both are the core's own: the scenario's rule becomes a
-//! [`Hedge`](fusebox::pipeline::Hedge), and a quantile is read from a
+//! Both are the core's own: the rule is a
+//! [`Hedge`](fusebox::pipeline::Hedge) (the scenario's, or a config's pipeline's), and a quantile is read from a
 //! [`RecentLatency`](fusebox::pipeline::RecentLatency) fed the latencies
 //! the clients saw, what a [`Pipeline`](fusebox::pipeline::Pipeline)
 //! hedging at a quantile does. The simulator hedges as the library would,
@@ -13,8 +13,6 @@ use std::time::Duration;
 
 use fusebox::pipeline::{Hedge, RecentLatency};
 
-use crate::scenario::HedgeSpec;
-
 /// The clients' hedging rule and what it has seen.
 pub(crate) struct Hedging {
     hedge: Hedge,
@@ -22,8 +20,7 @@ pub(crate) struct Hedging {
 }
 
 impl Hedging {
-    pub(crate) fn new(spec: HedgeSpec) -> Self {
-        let hedge = spec.hedge();
+    pub(crate) fn new(hedge: Hedge) -> Self {
         let recent = RecentLatency::for_hedge(&hedge);
         Hedging { hedge, recent }
     }

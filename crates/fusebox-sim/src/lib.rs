@@ -44,11 +44,17 @@
 //! a dependency that is down, without and with fusebox's retry budget
 //! (`load.retry_budget`, the core's [`RetryBudget`](fusebox::retry::RetryBudget)
 //! on the run's clock) and its rule that a refusal is final
-//! (`load.retry_refusals = false`).
+//! (`load.retry_refusals = false`); with `--config retry_outage-retries.toml
+//! --config retry_outage-fuse.toml`, `retry_outage.toml`'s clients call
+//! through each config's pipeline (`load.pipeline`), so one command gives
+//! naive clients, fusebox's retries, and fusebox's retries with a fuse.
+//! `long_tail.toml` and `long_tail_hedged.toml` are a dependency with
+//! stragglers, without and with hedging (`load.hedge`).
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod admit;
+mod clients;
 mod dependency;
 mod engine;
 pub mod file;

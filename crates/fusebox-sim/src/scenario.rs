@@ -90,6 +90,16 @@ pub struct Load {
     /// `retry_budget`, when there is one. `None`: no hedging.
     #[serde(default)]
     pub hedge: Option<HedgeSpec>,
+    /// The clients call through this pipeline of the run's config
+    /// (`[pipelines.NAME]` in `fusebox.toml`), when the config declares it:
+    /// its retries, backoff, budget, hedge and per-attempt timeout replace
+    /// `retries`, `retry_after`, `retry_budget` and `hedge` above, a refusal
+    /// is never retried, and its fuse and valve guard the first dependency
+    /// in place of the dependency's `fuse` and `valve`. A run without a
+    /// config (the unprotected one) keeps the fields above. `None`: every
+    /// run keeps them.
+    #[serde(default)]
+    pub pipeline: Option<String>,
 }
 
 /// When a client hedges: after a fixed delay, or after a quantile of its

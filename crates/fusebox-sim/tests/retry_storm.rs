@@ -195,3 +195,63 @@ fn naive_clients_retry_a_fuses_refusals_fusebox_s_do_not() {
     );
     assert!(f.attempts <= f.offered + f.dependency_calls);
 }
+
+/// `retry_outage.toml` with two configs whose pipelines the clients call
+/// through (`load.pipeline`): one command, the README's three rows. The
+/// pipeline's clients are the budget scenario's clients, call for call:
+/// the same attempts, backoff, budget and final refusals, so each row is
+/// exactly the one `retry_outage_budget.toml` gives.
+#[test]
+fn one_command_gives_the_three_rows_through_the_configs_pipelines() {
+    let s = scenario("retry_outage.toml");
+    assert_eq!(s.load.pipeline.as_deref(), Some("inventory"));
+    let retries = ConfigFile::read(dir().join("retry_outage-retries.toml")).expect("a config");
+    let spec = &retries.pipelines()["inventory"];
+    assert_eq!(
+        spec.retry.as_ref().map(|r| r.attempts),
+        Some(1 + s.load.retries)
+    );
+    let r = run(
+        &s,
+        &[
+            ("retry_outage-retries".into(), retries),
+            ("retry_outage-fuse".into(), fuse_config()),
+        ],
+    );
+    let (naive, budget, fused) = (
+        down(&r, "none"),
+        down(&r, "retry_outage-retries"),
+        down(&r, "retry_outage-fuse"),
+    );
+    eprintln!(
+        "one command: {:.2}x, {:.2}x, {} calls",
+        naive.load_factor(),
+        budget.load_factor(),
+        fused.dependency_calls
+    );
+    assert!(naive.load_factor() >= 3.0);
+    let by_hand = scenario("retry_outage_budget.toml");
+    let b = run(&by_hand, &[("retry_outage-fuse".into(), fuse_config())]);
+    assert_eq!(
+        budget,
+        down(&b, "none"),
+        "the pipeline's clients are the budget scenario's"
+    );
+    assert_eq!(fused, down(&b, "retry_outage-fuse"));
+    assert!(fused.dependency_calls < budget.dependency_calls / 100);
+}
+
+#[test]
+fn a_config_without_the_named_pipeline_is_an_error_that_names_it() {
+    let s = scenario("retry_outage.toml");
+    // The fuse config, without its pipeline.
+    let text = std::fs::read_to_string(dir().join("retry_outage-fuse.toml")).unwrap();
+    let fuse_only = &text[..text.find("[pipelines").expect("a pipeline table")];
+    let cfg = ConfigFile::parse(fuse_only).expect("a config");
+    let err = simulate(&s, &[("bare".into(), cfg)]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("config bare has no pipeline named \"inventory\""),
+        "{err}"
+    );
+}

@@ -621,10 +621,13 @@ fn shipped() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
 }
 
-/// A fusebox config (top-level `fuses` / `valves` only), not a scenario.
+/// A fusebox config (top-level `fuses` / `valves` / `pipelines` only),
+/// not a scenario.
 fn is_config(text: &str) -> bool {
     let table: toml::Table = toml::from_str(text).unwrap();
-    table.keys().all(|k| k == "fuses" || k == "valves")
+    table
+        .keys()
+        .all(|k| k == "fuses" || k == "valves" || k == "pipelines")
 }
 
 #[test]
