@@ -37,7 +37,7 @@ use fusebox::valve::{Acquire, Adaptive};
 use fusebox::{Fusebox, ManualClock, Permit, Refused, ValveConfig};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
 const MS: u64 = 1_000_000;
@@ -1017,25 +1017,19 @@ fn adaptive_valve_matches_model() {
         "model_adaptive::adaptive_valve_matches_model",
         std::time::Duration::from_secs(120),
     );
-    let cases = std::env::var("FUSEBOX_ADAPTIVE_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3_000);
     let config = Config {
-        cases,
+        cases: reached::cases("FUSEBOX_ADAPTIVE_CASES", 3_000),
         failure_persistence: None,
         ..Config::default()
     };
-    let mut runner = TestRunner::new(config.clone());
-    let result = runner.run(
+    reached::run_with(
+        config,
         &AdaptiveMachine::sequential_strategy(1..120),
-        |(init, transitions, seen)| {
+        |config, (init, transitions, seen)| {
             AdaptiveTest::test_sequential(config.clone(), init, transitions, seen);
             Ok(())
         },
+        &REACHED,
+        REQUIREMENTS,
     );
-    if let Err(e) = result {
-        panic!("{e}\n{runner}");
-    }
-    reached::check(cases, &REACHED, REQUIREMENTS);
 }

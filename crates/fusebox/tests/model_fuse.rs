@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use fusebox::{event::Subscription, Fusebox, ManualClock, RunError};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+use proptest::test_runner::{Config, FileFailurePersistence};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use support::model::{self, Bad, Cfg, MEvent, MStep, Model, Op, Outcome, Ret, Step, NAMES};
 
@@ -463,27 +463,21 @@ fn fuse_matches_model() {
         std::time::Duration::from_secs(120),
     );
     quiet_panics();
-    let cases = std::env::var("FUSEBOX_MODEL_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
     let config = Config {
-        cases,
+        cases: support::reached::cases("FUSEBOX_MODEL_CASES", 10_000),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "tests/model_fuse.proptest-regressions",
         ))),
         ..Config::default()
     };
-    let mut runner = TestRunner::new(config.clone());
-    let result = runner.run(
+    support::reached::run_with(
+        config,
         &FuseMachine::sequential_strategy(1..60),
-        |(init, transitions, seen)| {
+        |config, (init, transitions, seen)| {
             FuseTest::test_sequential(config.clone(), init, transitions, seen);
             Ok(())
         },
+        &REACHED,
+        REQUIREMENTS,
     );
-    if let Err(e) = result {
-        panic!("{e}\n{runner}");
-    }
-    support::reached::check(cases, &REACHED, REQUIREMENTS);
 }

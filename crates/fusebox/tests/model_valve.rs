@@ -1197,27 +1197,21 @@ fn valve_matches_model() {
         "model_valve::valve_matches_model",
         std::time::Duration::from_secs(30),
     );
-    let cases = std::env::var("FUSEBOX_VALVE_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
     let config = Config {
-        cases,
+        cases: reached::cases("FUSEBOX_VALVE_CASES", 10_000),
         failure_persistence: None,
         ..Config::default()
     };
-    let mut runner = TestRunner::new(config.clone());
-    let result = runner.run(
+    reached::run_with(
+        config,
         &ValveMachine::sequential_strategy(1..100),
-        |(init, transitions, seen)| {
+        |config, (init, transitions, seen)| {
             ValveTest::test_sequential(config.clone(), init, transitions, seen);
             Ok(())
         },
+        &REACHED,
+        REQUIREMENTS,
     );
-    if let Err(e) = result {
-        panic!("{e}\n{runner}");
-    }
-    reached::check(cases, &REACHED, REQUIREMENTS);
 }
 
 // ---------------------------------------------------------------------------

@@ -34,9 +34,38 @@ pub fn tally(reached: &Mutex<BTreeMap<&'static str, u64>>, tags: Vec<&'static st
     }
 }
 
-/// Runs `run_case` on `cases` generated cases (no failure persistence),
+/// The number of cases a model test runs: the environment variable `var`
+/// if it holds a number, else `default`.
+pub fn cases(var: &str, default: u32) -> u32 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `run_case` on generated cases under `config` (the case is given
+/// the config too: a state machine's `test_sequential` wants it),
 /// panicking with the runner's report on a failure, then [`check`]s that
 /// every `required` rule was reached.
+pub fn run_with<S>(
+    config: Config,
+    strategy: &S,
+    run_case: impl Fn(&Config, S::Value) -> Result<(), TestCaseError>,
+    reached: &Mutex<BTreeMap<&'static str, u64>>,
+    required: &[&str],
+) where
+    S: Strategy,
+    S::Value: Debug,
+{
+    let cases = config.cases;
+    let mut runner = TestRunner::new(config.clone());
+    if let Err(e) = runner.run(strategy, |v| run_case(&config, v)) {
+        panic!("{e}\n{runner}");
+    }
+    check(cases, reached, required);
+}
+
+/// [`run_with`] on `cases` cases, no failure persistence.
 pub fn run_model<S>(
     cases: u32,
     strategy: &S,
@@ -52,9 +81,5 @@ pub fn run_model<S>(
         failure_persistence: None,
         ..Config::default()
     };
-    let mut runner = TestRunner::new(config);
-    if let Err(e) = runner.run(strategy, run_case) {
-        panic!("{e}\n{runner}");
-    }
-    check(cases, reached, required);
+    run_with(config, strategy, |_, v| run_case(v), reached, required);
 }
