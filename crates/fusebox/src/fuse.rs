@@ -488,18 +488,14 @@ impl<'a> Pending<'a> {
     /// [`inject`](Self::inject) on the calling thread: an injected latency
     /// advances a manual clock or sleeps the thread.
     pub(crate) fn inject_blocking(&mut self) -> bool {
-        let Some(chaos) = self.core.chaos.draw(&self.core.env.draws) else {
-            return false;
-        };
-        if let Some(d) = chaos.delay {
-            chaos::pause(&self.core.env.timebase, d);
-            self.core.chaos.waited();
-        }
-        if chaos.error {
-            self.core.chaos.failed();
+        let core = self.core;
+        let error = core
+            .chaos
+            .apply_blocking(&core.env.draws, &core.env.timebase);
+        if error {
             self.finish_with(Outcome::Failure);
         }
-        chaos.error
+        error
     }
 
     pub(crate) fn finish(mut self, outcome: Outcome) {

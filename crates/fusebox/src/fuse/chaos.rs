@@ -203,6 +203,23 @@ impl ChaosCell {
         Some(Injection { delay, error })
     }
 
+    /// Applies the chaos for one call made on the calling thread: waits an
+    /// injected latency ([`pause`]) and counts it; true, counted, if an
+    /// error is injected in place of the call (the caller reports it).
+    pub(crate) fn apply_blocking(&self, draws: &Draws, timebase: &Timebase) -> bool {
+        let Some(chaos) = self.draw(draws) else {
+            return false;
+        };
+        if let Some(d) = chaos.delay {
+            pause(timebase, d);
+            self.waited();
+        }
+        if chaos.error {
+            self.failed();
+        }
+        chaos.error
+    }
+
     /// Counts a latency that was waited.
     pub(crate) fn waited(&self) {
         // Ordering: statistics.

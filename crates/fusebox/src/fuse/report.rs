@@ -269,18 +269,14 @@ impl FuseCore {
         }
         let start = self.times_calls(&ticket).then(|| self.now());
         let guard = FailOnUnwind(self, ticket);
-        if let Some(chaos) = self.chaos.draw(&self.env.draws) {
-            if let Some(d) = chaos.delay {
-                super::chaos::pause(&self.env.timebase, d);
-                self.chaos.waited();
-            }
-            if chaos.error {
-                std::mem::forget(guard);
-                self.chaos.failed();
-                let elapsed = start.map(|t| self.now().saturating_sub(t));
-                self.complete(ticket, Outcome::Failure, elapsed);
-                return Err(RunError::Injected);
-            }
+        if self
+            .chaos
+            .apply_blocking(&self.env.draws, &self.env.timebase)
+        {
+            std::mem::forget(guard);
+            let elapsed = start.map(|t| self.now().saturating_sub(t));
+            self.complete(ticket, Outcome::Failure, elapsed);
+            return Err(RunError::Injected);
         }
         let out = f();
         std::mem::forget(guard);
