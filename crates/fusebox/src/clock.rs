@@ -27,8 +27,10 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+use crate::sync::{lock, Mutex};
 
 /// A source of monotonic time for a [`Fusebox`](crate::Fusebox).
 ///
@@ -302,11 +304,7 @@ impl ManualClock {
     /// [`advance`](ManualClock::advance) does after moving time).
     pub fn run_due(&self) {
         let watchers: Vec<Arc<dyn Advanced>> = {
-            let mut l = self
-                .inner
-                .watchers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut l = lock(&self.inner.watchers);
             l.retain(|w| w.strong_count() > 0);
             l.iter().filter_map(Weak::upgrade).collect()
         };
@@ -322,11 +320,7 @@ impl ManualClock {
 
     /// Tells `w` after every advance, for as long as it lives.
     pub(crate) fn watch(&self, w: Weak<dyn Advanced>) {
-        self.inner
-            .watchers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(w);
+        lock(&self.inner.watchers).push(w);
     }
 }
 

@@ -16,7 +16,7 @@
 //! (the series stays in the recorder), where the admin drops the line.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Label,
@@ -27,6 +27,7 @@ use crate::event::Alarm;
 use crate::fuse::FuseSnapshot;
 use crate::pipeline::PipelineSnapshot;
 use crate::stats::histogram::HistogramSnapshot;
+use crate::sync::{lock, Mutex};
 use crate::valve::engine::ValveCore;
 use crate::valve::ValveSnapshot;
 
@@ -84,38 +85,67 @@ impl Exporter {
             describe(m);
         }
         let valves: Vec<ValveSnapshot> = valves.iter().map(|v| ValveSnapshot::of(v)).collect();
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let mut histograms = HashMap::new();
-        let mut active = BTreeSet::new();
-        let samples = catalog::samples_of(fuses, &valves, alarms)
-            .into_iter()
-            .chain(catalog::pipeline_samples(pipelines));
-        for s in samples {
-            let name = s.metric.name;
-            let owned: Vec<(&'static str, String)> =
-                s.labels.iter().map(|(k, v)| (*k, v.to_string())).collect();
-            match s.value {
-                Value::Counter(v) => counter!(name, labels(&owned)).absolute(v),
-                Value::Gauge(v) => gauge!(name, labels(&owned)).set(v),
-                Value::Histogram(h) => {
-                    let series = (name, owned);
-                    let out = histogram!(name, labels(&series.1));
-                    for (v, n) in h.since(last.histograms.get(&series)) {
+        // The recorder is the user's code: it is called after the lock that
+        // keeps `last` is released (what to record is decided under it).
+        let mut record = Vec::new();
+        {
+            let mut last = lock(&self.last);
+            let mut histograms = HashMap::new();
+            let mut active = BTreeSet::new();
+            let samples = catalog::samples_of(fuses, &valves, alarms)
+                .into_iter()
+                .chain(catalog::pipeline_samples(pipelines));
+            for s in samples {
+                let name = s.metric.name;
+                let owned: Vec<(&'static str, String)> =
+                    s.labels.iter().map(|(k, v)| (*k, v.to_string())).collect();
+                if std::ptr::eq(s.metric, &catalog::ALARM_ACTIVE) {
+                    active.insert(owned.clone());
+                }
+                let op = match s.value {
+                    Value::Counter(v) => Record::Counter(v),
+                    Value::Gauge(v) => Record::Gauge(v),
+                    Value::Histogram(h) => {
+                        let series = (name, owned);
+                        let new = h.since(last.histograms.get(&series));
+                        let owned = series.1.clone();
+                        histograms.insert(series, h.clone());
+                        record.push((name, owned, Record::Histogram(new)));
+                        continue;
+                    }
+                };
+                record.push((name, owned, op));
+            }
+            // A removed valve's history goes; a reinstalled one starts over.
+            last.histograms = histograms;
+            for cleared in last.alarms.difference(&active) {
+                record.push((
+                    catalog::ALARM_ACTIVE.name,
+                    cleared.clone(),
+                    Record::Gauge(0.0),
+                ));
+            }
+            last.alarms = active;
+        }
+        for (name, owned, op) in record {
+            match op {
+                Record::Counter(v) => counter!(name, labels(&owned)).absolute(v),
+                Record::Gauge(v) => gauge!(name, labels(&owned)).set(v),
+                Record::Histogram(new) => {
+                    let out = histogram!(name, labels(&owned));
+                    for (v, n) in new {
                         out.record_many(v, usize::try_from(n).unwrap_or(usize::MAX));
                     }
-                    histograms.insert(series, h.clone());
-                    continue;
                 }
             }
-            if std::ptr::eq(s.metric, &catalog::ALARM_ACTIVE) {
-                active.insert(owned);
-            }
         }
-        // A removed valve's history goes; a reinstalled one starts over.
-        last.histograms = histograms;
-        for cleared in last.alarms.difference(&active) {
-            gauge!(catalog::ALARM_ACTIVE.name, labels(cleared)).set(0.0);
-        }
-        last.alarms = active;
     }
+}
+
+/// One value for the recorder, decided under the exporter's lock.
+enum Record {
+    Counter(u64),
+    Gauge(f64),
+    /// The samples recorded since the last publish.
+    Histogram(Vec<(f64, u64)>),
 }

@@ -22,7 +22,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::clock::{Advanced, Timebase};
-use crate::sync::{self, Condvar, Mutex, MutexGuard};
+use crate::sync::{self, Condvar, Locked, Mutex};
 
 /// When a task fires: the deadline it was scheduled for and the clock's
 /// reading when it ran (`now >= at`), both in nanoseconds.
@@ -95,7 +95,7 @@ impl Timers {
         timers
     }
 
-    fn lock(&self) -> MutexGuard<'_, Heap> {
+    fn lock(&self) -> Locked<'_, Heap> {
         sync::lock(&self.heap)
     }
 
@@ -173,8 +173,11 @@ impl Timers {
     pub(crate) fn shutdown(&self) {
         let mut heap = self.lock();
         heap.shutdown = true;
-        heap.entries.clear();
+        // The tasks are dropped after unlocking: a task's captures are its
+        // owner's values, and their drop must not run under the timer's lock.
+        let entries = std::mem::take(&mut heap.entries);
         drop(heap);
+        drop(entries);
         self.wake.notify_all();
     }
 
@@ -225,6 +228,32 @@ mod tests {
         clock.advance(Duration::from_nanos(5));
         assert_eq!(log.0.lock().unwrap().len(), 3);
         assert_eq!(timers.pending(), 0);
+    }
+
+    /// A task's captures are its owner's values; their drop may use the
+    /// timer again (here: schedule), so shutdown drops them unlocked.
+    #[test]
+    fn shutdown_drops_tasks_after_unlocking() {
+        struct Reschedules(Weak<Timers>);
+        impl Drop for Reschedules {
+            fn drop(&mut self) {
+                if let Some(t) = self.0.upgrade() {
+                    t.schedule(1, |_| {});
+                }
+            }
+        }
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let timers = Timers::new(Timebase::from_clock(ManualClock::new()));
+            let owned = Reschedules(Arc::downgrade(&timers));
+            timers.schedule(10, move |_| drop(owned));
+            timers.shutdown();
+            done.send(timers.pending()).unwrap();
+        });
+        let pending = finished
+            .recv_timeout(Duration::from_secs(20))
+            .expect("shutdown deadlocked: a task was dropped under the timer's lock");
+        assert_eq!(pending, 0, "nothing is scheduled after shutdown");
     }
 
     #[test]

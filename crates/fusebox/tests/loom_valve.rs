@@ -145,6 +145,87 @@ fn the_fast_path_never_jumps_the_queue() {
     });
 }
 
+/// A limit that shrank below the tasks running reopens when the last of
+/// them ends: the slot it frees goes to the waiter, never to a newcomer on
+/// the lock-free path racing that release (first come, first served).
+#[test]
+fn a_shrunk_limit_reopening_serves_the_waiter_first() {
+    loom::model(|| {
+        let (fb, v) = valve(2, 1);
+        let first = v.try_acquire().unwrap();
+        let second = v.try_acquire().unwrap();
+        fb.install_valve("v", ValveConfig::new().concurrency(1).queue(1))
+            .unwrap();
+        let mut waiter = Box::pin(v.acquire());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(waiter.as_mut().poll(&mut cx).is_pending(), "queued");
+        drop(first); // one runs, at the new limit: still no room
+        assert!(waiter.as_mut().poll(&mut cx).is_pending(), "still queued");
+        let t = thread::spawn(move || drop(second)); // the limit reopens
+        let jumped = v.try_acquire();
+        t.join().unwrap();
+        assert_eq!(
+            jumped.as_ref().map(|_| ()).unwrap_err(),
+            &Refused::Busy,
+            "a try_acquire took the reopened slot ahead of the waiter"
+        );
+        drop(jumped);
+        match waiter.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(p)) => drop(p),
+            other => panic!("the waiter was not served: {other:?}"),
+        }
+        drop(waiter);
+        all_free(&v, 1);
+    });
+}
+
+/// A waker that re-enters the valve from its wake (here: it drops another
+/// waiter's future) while a release races the grant: the wake runs after
+/// the valve's lock is released, so no interleaving deadlocks.
+#[test]
+fn a_wake_that_re_enters_the_valve_never_deadlocks() {
+    use std::sync::Mutex as StdMutex;
+    use std::task::Wake;
+
+    type Pending = std::pin::Pin<Box<fusebox::valve::Acquire>>;
+    struct DropOther(StdMutex<Option<Pending>>);
+    impl Wake for DropOther {
+        fn wake(self: std::sync::Arc<Self>) {
+            let other = self.0.lock().unwrap().take();
+            drop(other);
+        }
+    }
+
+    loom::model(|| {
+        let (_fb, v) = valve(1, 2);
+        let held = v.try_acquire().unwrap();
+        let mut a = Box::pin(v.acquire());
+        let mut b = Box::pin(v.acquire());
+        let mut noop = Context::from_waker(Waker::noop());
+        let dropper = std::sync::Arc::new(DropOther(StdMutex::new(None)));
+        let waker = Waker::from(dropper.clone());
+        // `a` first in line, then `b`; granting `a` wakes it, and its wake
+        // drops `b`, which takes the valve's lock to leave the queue.
+        assert!(a
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        assert!(b.as_mut().poll(&mut noop).is_pending());
+        *dropper.0.lock().unwrap() = Some(b);
+        let t = thread::spawn(move || drop(held));
+        // A newcomer beside the release: refused, whoever goes first.
+        assert_eq!(v.try_acquire().unwrap_err(), Refused::Busy);
+        t.join().unwrap();
+        assert!(dropper.0.lock().unwrap().is_none(), "the wake ran");
+        match a.as_mut().poll(&mut noop) {
+            Poll::Ready(Ok(p)) => drop(p),
+            other => panic!("a was not served: {other:?}"),
+        }
+        drop(a);
+        all_free(&v, 1);
+    });
+}
+
 fn adaptive(initial: usize, queue: usize) -> (Fusebox, Valve) {
     let fb = Fusebox::builder()
         .clock(ManualClock::new())

@@ -110,17 +110,20 @@ impl Conn {
         self.epoch + Duration::from_nanos(due.min(cap))
     }
 
-    /// Evicts the connection if it is waiting for a request.
+    /// Marks the connection evicted if it is waiting for a request; its
+    /// task is told by [`tell_evicted`](Self::tell_evicted), which the
+    /// caller does once it holds no lock (the wake may run the task inline,
+    /// and the task's `Slot` takes the table's lock when dropped).
     fn try_evict(&self) -> bool {
-        let evicted = self
-            .phase
+        self.phase
             .compare_exchange(WAITING, CLOSING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
-        if evicted {
-            // A stored permit if its task is not waiting yet: never lost.
-            self.evicted.notify_one();
-        }
-        evicted
+            .is_ok()
+    }
+
+    /// Tells the connection's task it was evicted. A stored permit if the
+    /// task is not waiting yet: never lost.
+    fn tell_evicted(&self) {
+        self.evicted.notify_one();
     }
 }
 
@@ -179,6 +182,9 @@ impl Table {
     /// Room for a new connection, made by evicting the one waiting longest
     /// if the table is full; `None` if every connection is busy.
     pub(crate) fn admit(self: &Arc<Self>) -> Option<Slot> {
+        // Declared before the lock, so the evicted are told after it is
+        // released (locals drop in reverse order), on every return.
+        let mut evicted = Evicted(Vec::new());
         let mut inner = self.lock();
         // Bounded: each round removes an entry or ends.
         while inner.conns.len() >= self.max {
@@ -190,6 +196,7 @@ impl Table {
                 .cloned()?;
             if victim.try_evict() {
                 inner.conns.remove(&victim.id);
+                evicted.0.push(victim);
             }
             // Else it became busy meanwhile: look again.
         }
@@ -216,6 +223,18 @@ impl Table {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().conns.len()
+    }
+}
+
+/// Connections evicted under the table's lock, told when this is dropped,
+/// after the lock.
+struct Evicted(Vec<Arc<Conn>>);
+
+impl Drop for Evicted {
+    fn drop(&mut self) {
+        for c in self.0.drain(..) {
+            c.tell_evicted();
+        }
     }
 }
 
@@ -295,6 +314,50 @@ mod tests {
         // No overflow with huge timeouts.
         let far = s.conn.deadline(Duration::MAX, Duration::MAX);
         assert!(far > first + Duration::from_secs(3600));
+    }
+
+    /// The evicted task's waker may run it inline: its `Slot` is dropped
+    /// from inside the wake and takes the table's lock, which `admit` must
+    /// no longer hold.
+    #[test]
+    fn an_eviction_wakes_its_task_after_the_table_lock() {
+        use std::future::Future;
+        use std::sync::mpsc;
+        use std::task::{Context, Wake, Waker};
+
+        struct DropSlot(Mutex<Option<Slot>>);
+        impl Wake for DropSlot {
+            fn wake(self: Arc<Self>) {
+                let slot = self.0.lock().unwrap().take();
+                drop(slot);
+            }
+        }
+
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let t = Table::new(1);
+            let victim = t.admit().unwrap();
+            let conn = victim.conn.clone();
+            let holder = Arc::new(DropSlot(Mutex::new(Some(victim))));
+            let waker = Waker::from(holder.clone());
+            let mut told = Box::pin(conn.evicted.notified());
+            assert!(told
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            let newcomer = t.admit();
+            done.send((
+                newcomer.is_some(),
+                holder.0.lock().unwrap().is_none(),
+                t.len(),
+            ))
+            .unwrap();
+        });
+        let (admitted, slot_dropped, open) = finished
+            .recv_timeout(Duration::from_secs(20))
+            .expect("admit deadlocked: the eviction woke its task under the table's lock");
+        assert!(admitted && slot_dropped);
+        assert_eq!(open, 1);
     }
 
     #[tokio::test]

@@ -26,13 +26,14 @@
 //! an idle subscriber costs a few words, not `capacity` events.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 
 use super::subscription::{RecvError, Subscription};
 use super::{Event, EventKind};
 use crate::fuse::{Cause, FuseState, Notify, Step};
+use crate::sync::{self, Condvar, Locked, Mutex, RwLock};
 
 #[derive(Debug)]
 pub(super) struct Buffer {
@@ -50,8 +51,8 @@ pub(super) struct Queue {
 }
 
 impl Queue {
-    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {
-        self.buf.lock().unwrap_or_else(|e| e.into_inner())
+    pub(super) fn lock(&self) -> Locked<'_, Buffer> {
+        sync::lock(&self.buf)
     }
 
     pub(super) fn push(&self, event: &Event) {
@@ -64,10 +65,11 @@ impl Queue {
             b.events.push_back(event.clone());
             b.waker.take()
         };
-        // Wake only after unlocking, so the woken task does not block on us.
+        // Wake only after unlocking, so the woken task does not block on us
+        // (and after the publisher's own locks, a fuse's say: `sync.rs`).
         self.ready.notify_one();
         if let Some(w) = waker {
-            w.wake();
+            sync::wake(w);
         }
     }
 
@@ -79,7 +81,7 @@ impl Queue {
         };
         self.ready.notify_all();
         if let Some(w) = waker {
-            w.wake();
+            sync::wake(w);
         }
     }
 }
@@ -114,7 +116,7 @@ pub(crate) struct Bus {
 impl Default for Bus {
     fn default() -> Self {
         Bus {
-            subs: RwLock::new(Arc::from(Vec::new())),
+            subs: RwLock::new(Arc::from(Vec::<Arc<Queue>>::new())),
             writers: Mutex::new(()),
         }
     }
@@ -146,8 +148,13 @@ impl Notify for Bus {
     }
 
     fn melted(&self, name: &Arc<str>, blown: bool) {
+        // A tracing subscriber is foreign code: it runs once the melting
+        // fuse's lock is released.
         #[cfg(feature = "tracing")]
-        super::trace::melt(name, blown);
+        {
+            let name = name.clone();
+            sync::later(move || super::trace::melt(&name, blown));
+        }
         #[cfg(not(feature = "tracing"))]
         let _ = (name, blown);
     }
@@ -157,9 +164,15 @@ impl Bus {
     /// Hands `event` to every live subscriber: one clone of the list's `Arc`
     /// under the lock, then a push per subscriber with no bus lock held.
     pub(crate) fn publish(&self, event: Event) {
+        // A tracing subscriber is foreign code: it runs once the publisher's
+        // locks are released (the queues below are filled now, under them,
+        // so each subscriber sees a fuse's events in state order).
         #[cfg(feature = "tracing")]
-        super::trace::event(&event);
-        let subs = Arc::clone(&self.subs.read().unwrap_or_else(|e| e.into_inner()));
+        {
+            let event = event.clone();
+            sync::later(move || super::trace::event(&event));
+        }
+        let subs = Arc::clone(&sync::read(&self.subs));
         for q in subs.iter() {
             q.push(&event);
         }
@@ -201,13 +214,10 @@ impl Bus {
     /// after every lock is released (dropping a queue drops its waker, which
     /// may drop a task, and with it another subscription).
     fn replace(&self, f: impl FnOnce(&[Arc<Queue>]) -> Arc<[Arc<Queue>]>) {
-        let writer = self.writers.lock().unwrap_or_else(|e| e.into_inner());
-        let current = Arc::clone(&self.subs.read().unwrap_or_else(|e| e.into_inner()));
+        let writer = sync::lock(&self.writers);
+        let current = Arc::clone(&sync::read(&self.subs));
         let new = f(&current);
-        let old = std::mem::replace(
-            &mut *self.subs.write().unwrap_or_else(|e| e.into_inner()),
-            new,
-        );
+        let old = std::mem::replace(&mut *sync::write(&self.subs), new);
         drop(writer);
         drop((old, current));
     }
@@ -215,18 +225,13 @@ impl Bus {
     /// How many subscribers the bus holds now.
     #[cfg(test)]
     pub(super) fn subscribers(&self) -> usize {
-        self.subs.read().unwrap_or_else(|e| e.into_inner()).len()
+        sync::read(&self.subs).len()
     }
 }
 
 impl Drop for Bus {
     fn drop(&mut self) {
-        for q in self
-            .subs
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        for q in sync::read(&self.subs).iter() {
             q.close();
         }
     }

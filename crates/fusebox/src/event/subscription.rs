@@ -87,7 +87,7 @@ impl Subscription {
             if let Some(r) = take(&mut b) {
                 return r;
             }
-            b = self.q.ready.wait(b).unwrap_or_else(|e| e.into_inner());
+            b = crate::sync::wait(&self.q.ready, b);
         }
     }
 
@@ -103,12 +103,7 @@ impl Subscription {
             if left.is_zero() {
                 return Err(RecvError::Empty);
             }
-            b = self
-                .q
-                .ready
-                .wait_timeout(b, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            b = crate::sync::wait_timeout(&self.q.ready, b, left);
         }
     }
 
@@ -122,7 +117,9 @@ impl Subscription {
         match take(&mut b) {
             Some(r) => Poll::Ready(r),
             None => {
-                b.waker = Some(cx.waker().clone());
+                if let Some(old) = b.waker.replace(cx.waker().clone()) {
+                    crate::sync::wake_dropped(old);
+                }
                 Poll::Pending
             }
         }

@@ -10,13 +10,13 @@ use super::engine::{Answer, FuseCore};
 use super::heal::Step;
 use super::slow::{Phase, Slow};
 use super::state::Cause;
-use crate::sync::{lock, MutexGuard};
+use crate::sync::{lock, Locked};
 
 impl FuseCore {
     /// The slow state under the lock, with every heal step due by the
     /// clock's `now` applied, and `now`; `None` for a removed fuse. The way
     /// every operator operation begins.
-    fn lock_caught_up(&self) -> Option<(MutexGuard<'_, Slow>, u64)> {
+    fn lock_caught_up(&self) -> Option<(Locked<'_, Slow>, u64)> {
         let mut s = lock(&self.slow);
         if s.removed {
             return None;

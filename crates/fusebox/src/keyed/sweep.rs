@@ -79,17 +79,18 @@ where
                     .map(|(k, _)| k.clone())
                     .collect()
             };
-            looked += keys.len();
+            let seen = keys.len();
+            looked += seen;
             let mut evicted = 0;
-            for key in &keys {
+            for key in keys {
                 evicted += usize::from(self.judge(key));
             }
-            if keys.len() < room {
+            if seen < room {
                 cursor.shard = (cursor.shard + 1) % SHARDS;
                 cursor.offset = 0;
             } else {
                 // The keys evicted are no longer counted by `skip`.
-                cursor.offset += keys.len() - evicted;
+                cursor.offset += seen - evicted;
             }
             if looked >= self.budget {
                 break;
@@ -99,11 +100,16 @@ where
     }
 
     /// Applies the rule of the module docs to one key; true if evicted.
-    fn judge(&self, key: &K) -> bool {
-        let shard = self.shard(key);
-        let _w = lock(&shard.writes);
+    /// The key is the sweep's own copy (made with no lock held), so a
+    /// demotion clones nothing under the lock, and the copy is dropped after
+    /// the lock is released (a parameter outlives the function's locals).
+    fn judge(&self, key: K) -> bool {
+        let shard = self.shard(&key);
+        // Pinned before the lock, so what the pin reclaims on release is
+        // dropped with no lock held.
         let map = shard.map.pin();
-        let Some(slot) = map.get(key) else {
+        let _w = lock(&shard.writes);
+        let Some(slot) = map.get(&key) else {
             return false;
         };
         let now = self.env.timebase.now();
@@ -111,7 +117,7 @@ where
         let idle = now.saturating_sub(last) >= self.ttl;
         match &slot.core {
             None if idle => {
-                map.remove(key);
+                map.remove(&key);
                 self.evicted();
                 true
             }
@@ -125,11 +131,11 @@ where
                 // Ordering: statistics.
                 self.live.fetch_sub(1, Ordering::Relaxed);
                 if idle {
-                    map.remove(key);
+                    map.remove(&key);
                     self.evicted();
                     true
                 } else {
-                    map.insert(key.clone(), Slot::new(last, None));
+                    map.insert(key, Slot::new(last, None));
                     self.demotions.fetch_add(1, Ordering::Relaxed);
                     false
                 }

@@ -248,8 +248,16 @@ where
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
         let shard = self.shard(key);
-        let _w = lock(&shard.writes);
+        // The key's owned copy and its engine's name are the user's code
+        // (`ToOwned`, `Display`): made before the lock, and dropped after it
+        // if another writer made the record first. Declared before the
+        // lock, so they drop after it; the map's pin likewise, so what it
+        // reclaims is dropped with no lock held.
+        let owned = key.to_owned();
+        let name: Option<Arc<str>> =
+            (engine || !self.compact).then(|| format!("{}/{}", self.family, owned).into());
         let map = shard.map.pin();
+        let _w = lock(&shard.writes);
         let now = self.now();
         let existing = map.get(key);
         if let Some(slot) = existing {
@@ -270,14 +278,13 @@ where
         if existing.is_none() && !self.reserve() {
             return Found::Full;
         }
-        if self.compact && !engine {
-            map.insert(key.to_owned(), Slot::new(now, None));
+        let Some(name) = name else {
+            // A compact family asked for no engine: a compact record.
+            map.insert(owned, Slot::new(now, None));
             return Found::Compact;
-        }
-        let key = key.to_owned();
-        let name: Arc<str> = format!("{}/{}", self.family, key).into();
+        };
         let core = E::make(name, &self.template, &self.env);
-        map.insert(key, Slot::new(now, Some(core.clone())));
+        map.insert(owned, Slot::new(now, Some(core.clone())));
         // Ordering: statistics.
         self.live.fetch_add(1, Ordering::Relaxed);
         self.promotions.fetch_add(1, Ordering::Relaxed);
@@ -291,8 +298,8 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let shard = self.shard(key);
-        let _w = lock(&shard.writes);
         let map = shard.map.pin();
+        let _w = lock(&shard.writes);
         map.get(key).and_then(|s| s.core.clone())
     }
 }

@@ -16,12 +16,13 @@
 //! pipeline is kept under it".
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use super::{Core, NoFallback, Pipeline};
 use crate::clock::Timebase;
 use crate::error::ConfigError;
 use crate::event::Bus;
+use crate::sync::{lock, Mutex};
 
 /// What a pipeline built with a Fusebox takes from it.
 #[derive(Debug)]
@@ -51,7 +52,7 @@ impl Listed {
     /// this list keeps may be replaced by another to keep); keeps it if
     /// `keep`.
     pub(crate) fn register(&self, core: &Arc<Core>, keep: bool) -> Result<(), ConfigError> {
-        let mut lists = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lists = lock(&self.map);
         let Lists { live, kept } = &mut *lists;
         let replaceable = |w: &Weak<Core>| {
             keep && kept
@@ -79,14 +80,14 @@ impl Listed {
 
     /// Every live pipeline, sorted by name; departed ones are forgotten.
     pub(crate) fn cores(&self) -> Vec<Arc<Core>> {
-        let mut lists = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lists = lock(&self.map);
         lists.live.retain(|_, w| w.strong_count() > 0);
         lists.live.values().filter_map(Weak::upgrade).collect()
     }
 
     /// The pipeline kept under `name`.
     pub(crate) fn kept(&self, name: &str) -> Option<Pipeline> {
-        let lists = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let lists = lock(&self.map);
         lists.kept.get(name).map(|core| Pipeline {
             core: core.clone(),
             fallback: Arc::new(NoFallback),

@@ -12,10 +12,10 @@
 //! would pull the estimate down and make the pipeline hedge too early.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{Hedge, HedgeDelay};
+use crate::sync::{lock, Mutex};
 
 /// How many samples pass between recomputations of the quantile.
 const EVERY: u32 = 16;
@@ -98,7 +98,7 @@ impl RecentLatency {
 
     /// Records one successful attempt's latency, in ns.
     pub(crate) fn record_ns(&self, ns: u64) {
-        let mut r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = lock(&self.ring);
         if r.samples.len() < r.window {
             r.samples.push(ns);
         } else {

@@ -19,11 +19,12 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::clock::{duration_nanos, Advanced, ManualClock};
+use crate::sync::{self, Mutex};
 
 /// A sleeping future, as a [`Timer`] gives it.
 pub type Sleeping = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -111,10 +112,9 @@ struct Alarm {
 impl Advanced for Alarm {
     fn advanced(&self, now: u64) {
         if now >= self.at {
-            let w = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
-            // Woken after the lock is released.
+            let w = sync::lock(&self.waker).take();
             if let Some(w) = w {
-                w.wake();
+                sync::wake(w);
             }
         }
     }
@@ -141,7 +141,9 @@ impl Future for ManualSleep {
                 a
             }
         };
-        *alarm.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+        if let Some(old) = sync::lock(&alarm.waker).replace(cx.waker().clone()) {
+            sync::wake_dropped(old);
+        }
         // An advance between the first check and storing the waker would
         // have found no waker: look again now that it is stored.
         if self.clock.nanos() >= self.at {

@@ -9,7 +9,7 @@ use crate::event::alarm::Monitor;
 use crate::event::Bus;
 use crate::fuse::{Env, FuseCore};
 use crate::pipeline::Listed;
-use crate::sync::{self, Mutex, MutexGuard, RwLock};
+use crate::sync::{self, Locked, Mutex, RwLock};
 use crate::valve::engine::ValveCore;
 
 pub(super) type FuseMap = papaya::HashMap<Arc<str>, Arc<FuseCore>, foldhash::fast::RandomState>;
@@ -62,7 +62,7 @@ impl Shared {
     }
 
     /// Takes the writes lock (installs and removals).
-    pub(super) fn write(&self) -> MutexGuard<'_, ()> {
+    pub(super) fn write(&self) -> Locked<'_, ()> {
         sync::lock(&self.writes)
     }
 }

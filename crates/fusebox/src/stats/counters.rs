@@ -104,6 +104,11 @@ struct Pool {
     free: BinaryHeap<Reverse<usize>>,
 }
 
+/// The one lock of the crate not taken through `crate::sync`: a static, which
+/// loom's `Mutex` cannot be (it is not `const`). It is taken only when a
+/// thread first counts or exits, holds two words of ours, and nothing is
+/// woken, called or dropped under it but ids; `tests/lock_discipline.rs`
+/// names it as the one exception.
 static POOL: Mutex<Pool> = Mutex::new(Pool {
     next: 0,
     free: BinaryHeap::new(),

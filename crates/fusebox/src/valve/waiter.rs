@@ -1,7 +1,7 @@
 //! A task waiting for a slot, and how it learns its fate.
 //!
 //! A waiter is settled exactly once (granted or refused) by whoever holds
-//! the valve's lock; the task looks (async: with its waker; blocking: on a
+//! the valve's lock, and woken once that lock is released (`sync.rs`); the task looks (async: with its waker; blocking: on a
 //! condition variable) and takes its permit or its refusal. A waiter that
 //! goes away (a dropped future) leaves the queue, or gives back the slot it
 //! was granted and never took: cancel-safe by construction.
@@ -47,8 +47,11 @@ impl Waiter {
         };
         drop(st);
         self.cv.notify_all();
+        // The caller holds the valve's lock: the wake runs once it is
+        // released (`sync.rs`), so a waker that re-enters the valve finds
+        // it free.
         if let Some(w) = waker {
-            w.wake();
+            crate::sync::wake(w);
         }
         true
     }
@@ -88,7 +91,9 @@ impl ValveCore {
             WaitState::Waiting(slot) => {
                 if let Some(waker) = waker {
                     if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
-                        *slot = Some(waker.clone());
+                        if let Some(old) = slot.replace(waker.clone()) {
+                            crate::sync::wake_dropped(old);
+                        }
                     }
                 }
                 Looked::Waiting
