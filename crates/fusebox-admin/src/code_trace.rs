@@ -189,7 +189,9 @@ impl Shared {
         self.on.load(Ordering::Relaxed)
     }
 
-    /// Calls `f` with the running session, if there is one.
+    /// Calls `f` with the running session, if there is one, under the
+    /// slot's read lock: `f` only reads (the filter's questions); anything that
+    /// wakes or ends the session takes [`running`](Self::running) instead.
     pub(crate) fn with_running<T>(&self, f: impl FnOnce(&Session) -> T) -> Option<T> {
         let slot = self.slot.read().unwrap_or_else(|e| e.into_inner());
         slot.as_deref().filter(|s| s.is_running()).map(f)
@@ -295,9 +297,12 @@ impl CodeTrace {
     /// Ends the running trace as stopped by an operator; false if none was
     /// running.
     pub(crate) fn stop(&self) -> bool {
+        // Finished with the slot's lock released: `finish` wakes the
+        // trace's stream, which may run at once and empty the slot (a
+        // write of the lock this thread would still hold for reading).
         self.shared
-            .with_running(|session| session.finish(End::Stopped))
-            .unwrap_or(false)
+            .running()
+            .is_some_and(|session| session.finish(End::Stopped))
     }
 
     /// The filter's answer for a call site, for tests of the interest.

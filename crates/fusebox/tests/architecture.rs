@@ -14,7 +14,8 @@
 //! The layering it enforces, lowest first:
 //!
 //! ```text
-//! clock, sync, rng, error, stats   leaves
+//! sync                             the lock shim: nothing
+//! clock, rng, error, stats         leaves (clock -> sync)
 //! timer                            -> clock
 //! fuse                             -> clock, timer, sync, rng, stats, error
 //! event                            -> fuse (plain data: states, causes, steps)
@@ -47,7 +48,8 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("pipeline", "registry"),
 ];
 
-/// Modules that may depend on nothing of ours.
+/// Modules that may depend on nothing of ours but `sync`, the lock shim
+/// every lock goes through (itself a leaf of leaves: it depends on nothing).
 const LEAVES: &[&str] = &["clock", "sync", "rng", "error"];
 
 /// Crates the core must never depend on: HTTP and tower live in their own crates.
@@ -265,6 +267,9 @@ fn no_forbidden_import() {
     }
     for leaf in LEAVES {
         for (to, files) in g.get(*leaf).into_iter().flatten() {
+            if to == "sync" && *leaf != "sync" {
+                continue;
+            }
             found.push(format!("{leaf} (a leaf) -> {to} in {}", files.join(", ")));
         }
     }
