@@ -432,3 +432,39 @@ fn simulate_reports_a_broken_scenario_with_its_line() {
     assert!(run.stderr.contains("load.open.rate"), "{}", run.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn simulate_refuses_a_scenario_past_the_limit_naming_its_estimate() {
+    let dir = std::env::temp_dir().join(format!("fusebox-sim-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("huge.toml");
+    std::fs::write(
+        &path,
+        "duration = \"10000h\"\n[load]\nopen = { rate = 1e9 }\ntimeout = \"1s\"\n\
+         [dependency]\nconnections = 4\nlatency = { kind = \"constant\", value = \"1ms\" }\n",
+    )
+    .unwrap();
+    let report = dir.join("never.html");
+    let started = std::time::Instant::now();
+    let run = fusebox(&[
+        "simulate",
+        path.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "refused at once"
+    );
+    assert_eq!(run.code(), Some(1), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("about 36,000,000,000,000,000 client requests estimated, over the limit of 10,000,000,000"),
+        "{}",
+        run.stderr
+    );
+    // Standard error is a pipe here: no progress line, ever.
+    assert!(!run.stderr.contains("simulating"), "{}", run.stderr);
+    assert!(!report.exists(), "nothing ran, nothing written");
+    let _ = std::fs::remove_dir_all(&dir);
+}

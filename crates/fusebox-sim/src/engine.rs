@@ -229,9 +229,14 @@ pub(crate) fn run(
     s: &Scenario,
     name: &str,
     config: Option<&ConfigFile>,
+    progress: Progress<'_>,
 ) -> Result<RunResult, SimError> {
-    run_with_log(s, name, config, None, false).map(|(r, _)| r)
+    run_with_log(s, name, config, None, false, progress).map(|(r, _)| r)
 }
+
+/// Told the virtual time reached and the requests simulated, every
+/// `progress::EVERY` events.
+pub(crate) type Progress<'p> = &'p mut dyn FnMut(Duration, u64);
 
 /// One run of `s` (unprotected with `config` `None`), with every client
 /// request as its client saw it, in the order they ended: the raw material
@@ -241,7 +246,8 @@ pub fn run_logged(
     name: &str,
     config: Option<&ConfigFile>,
 ) -> Result<(RunResult, Vec<ClientRequest>), SimError> {
-    run_with_log(s, name, config, None, true).map(|(r, log)| (r, log.unwrap_or_default()))
+    run_with_log(s, name, config, None, true, &mut |_, _| {})
+        .map(|(r, log)| (r, log.unwrap_or_default()))
 }
 
 /// As [`run_logged`], with `regulator` in front of the first dependency in
@@ -253,7 +259,7 @@ pub fn run_regulated(
     config: Option<&ConfigFile>,
     regulator: Rc<dyn Admit>,
 ) -> Result<(RunResult, Vec<ClientRequest>), SimError> {
-    run_with_log(s, name, config, Some(regulator), true)
+    run_with_log(s, name, config, Some(regulator), true, &mut |_, _| {})
         .map(|(r, log)| (r, log.unwrap_or_default()))
 }
 
@@ -263,7 +269,10 @@ fn run_with_log(
     config: Option<&ConfigFile>,
     regulator: Option<Rc<dyn Admit>>,
     log: bool,
+    progress: Progress<'_>,
 ) -> Result<(RunResult, Option<Vec<ClientRequest>>), SimError> {
+    // Refused before anything runs if it is past the limit.
+    crate::work::check(s)?;
     let clock = ManualClock::new();
     let unguarded = || Guard {
         fuse: None,
@@ -332,7 +341,7 @@ fn run_with_log(
         _fb: fb,
     };
     sim.start();
-    sim.run_loop();
+    sim.run_loop(progress);
     let bucket = sim.stats.width();
     let buckets = sim.stats.buckets();
     let (phases, total) = sim.stats.rows();
@@ -396,9 +405,15 @@ impl Sim<'_> {
         }
     }
 
-    fn run_loop(&mut self) {
+    fn run_loop(&mut self, progress: Progress<'_>) {
+        let mut events: u64 = 0;
         while let Some(Reverse((t, _, ev))) = self.heap.pop() {
-            let t = Duration::from_nanos(t as u64);
+            events += 1;
+            if events % crate::progress::EVERY == 0 {
+                progress(self.now, self.requests);
+            }
+            // Exact for any time a Duration holds (past u64 nanoseconds too).
+            let t = Duration::new((t / 1_000_000_000) as u64, (t % 1_000_000_000) as u32);
             if t > self.now {
                 // Runs every fuse and valve timer due by `t`, in order.
                 self.clock.advance(t - self.now);

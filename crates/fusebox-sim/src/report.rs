@@ -339,8 +339,9 @@ pub fn html(report: &Report, scenario: &Scenario) -> String {
     ));
     let _ = writeln!(
         body,
-        "<p>Buckets of {} by first arrival; an error is any request that did not succeed.</p>",
-        human(frame.bucket)
+        "<p>Buckets of {} by first arrival; an error is any request that did not succeed. Quantiles are streamed: at most {:.2}% above the exact ones, never below.</p>",
+        human(frame.bucket),
+        report.quantile_error * 100.0
     );
     for r in &report.runs {
         let _ = writeln!(body, "<h2>{}: per phase</h2>", escape(&r.config));

@@ -4,13 +4,21 @@
 //!
 //! A request counts in the phase it first arrived in (a retry counts with
 //! its original); a dependency call in the phase it started; busy time in
-//! the phase it was spent.
+//! the phase it was spent. Utilisation is over the run's own length: the
+//! loop goes on after the last arrival until every timeout has fired (an
+//! hour, for a client that waits an hour), but that drain is neither
+//! capacity nor busy time, or a long timeout would dilute the figure to
+//! nothing.
+//!
+//! Latencies are streamed ([`Latencies`]): the memory of a run does not grow
+//! with its requests.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::latency::Latencies;
 use crate::report::Bucket;
 
 /// How a client's request ended.
@@ -137,8 +145,8 @@ struct Acc {
     refused: BTreeMap<&'static str, u64>,
     calls: u64,
     wasted: u64,
-    /// Latencies in microseconds (rounded up), sorted at the end.
-    latencies: Vec<u32>,
+    /// Latencies in microseconds (rounded up).
+    latencies: Latencies,
     busy_ns: u128,
     /// Connection time available, for utilisation.
     cap_ns: u128,
@@ -177,7 +185,9 @@ pub(crate) struct Stats {
     all: Acc,
     /// Chart buckets by first arrival: (requests, errors, latencies in µs).
     width: Duration,
-    buckets: Vec<(u64, u64, Vec<u32>)>,
+    buckets: Vec<(u64, u64, Latencies)>,
+    /// The run's length: no connection time counts after it.
+    length: Duration,
 }
 
 impl Stats {
@@ -198,6 +208,7 @@ impl Stats {
             names,
             width,
             buckets: Vec::new(),
+            length,
         }
     }
 
@@ -261,7 +272,7 @@ impl Stats {
     /// A request ended at `at`, first sent at `born`.
     pub(crate) fn ended(&mut self, born: Duration, at: Duration, end: End) {
         let us = (at - born).as_nanos().div_ceil(1_000);
-        let us = u32::try_from(us).unwrap_or(u32::MAX);
+        let us = u64::try_from(us).unwrap_or(u64::MAX);
         self.count(born, |a| a.record(end, us));
         let b = (born.as_nanos() / self.width.as_nanos().max(1)) as usize;
         if self.buckets.len() <= b {
@@ -270,12 +281,12 @@ impl Stats {
         let bucket = &mut self.buckets[b];
         bucket.0 += 1;
         bucket.1 += u64::from(end != End::Succeeded);
-        bucket.2.push(us);
+        bucket.2.record(us);
     }
 }
 
 impl Acc {
-    fn record(&mut self, end: End, us: u32) {
+    fn record(&mut self, end: End, us: u64) {
         let a = self;
         match end {
             End::Succeeded => a.succeeded += 1,
@@ -286,7 +297,7 @@ impl Acc {
             }
             End::Refused(r) => *a.refused.entry(r).or_default() += 1,
         }
-        a.latencies.push(us);
+        a.latencies.record(us);
     }
 }
 
@@ -294,8 +305,9 @@ impl Stats {
     /// Accounts dependency `dep`'s connection time from its last change to
     /// `t` (with the busy count so far and `connections` available
     /// meanwhile), split at phase boundaries; then `busy` connections are
-    /// busy from `t` on.
+    /// busy from `t` on. Time after the run's end counts for nothing.
     pub(crate) fn busy(&mut self, dep: usize, t: Duration, busy: u32, connections: u32) {
+        let t = t.min(self.length);
         let Busy {
             busy: before,
             since,
@@ -331,9 +343,8 @@ impl Stats {
         std::mem::take(&mut self.buckets)
             .into_iter()
             .enumerate()
-            .map(|(i, (requests, errors, mut lat))| {
-                lat.sort_unstable();
-                Bucket::new(w * i as u32, requests, errors, quantile_us(&lat, 0.99))
+            .map(|(i, (requests, errors, lat))| {
+                Bucket::new(w * i as u32, requests, errors, lat.quantile(0.99))
             })
             .collect()
     }
@@ -360,8 +371,7 @@ impl Acc {
     fn row(mut self, name: String, start: Duration, end: Duration, names: &[String]) -> PhaseRow {
         let a = &mut self;
         {
-            a.latencies.sort_unstable();
-            let q = |q: f64| quantile_us(&a.latencies, q);
+            let q = |q: f64| a.latencies.quantile(q);
             PhaseRow {
                 phase: name,
                 start,
@@ -379,12 +389,7 @@ impl Acc {
                     .collect(),
                 dependency_calls: a.calls,
                 wasted_calls: a.wasted,
-                mean: if a.latencies.is_empty() {
-                    Duration::ZERO
-                } else {
-                    let sum: u128 = a.latencies.iter().map(|&us| u128::from(us)).sum();
-                    Duration::from_micros((sum / a.latencies.len() as u128) as u64)
-                },
+                mean: a.latencies.mean(),
                 dependency_queued: a.queued,
                 dependency_wait: if a.served == 0 {
                     Duration::ZERO
@@ -393,7 +398,7 @@ impl Acc {
                 },
                 p50: q(0.5),
                 p99: q(0.99),
-                max: a.latencies.last().map_or(Duration::ZERO, |&us| micros(us)),
+                max: a.latencies.max(),
                 utilisation: share(a.busy_ns, a.cap_ns),
                 dependencies: if names.len() < 2 {
                     Vec::new()
@@ -421,17 +426,4 @@ fn share(busy: u128, cap: u128) -> f64 {
     } else {
         (busy as f64 / cap as f64 * 1e4).round() / 1e4
     }
-}
-
-/// Nearest-rank quantile of sorted microseconds.
-fn quantile_us(sorted: &[u32], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    micros(sorted[rank - 1])
-}
-
-fn micros(us: u32) -> Duration {
-    Duration::from_micros(u64::from(us))
 }

@@ -82,6 +82,11 @@ pub(crate) fn render(r: &Report) -> String {
         }
         out.push('\n');
     }
+    let _ = writeln!(
+        out,
+        "p50, p99: streamed, at most {:.2}% above the exact (never below); mean, max: exact",
+        r.quantile_error * 100.0
+    );
     let _ = writeln!(out, "objective: {} (lower is better)", r.objective);
     for run in &r.runs {
         let _ = writeln!(out, "  {:<20} {}", run.config, run.objective);

@@ -3,10 +3,13 @@
 //! demo.
 //!
 //! * [`parse`] reads `<number><unit>`, the unit one of `h`, `m`, `s`, `ms`,
-//!   `us`, `ns`, the number with an optional fraction.
+//!   `us`, `ns`, the number with an optional fraction. The decimal is read
+//!   exactly, in integers, never through a float (whose 53 bits lose
+//!   nanoseconds past 2^53 ns, about 104 days), and rounded to the
+//!   nanosecond, half up.
 //! * [`format()`] writes a duration exactly, in the largest unit that divides
-//!   it: `parse(&format(d)) == Ok(d)` for every `d` up to `u64::MAX`
-//!   nanoseconds. The admin API writes every duration so.
+//!   it: `parse(&format(d)) == Ok(d)` for every `d` a `Duration` holds, up to
+//!   [`Duration::MAX`]. The admin API writes every duration so.
 //! * [`human`] writes it for a person reading a table: three significant
 //!   digits, `420µs`, `5.3ms`, `12.3s`, `4m05s`. It rounds; it is not meant
 //!   to be parsed back.
@@ -56,8 +59,10 @@ fn error(message: String) -> DurationError {
 }
 
 /// Parses `"<number><unit>"`, the unit one of h, m, s, ms, us, ns; the
-/// number may have a fraction (`"1.5s"`); spaces around the text and before
-/// the unit are allowed. The result is rounded to the nanosecond.
+/// number may have a fraction (`"1.5s"`, `".5s"`, `"1.s"`), of any length;
+/// spaces around the text and before the unit are allowed. The decimal is
+/// read exactly and rounded to the nanosecond, half up (`"0.5ns"` is 1 ns,
+/// `"0.4999ns"` is 0).
 ///
 /// ```
 /// use std::time::Duration;
@@ -69,8 +74,8 @@ fn error(message: String) -> DurationError {
 /// # Errors
 ///
 /// No unit, an unknown unit, a number that is not one, a negative duration
-/// or one beyond `u64::MAX` nanoseconds; the message says which and quotes
-/// the text.
+/// or one beyond [`Duration::MAX`]; the message says which and quotes the
+/// text.
 pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
     let split = text
@@ -86,14 +91,51 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
                 "unknown unit {unit:?} in {text:?} (use h, m, s, ms, us or ns)"
             ))
         })?;
-    let value: f64 = num
-        .parse()
-        .map_err(|_| error(format!("{num:?} is not a number in {text:?}")))?;
-    let ns = value * size as f64;
-    if !ns.is_finite() || ns < 0.0 || ns > u64::MAX as f64 {
-        return Err(error(format!("{text:?} is out of range")));
+    let not_a_number = || error(format!("{num:?} is not a number in {text:?}"));
+    let (whole, fraction) = num.split_once('.').unwrap_or((num, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return Err(not_a_number());
     }
-    Ok(Duration::from_nanos(ns.round() as u64))
+    let out_of_range = || error(format!("{text:?} is out of range"));
+    // The whole part, in the unit, then in nanoseconds: u128 holds
+    // Duration::MAX's 1.8e28 ns with room to spare, and `checked_*` refuses
+    // anything past it before it can wrap.
+    let mut ns: u128 = 0;
+    for d in whole.bytes() {
+        ns = ns
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u128::from(d - b'0')))
+            .ok_or_else(out_of_range)?;
+    }
+    let ns = ns
+        .checked_mul(size)
+        .and_then(|n| n.checked_add(fraction_ns(fraction, size)))
+        .ok_or_else(out_of_range)?;
+    if ns > Duration::MAX.as_nanos() {
+        return Err(out_of_range());
+    }
+    let secs = u64::try_from(ns / 1_000_000_000).map_err(|_| out_of_range())?;
+    Ok(Duration::new(secs, (ns % 1_000_000_000) as u32))
+}
+
+/// `0.<digits>` of a unit of `size` nanoseconds, in whole nanoseconds,
+/// rounded half up, exactly.
+///
+/// Schoolbook multiplication of the decimal by `size`, from its last digit
+/// to its first: each step keeps one digit of the product's fraction and
+/// carries the rest. The carry left at the end is the whole nanoseconds;
+/// the last digit kept is the first of the fraction of a nanosecond, so
+/// "half or more" is that digit being 5 or more. The carry stays below
+/// `size` (at most 3.6e12), so no digit count can overflow it.
+fn fraction_ns(digits: &str, size: u128) -> u128 {
+    let mut carry: u128 = 0;
+    let mut first = 0;
+    for d in digits.bytes().rev() {
+        let t = u128::from(d - b'0') * size + carry;
+        first = t % 10;
+        carry = t / 10;
+    }
+    carry + u128::from(first >= 5)
 }
 
 /// Formats a duration exactly, with the largest unit that divides it
@@ -208,6 +250,93 @@ mod tests {
             parse("1d").unwrap_err().to_string(),
             "unknown unit \"d\" in \"1d\" (use h, m, s, ms, us or ns)"
         );
+    }
+
+    #[test]
+    fn past_2_to_the_53_nanoseconds_nothing_is_lost() {
+        // A float's 53 bits lost these: 2^53 + 1 ns read back as 2^53 ns.
+        for ns in [(1u64 << 53) + 1, (1 << 60) + 7, u64::MAX - 1] {
+            let d = Duration::from_nanos(ns);
+            assert_eq!(parse(&format(d)).unwrap(), d, "{}", format(d));
+        }
+        assert_eq!(format(Duration::MAX), "18446744073709551615999999999ns");
+        assert_eq!(parse(&format(Duration::MAX)).unwrap(), Duration::MAX);
+        // One nanosecond past the largest Duration, in every unit's way.
+        for text in [
+            "18446744073709551616000000000ns",
+            "18446744073709551616s",
+            "5124095576030431.1h",
+            "99999999999999999999999999999999999999999h",
+        ] {
+            assert_eq!(
+                parse(text).unwrap_err().to_string(),
+                format!("{text:?} is out of range")
+            );
+        }
+        assert_eq!(parse("0.5ns").unwrap(), Duration::from_nanos(1));
+        assert_eq!(
+            parse("0.4999999999999999999999999ns").unwrap(),
+            Duration::ZERO
+        );
+        assert_eq!(parse(".5s").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse("1.s").unwrap(), Duration::from_secs(1));
+        for bad in [".s", "..5s", "1..s"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Any Duration: any seconds (to u64::MAX) and nanoseconds, whole
+        /// nanoseconds (to u64::MAX), and round numbers of each unit, so
+        /// that every unit `format` writes is drawn.
+        fn any_duration() -> impl Strategy<Value = Duration> {
+            prop_oneof![
+                (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+                any::<u64>().prop_map(Duration::from_nanos),
+                (0usize..5, any::<u64>()).prop_map(|(u, n)| {
+                    let ns = u128::from(n) * UNITS[u].1;
+                    let secs = (ns / 1_000_000_000).min(u128::from(u64::MAX)) as u64;
+                    Duration::new(secs, (ns % 1_000_000_000) as u32)
+                }),
+                Just(Duration::MAX),
+                Just(Duration::ZERO),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2048))]
+
+            /// The codec's promise: what `format` writes, `parse` reads
+            /// back to the nanosecond, over every Duration.
+            #[test]
+            fn parse_reads_back_what_format_writes(d in any_duration()) {
+                prop_assert_eq!(parse(&format(d)), Ok(d), "{}", format(d));
+            }
+
+            /// A decimal with a fraction is the nearest nanosecond, half
+            /// up, against a second way to compute it (one division of the
+            /// whole product, in u128: fractions up to 25 digits).
+            #[test]
+            fn a_fraction_is_rounded_to_the_nearest_nanosecond(
+                whole in prop_oneof![0u64..1_000, any::<u32>().prop_map(u64::from)],
+                fraction in "[0-9]{0,25}",
+                unit in 0usize..6,
+            ) {
+                let (name, size) = UNITS[unit];
+                let text = format!("{whole}.{fraction}{name}");
+                let k = fraction.len() as u32;
+                let f: u128 = if fraction.is_empty() { 0 } else { fraction.parse().unwrap() };
+                let product = f * size;
+                let scale = 10u128.pow(k);
+                let rounded = product / scale + u128::from(2 * (product % scale) >= scale);
+                let ns = u128::from(whole) * size + rounded;
+                let want = Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32);
+                prop_assert_eq!(parse(&text), Ok(want), "{}", text);
+            }
+        }
     }
 
     #[test]

@@ -4,9 +4,19 @@
 //! each `--config`, all on the same seed, and prints a per-phase table of
 //! each run (or the JSON report, the same bytes every time). It writes the
 //! HTML report too, drawn by the same module as the demo's.
+//!
+//! A scenario past the simulator's limit (`fusebox_sim::MAX_REQUESTS`
+//! client requests a run) is refused before it starts, with its estimate.
+//! A run that takes longer than a few seconds draws a progress line on
+//! standard error, when that is a terminal (never into a pipe or a file):
+//! the run, the virtual time reached, the requests simulated against the
+//! estimate. The line is wiped when the run ends, so what is printed after
+//! is the same as without it.
 
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use fusebox::ConfigFile;
 
@@ -39,8 +49,10 @@ pub(crate) fn run(args: SimulateArgs) -> Result<ExitCode, Failure> {
         let cfg = ConfigFile::read(path).map_err(|e| Failure(e.to_string()))?;
         configs.push((stem(path), cfg));
     }
-    let report =
-        fusebox_sim::simulate(&file.scenario, &configs).map_err(|e| Failure(e.to_string()))?;
+    let mut line = ProgressLine::new(std::io::stderr().is_terminal());
+    let report = fusebox_sim::simulate_observed(&file.scenario, &configs, |p| line.show(p));
+    line.wipe();
+    let report = report.map_err(|e| Failure(e.to_string()))?;
     let path = args
         .report
         .unwrap_or_else(|| PathBuf::from("target/fusebox-sim/report.html"));
@@ -67,4 +79,72 @@ fn stem(path: &Path) -> String {
         || path.display().to_string(),
         |s| s.to_string_lossy().into_owned(),
     )
+}
+
+/// The progress line: drawn on a terminal from [`QUIET_FOR`] after the
+/// start, at most every [`REDRAW`].
+struct ProgressLine {
+    on: bool,
+    start: Instant,
+    drawn: Option<Instant>,
+}
+
+/// How long a run goes without a progress line.
+const QUIET_FOR: Duration = Duration::from_secs(3);
+
+/// How often the line is redrawn.
+const REDRAW: Duration = Duration::from_millis(250);
+
+impl ProgressLine {
+    fn new(on: bool) -> Self {
+        ProgressLine {
+            on,
+            start: Instant::now(),
+            drawn: None,
+        }
+    }
+
+    fn show(&mut self, p: &fusebox_sim::Progress<'_>) {
+        if !self.on || self.start.elapsed() < QUIET_FOR {
+            return;
+        }
+        if self.drawn.is_some_and(|t| t.elapsed() < REDRAW) {
+            return;
+        }
+        self.drawn = Some(Instant::now());
+        let text = format!(
+            "simulating {} (run {} of {}): {} of {} virtual, {} of ~{} requests, {:.0}% in {:.0}s",
+            p.config,
+            p.run + 1,
+            p.runs,
+            fusebox::duration::human(p.simulated.min(p.duration)),
+            fusebox::duration::human(p.duration),
+            millions(p.requests),
+            millions(p.estimated),
+            p.done() * 100.0,
+            self.start.elapsed().as_secs_f64(),
+        );
+        let mut err = std::io::stderr().lock();
+        // \r and "erase to the end of the line": the line redraws in place.
+        let _ = write!(err, "\r{text}\x1b[K");
+        let _ = err.flush();
+    }
+
+    /// Erases the line, if one was drawn.
+    fn wipe(&mut self) {
+        if self.drawn.take().is_some() {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[K");
+            let _ = err.flush();
+        }
+    }
+}
+
+/// A count for the progress line: `950`, `12.3k`, `605.0M`.
+fn millions(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
 }
