@@ -68,7 +68,7 @@ mod table;
 use std::fmt;
 
 pub use admit::{Admission, Admit};
-pub use engine::{run_logged, run_regulated, ClientRequest, RunResult};
+pub use engine::{fusebox_seed, run_logged, run_regulated, ClientRequest, RunResult};
 pub use scenario::Scenario;
 pub use stats::{DependencyRow, End, PhaseRow};
 
