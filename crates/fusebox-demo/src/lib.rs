@@ -203,6 +203,9 @@ impl DemoReport {
         let mut out = table::text(self);
         out.push('\n');
         out.push_str(&verdict::text(&self.checks()));
+        if let Some(note) = verdict::real_clock_note(self) {
+            out.push_str(&note);
+        }
         out
     }
 
