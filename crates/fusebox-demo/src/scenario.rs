@@ -192,4 +192,23 @@ impl Scenario {
     pub fn in_episode(&self, t: Duration) -> bool {
         matches!(self.phase(t), Phase::Errors | Phase::Slow)
     }
+
+    /// The longest a query of the slow episode holds its connection: the
+    /// slow latency plus its 10% jitter, plus the longest healthy cost
+    /// (17 ms, on a database that is not thrashing).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_demo::Scenario;
+    ///
+    /// let s = Scenario::for_run(Duration::from_secs(30));
+    /// assert_eq!(s.longest_slow_query(), Duration::from_millis(897));
+    /// ```
+    pub fn longest_slow_query(&self) -> Duration {
+        self.slow_latency.mul_f64(1.1) + LONGEST_HEALTHY_QUERY
+    }
 }
+
+/// The longest healthy query: 2 ms plus an exponential tail cut at 15 ms
+/// (`database.rs`, and the simulator's `max` in `simulated.rs`).
+pub(crate) const LONGEST_HEALTHY_QUERY: Duration = Duration::from_millis(17);

@@ -70,7 +70,7 @@ pub(crate) fn scenario(s: &Scenario) -> fusebox_sim::Scenario {
             latency: Latency::Exponential {
                 mean: Duration::from_millis(3),
                 shift: Duration::from_millis(2),
-                max: Some(Duration::from_millis(17)),
+                max: Some(crate::scenario::LONGEST_HEALTHY_QUERY),
             },
             timeout: Some(s.timeout),
             fuse: Some(DB.to_owned()),

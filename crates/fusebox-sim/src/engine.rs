@@ -223,6 +223,19 @@ struct Sim<'a> {
     _fb: Option<Fusebox>,
 }
 
+/// The seed of the Fusebox that runs the fuses and valves of a scenario
+/// seeded `seed` (its builder's `seed`, see [`fusebox::Fusebox::builder`]).
+/// A real-clock run of the same scenario that seeds its Fusebox with it
+/// draws the same numbers as the simulation (the demo's real run does).
+///
+/// ```
+/// assert_ne!(fusebox_sim::fusebox_seed(7), 7);
+/// assert_eq!(fusebox_sim::fusebox_seed(7), fusebox_sim::fusebox_seed(7));
+/// ```
+pub fn fusebox_seed(seed: u64) -> u64 {
+    mix(seed ^ 0xF05E_B0C5)
+}
+
 /// Runs `s` with the fuse and valve of `config` named by the scenario's
 /// dependency (`None`: unprotected).
 pub(crate) fn run(
@@ -292,7 +305,7 @@ fn run_with_log(
         Some(cfg) => {
             let fb = Fusebox::builder()
                 .clock(clock.clone())
-                .seed(mix(s.seed ^ 0xF05E_B0C5))
+                .seed(fusebox_seed(s.seed))
                 .build();
             fb.load_config(cfg)
                 .map_err(|e| SimError::new(format!("config {name}: {e}")))?;

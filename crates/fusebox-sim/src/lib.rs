@@ -82,7 +82,7 @@ mod work;
 use std::fmt;
 
 pub use admit::{Admission, Admit};
-pub use engine::{run_logged, run_regulated, ClientRequest, RunResult};
+pub use engine::{fusebox_seed, run_logged, run_regulated, ClientRequest, RunResult};
 pub use latency::QUANTILE_ERROR;
 pub use progress::Progress;
 pub use scenario::Scenario;
