@@ -115,6 +115,33 @@ fn a_cancelled_waiter_never_leaks_or_double_frees_a_slot() {
     });
 }
 
+/// A `try_acquire` racing `release` (a thread freeing the one slot) while
+/// `waiter` is queued: the newcomer is refused whoever goes first, the
+/// waiter is served, and every slot is free afterwards.
+fn newcomer_after_waiter(
+    v: &Valve,
+    mut waiter: std::pin::Pin<Box<fusebox::valve::Acquire>>,
+    release: thread::JoinHandle<()>,
+) {
+    let jumped = v.try_acquire();
+    release.join().unwrap();
+    assert_eq!(
+        jumped.as_ref().map(|_| ()).unwrap_err(),
+        &Refused::Busy,
+        "a try_acquire took the freed slot ahead of the queued waiter"
+    );
+    drop(jumped);
+    match waiter
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(Ok(p)) => drop(p),
+        other => panic!("the waiter was not served: {other:?}"),
+    }
+    drop(waiter);
+    all_free(v, 1);
+}
+
 /// The lock-free fast path never admits ahead of a queued waiter: while a
 /// release is handing the slot on, a `try_acquire` racing it finds the
 /// waiter first and is refused, and the waiter gets the slot.
@@ -128,20 +155,7 @@ fn the_fast_path_never_jumps_the_queue() {
         assert!(waiter.as_mut().poll(&mut cx).is_pending(), "queued");
         assert_eq!(v.queued(), 1);
         let t = thread::spawn(move || drop(held));
-        let jumped = v.try_acquire();
-        t.join().unwrap();
-        assert_eq!(
-            jumped.as_ref().map(|_| ()).unwrap_err(),
-            &Refused::Busy,
-            "a try_acquire took the slot ahead of the queued waiter"
-        );
-        drop(jumped);
-        match waiter.as_mut().poll(&mut cx) {
-            Poll::Ready(Ok(p)) => drop(p),
-            other => panic!("the waiter was not served: {other:?}"),
-        }
-        drop(waiter);
-        all_free(&v, 1);
+        newcomer_after_waiter(&v, waiter, t);
     });
 }
 
@@ -162,20 +176,7 @@ fn a_shrunk_limit_reopening_serves_the_waiter_first() {
         drop(first); // one runs, at the new limit: still no room
         assert!(waiter.as_mut().poll(&mut cx).is_pending(), "still queued");
         let t = thread::spawn(move || drop(second)); // the limit reopens
-        let jumped = v.try_acquire();
-        t.join().unwrap();
-        assert_eq!(
-            jumped.as_ref().map(|_| ()).unwrap_err(),
-            &Refused::Busy,
-            "a try_acquire took the reopened slot ahead of the waiter"
-        );
-        drop(jumped);
-        match waiter.as_mut().poll(&mut cx) {
-            Poll::Ready(Ok(p)) => drop(p),
-            other => panic!("the waiter was not served: {other:?}"),
-        }
-        drop(waiter);
-        all_free(&v, 1);
+        newcomer_after_waiter(&v, waiter, t);
     });
 }
 

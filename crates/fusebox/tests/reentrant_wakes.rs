@@ -59,6 +59,14 @@ fn park(f: &mut Pending, waker: &Waker) {
         .is_pending());
 }
 
+/// Polls `f` once more; it must have been granted (the permit is dropped).
+fn granted(f: &mut Pending, what: &str) {
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(p)) => drop(p),
+        other => panic!("{what} was not granted: {other:?}"),
+    }
+}
+
 fn within_seconds(what: &'static str) -> watchdog::Watchdog {
     watchdog::watchdog(what, Duration::from_secs(20))
 }
@@ -81,10 +89,7 @@ fn a_wake_that_drops_another_waiter_completes() {
     drop(held); // grants `a`, whose wake drops `b`: the valve's lock is free
     assert!(b.lock().unwrap().is_none(), "the wake ran");
     assert_eq!(v.queued(), 0);
-    match a.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(Ok(p)) => drop(p),
-        other => panic!("a was not granted: {other:?}"),
-    }
+    granted(&mut a, "a");
     assert_eq!(v.in_flight(), 0);
 }
 
@@ -107,12 +112,8 @@ fn a_wake_that_releases_a_permit_completes() {
     // takes the valve's lock to hand the slot on to `b`.
     drop(first);
     assert!(second.lock().unwrap().is_none(), "the wake ran");
-    for f in [&mut a, &mut b] {
-        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(Ok(p)) => drop(p),
-            other => panic!("not granted: {other:?}"),
-        }
-    }
+    granted(&mut a, "a");
+    granted(&mut b, "b");
     assert_eq!((v.in_flight(), v.queued()), (0, 0));
 }
 
@@ -140,10 +141,7 @@ fn a_wake_that_runs_the_task_inline_completes() {
     park(&mut b, Waker::noop());
     drop(held);
     assert!(*ran.lock().unwrap(), "the task ran inline");
-    match b.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(Ok(p)) => drop(p),
-        other => panic!("b was not granted: {other:?}"),
-    }
+    granted(&mut b, "b");
     assert_eq!((v.in_flight(), v.queued()), (0, 0));
 }
 
