@@ -12,8 +12,9 @@
 //! on; the library never installs one.
 //!
 //! The names, kinds, units, help and labels are the catalog's, the same as
-//! the admin server's `/metrics`; a cleared alarm's gauge goes to 0 here
-//! (the series stays in the recorder), where the admin drops the line.
+//! the admin server's `/metrics`; a cleared alarm's gauge, and that of a key
+//! that left its keyed family's top keys, goes to 0 here (the series stays
+//! in the recorder), where the admin drops the line.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ use metrics::{
 use crate::catalog::{self, Kind, Metric, Unit, Value};
 use crate::event::Alarm;
 use crate::fuse::FuseSnapshot;
+use crate::keyed::KeyedSnapshot;
 use crate::pipeline::PipelineSnapshot;
 use crate::stats::histogram::HistogramSnapshot;
 use crate::valve::engine::ValveCore;
@@ -47,6 +49,8 @@ pub(crate) struct Exporter {
 struct Last {
     histograms: HashMap<Series, HistogramSnapshot>,
     alarms: BTreeSet<Vec<(&'static str, String)>>,
+    /// The keyed families' top keys published last.
+    top_keys: BTreeSet<Vec<(&'static str, String)>>,
 }
 
 fn unit(u: Unit) -> metrics::Unit {
@@ -79,6 +83,7 @@ impl Exporter {
         valves: &[Arc<ValveCore>],
         alarms: &[Alarm],
         pipelines: &[PipelineSnapshot],
+        keyed: &[KeyedSnapshot],
     ) {
         for m in catalog::ALL {
             describe(m);
@@ -87,9 +92,11 @@ impl Exporter {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         let mut histograms = HashMap::new();
         let mut active = BTreeSet::new();
+        let mut top_keys = BTreeSet::new();
         let samples = catalog::samples_of(fuses, &valves, alarms)
             .into_iter()
-            .chain(catalog::pipeline_samples(pipelines));
+            .chain(catalog::pipeline_samples(pipelines))
+            .chain(catalog::keyed_samples(keyed));
         for s in samples {
             let name = s.metric.name;
             let owned: Vec<(&'static str, String)> =
@@ -109,6 +116,8 @@ impl Exporter {
             }
             if std::ptr::eq(s.metric, &catalog::ALARM_ACTIVE) {
                 active.insert(owned);
+            } else if std::ptr::eq(s.metric, &catalog::KEYED_TOP_KEY_REFUSED) {
+                top_keys.insert(owned);
             }
         }
         // A removed valve's history goes; a reinstalled one starts over.
@@ -117,5 +126,12 @@ impl Exporter {
             gauge!(catalog::ALARM_ACTIVE.name, labels(cleared)).set(0.0);
         }
         last.alarms = active;
+        // A key that left its family's top goes to 0 once and is forgotten
+        // here: the series a recorder holds are the recorder's to expire
+        // (metrics-exporter-prometheus: `idle_timeout`).
+        for gone in last.top_keys.difference(&top_keys) {
+            gauge!(catalog::KEYED_TOP_KEY_REFUSED.name, labels(gone)).set(0.0);
+        }
+        last.top_keys = top_keys;
     }
 }
