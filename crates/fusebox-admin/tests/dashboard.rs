@@ -239,7 +239,7 @@ async fn dashboard_follows_a_blow_and_a_heal_live() {
     )
     .build(&fb, "hosts")
     .unwrap();
-    hosts.ask("a.example");
+    assert_eq!(hosts.ask("a.example"), fusebox::Ask::Ok);
     hosts.melt("b.example");
     let tenants: KeyedValves<String> =
         KeyedBuilder::new(ValveConfig::new().concurrency(1).queue(0))

@@ -152,7 +152,7 @@ fn scenario() -> (Fusebox, ManualClock, Scenario) {
         hosts.melt(key);
     }
     assert_eq!(hosts.ask("b.example"), Ask::Blown);
-    hosts.ask("ok.example");
+    assert_eq!(hosts.ask("ok.example"), Ask::Ok);
     let tenants: KeyedValves<String> =
         KeyedBuilder::new(ValveConfig::new().concurrency(1).queue(0))
             .build(&fb, "tenants")
