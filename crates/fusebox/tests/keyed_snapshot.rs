@@ -344,3 +344,33 @@ fn metrics_stay_bounded_with_ten_thousand_keys_blown() {
     // families, and as many as the snapshot has samples.
     assert!(snap.samples().len() < 200, "{}", snap.samples().len());
 }
+
+/// What a snapshot of a big family costs: run with `--ignored --nocapture`
+/// (the figures depend on the machine; nothing is asserted of them).
+#[test]
+#[ignore = "a measurement, not a check"]
+fn survey_cost() {
+    let (fb, _clock) = manual();
+    let h: KeyedFuses<u64> = KeyedBuilder::new(FuseConfig::standard(0, 10 * SEC))
+        .build(&fb, "hosts")
+        .unwrap();
+    for (keys, blown) in [(100_000u64, 1_000u64), (1_000_000, 10_000)] {
+        let have = h.stats().keys as u64;
+        for k in have..keys {
+            assert_eq!(h.ask(&k), Ask::Ok);
+        }
+        for k in 0..blown {
+            h.melt(&k);
+        }
+        let runs = 5;
+        let start = std::time::Instant::now();
+        for _ in 0..runs {
+            let k = fb.keyed();
+            assert_eq!(k[0].stats.keys as u64, keys);
+        }
+        eprintln!(
+            "survey_cost: {keys} keys, {blown} blown: {:?} per Fusebox::keyed",
+            start.elapsed() / runs
+        );
+    }
+}
