@@ -62,7 +62,7 @@
 //! ([`PipelineBuilder::fusebox`](crate::pipeline::PipelineBuilder::fusebox)),
 //! the keyed metrics for the live keyed families
 //! ([`Fusebox::keyed`](crate::Fusebox::keyed)): a fixed number of series
-//! per family and at most [`TOP_KEYS`](crate::keyed::TOP_KEYS) top keys,
+//! per family and at most [`TOP_KEYS`] top keys,
 //! never a series per key.
 //!
 //! # Histograms
@@ -444,7 +444,7 @@ pub static KEYED_VALVE_QUEUED: Metric = gauge(
     &["family"],
 );
 /// Refusals by one of a family's top keys, at most
-/// [`TOP_KEYS`](crate::keyed::TOP_KEYS) per family: a fuse family's blown
+/// [`TOP_KEYS`] per family: a fuse family's blown
 /// or disabled keys, a valve family's refusing keys (never a series per
 /// key). The `metrics` feature sets a key's gauge to 0 when it leaves the
 /// top, the admin's `/metrics` drops the line.
