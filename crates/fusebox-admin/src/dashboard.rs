@@ -19,6 +19,10 @@
 //! The process tile (`dashboard/runtime.js`) fetches `/api/runtime` once a
 //! second on its own: memory, CPU, threads, descriptors, tasks, workers.
 //!
+//! The keyed families (`dashboard/keyed.js`) come with each snapshot: a tile
+//! per family with its keys by state, its totals and a table of its top
+//! keys (at most ten; a family's keys are never all listed).
+//!
 //! All URLs in the page are relative to where it is served, so the router
 //! works nested under a prefix (`/admin` or `/admin/`) as well as at `/`.
 
@@ -35,6 +39,7 @@ const PAGE: &str = concat!(
     "<script>\n",
     include_str!("dashboard/dashboard.js"),
     include_str!("dashboard/runtime.js"),
+    include_str!("dashboard/keyed.js"),
     "</script>\n</body>\n</html>\n",
 );
 

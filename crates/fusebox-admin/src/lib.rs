@@ -15,11 +15,13 @@
 //! | method and path | answer |
 //! |---|---|
 //! | `GET /` | the dashboard: a live HTML page of fuses, valves and alarms |
-//! | `GET /api/snapshot` | everything at one instant: `{"at", "fuses", "valves", "alarms"}` |
+//! | `GET /api/snapshot` | everything at one instant: `{"at", "fuses", "valves", "alarms", "pipelines", "keyed"}` |
 //! | `GET /api/fuses` | JSON list of fuse snapshots, sorted by name |
 //! | `GET /api/fuses/{name}` | one fuse's snapshot; 404 if unknown |
 //! | `GET /api/valves` | JSON list of valve snapshots |
 //! | `GET /api/alarms` | JSON list of active alarms |
+//! | `GET /api/keyed` | JSON list of the keyed families, sorted by name: counts, totals, top 10 keys each ([below](#keyed-families)) |
+//! | `GET /api/keyed/{family}` | one keyed family, `?top=N` (0 to 100, default 10) top keys; 404 if unknown |
 //! | `GET /api/runtime` | the host process: tokio runtime, memory, CPU, threads, descriptors, busiest fuses and valves ([below](#runtime-and-process)) |
 //! | `GET /metrics` | Prometheus text format 0.0.4 ([the contract's names](fusebox::_contract#45-metric-names)) |
 //! | `GET /events` | server-sent events: `ready`, then every event as JSON |
@@ -35,13 +37,34 @@
 //! `GET /` serves a live page for operators: a tile per fuse (state as a big
 //! coloured word, ask rates ok and blown per second with a two-minute
 //! sparkline, melts, time to heal, heal step), a tile per valve (in flight,
-//! queued, refusals by reason, sojourn p99), the active alarms, and a process
+//! queued, refusals by reason, sojourn p99), a tile per keyed family (keys by
+//! state, totals, its top keys in a table), the active alarms, and a process
 //! tile from `/api/runtime` (RSS, CPU, threads, descriptors, tasks, workers).
 //! It follows `/events` and refreshes from `/api/snapshot`, survives a
 //! dropped stream (showing "reconnecting"), loads nothing from the network,
 //! and works nested under a prefix. Each fuse tile carries
 //! `data-fuse="<name>"` and `data-state="ok|blown|disabled"` for scripts and
 //! tests.
+//!
+//! # Keyed families
+//!
+//! A keyed family (`fusebox::keyed`) built with the Fusebox is listed by
+//! name while it lives, in `/api/snapshot` (`keyed`), `/api/keyed`, the
+//! metrics and the dashboard, always in a bounded summary: its config, how
+//! many keys it holds in each state, its totals, and its top keys (blown or
+//! disabled keys of a fuse family, keys refusing tasks of a valve family,
+//! most refusals first), never the keys themselves.
+//!
+//! ```text
+//! $ curl -s 'http://127.0.0.1:9797/api/keyed/hosts?top=1'
+//! {"name": "hosts", "kind": "fuses",
+//!  "config": {"fuse": {...}, "idle_ttl": "5m", "sweep_every": "5m", "sweep_budget": 1024, "max_keys": 1048576},
+//!  "stats": {"keys": 1200, "live": 3, "promotions": 7, "demotions": 4, "evictions": 310, "full": 0},
+//!  "states": {"ok": 1198, "blown": 2, "disabled": 0, "idle": 0, "busy": 0},
+//!  "totals": {"refused": 412, "melts": 19, "blows": 3, "heals": 1, "admitted": 0, ...},
+//!  "top": [{"key": "b.example", "state": "blown", "refused": 400, "blows": 2,
+//!           "last_blow": "12s", "next_heal": "42s", "in_flight": 0, "queued": 0}]}
+//! ```
 //!
 //! # Control and its token
 //!
@@ -241,6 +264,7 @@ mod error;
 mod events;
 mod guard;
 mod host;
+mod keyed;
 mod prometheus;
 mod routes;
 mod runtime;

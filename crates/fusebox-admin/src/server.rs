@@ -29,7 +29,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::routes::{self, AppState};
-use crate::{code_trace, dashboard, events, guard, host, runtime, AdminConfig};
+use crate::{code_trace, dashboard, events, guard, host, keyed, runtime, AdminConfig};
 
 /// The largest request body accepted, in bytes; larger ones get 413.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -86,6 +86,8 @@ pub fn router(fb: Fusebox, config: AdminConfig) -> Router {
         )
         .route("/api/valves", get(routes::valves))
         .route("/api/alarms", get(routes::alarms))
+        .route("/api/keyed", get(keyed::families))
+        .route("/api/keyed/{family}", get(keyed::family))
         .route("/api/runtime", get(runtime::runtime))
         .route("/metrics", get(routes::metrics))
         .route("/events", get(events::events))

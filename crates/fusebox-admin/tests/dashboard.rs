@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fusebox::keyed::{KeyedBuilder, KeyedFuses, KeyedValves};
 use fusebox::{FuseConfig, Fusebox, Heal, ValveConfig};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -231,6 +232,21 @@ async fn dashboard_follows_a_blow_and_a_heal_live() {
     for _ in 0..9 {
         let _ = fb.run("partner", || Err::<(), _>("down"));
     }
+    // Keyed families: one blown host of two, a tenant refusing.
+    let hosts: KeyedFuses<String> = KeyedBuilder::new(
+        FuseConfig::standard(0, Duration::from_secs(10))
+            .heal(Heal::reset(Duration::from_secs(600))),
+    )
+    .build(&fb, "hosts")
+    .unwrap();
+    assert_eq!(hosts.ask("a.example"), fusebox::Ask::Ok);
+    hosts.melt("b.example");
+    let tenants: KeyedValves<String> =
+        KeyedBuilder::new(ValveConfig::new().concurrency(1).queue(0))
+            .build(&fb, "tenants")
+            .unwrap();
+    let _held = tenants.try_acquire("acme").unwrap();
+    assert!(tenants.try_acquire("acme").is_err());
     let server = support::start(fb.clone()).await;
     // The browser talks to the server through a proxy that the test can cut,
     // to see the page survive a dropped event stream.
@@ -330,6 +346,7 @@ async fn dashboard_follows_a_blow_and_a_heal_live() {
     let load_id = wd.js(LOAD_ID).await;
     assert!(load_id.is_string(), "window.fusebox.loadId set: {load_id}");
     check_process_tile(&wd).await;
+    check_keyed_tiles(&wd, &hosts).await;
 
     // Cut every connection: the page says so, and recovers by itself.
     proxy.abort();
@@ -425,6 +442,76 @@ async fn check_process_tile(wd: &WebDriver) {
     assert_eq!(number("workers"), 2.0, "{tile}");
     assert!(number("threads") >= 2.0, "{tile}");
     assert!(number("tasks") >= 1.0, "{tile}");
+}
+
+/// A keyed family's tile: `[kind, state, text]`, or null.
+const KEYED_TILE: &str = "const t = document.querySelector(`[data-family=\"${arguments[0]}\"]`); \
+    return t ? [t.dataset.kind, t.dataset.state, t.innerText] : null;";
+
+/// The rows of a family's top keys table: `[key, state]` each.
+const KEYED_ROWS: &str = "const t = document.querySelector(`[data-family=\"${arguments[0]}\"]`); \
+    return t ? [...t.querySelectorAll('tr[data-key]')].map((r) => [r.dataset.key, r.dataset.state]) : null;";
+
+/// The keyed section shows each family, its keys by state and its top
+/// keys, and follows a new blow live.
+async fn check_keyed_tiles(wd: &WebDriver, hosts: &KeyedFuses<String>) {
+    let js = |script: &str, family: &str| json!({"script": script, "args": [family]});
+    let rows = |family: &'static str| {
+        let body = js(KEYED_ROWS, family);
+        async move { wd.cmd(Method::POST, "/execute/sync", Some(body)).await }
+    };
+    let start = Instant::now();
+    while rows("hosts").await != json!([["b.example", "blown"]]) {
+        assert!(
+            start.elapsed() < WAIT,
+            "dashboard: waited {WAIT:?} for the hosts family's top keys; last saw {}",
+            rows("hosts").await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let tile = wd
+        .cmd(Method::POST, "/execute/sync", Some(js(KEYED_TILE, "hosts")))
+        .await;
+    assert_eq!(tile[0], "fuses", "{tile}");
+    assert_eq!(tile[1], "blown", "{tile}");
+    let text = tile[2].as_str().unwrap_or_default();
+    assert!(text.contains("1 ok, 1 blown, 0 disabled"), "{text:?}");
+    assert!(text.contains("1 melts, 1 blows"), "{text:?}");
+    let tile = wd
+        .cmd(
+            Method::POST,
+            "/execute/sync",
+            Some(js(KEYED_TILE, "tenants")),
+        )
+        .await;
+    assert_eq!(tile[0], "valves", "{tile}");
+    let text = tile[2].as_str().unwrap_or_default();
+    assert!(text.contains("1 busy, 0 idle"), "{text:?}");
+    assert!(text.contains("busy 1"), "{text:?}");
+    assert_eq!(rows("tenants").await, json!([["acme", "busy"]]));
+    // A second host blows and is refused twice: it leads the table, live.
+    hosts.melt("c.example");
+    for _ in 0..2 {
+        assert_eq!(hosts.ask("c.example"), fusebox::Ask::Blown);
+    }
+    let start = Instant::now();
+    let want = json!([["c.example", "blown"], ["b.example", "blown"]]);
+    while rows("hosts").await != want {
+        assert!(
+            start.elapsed() < WAIT,
+            "dashboard: waited {WAIT:?} for c.example; last saw {}",
+            rows("hosts").await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "dashboard: keyed families shown after {:?}",
+        start.elapsed()
+    );
+    wd.js("document.getElementById('h-keyed').scrollIntoView(); return true;")
+        .await;
+    save_screenshot(wd, "dashboard-keyed.png").await;
+    wd.js("window.scrollTo(0, 0); return true;").await;
 }
 
 /// Saves the page as `target/<name>`.

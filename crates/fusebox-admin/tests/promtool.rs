@@ -20,6 +20,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use fusebox::catalog::{self, Kind};
+use fusebox::keyed::{KeyedBuilder, KeyedFuses, KeyedValves};
 use fusebox::pipeline::{FallbackValue, Pipeline};
 use fusebox::retry::{RetryBudget, RetryPolicy};
 use fusebox::{Ask, FuseConfig, Fusebox, Heal, ManualClock, Refused, ValveConfig};
@@ -40,7 +41,7 @@ fn poll_once<F: Future + Unpin>(f: &mut F) -> Option<F::Output> {
 /// A fuse melted until it blew (and its alarm set), a healthy one, a fuse
 /// with a name that needs escaping; a valve with waits, busy, queue-full and
 /// timeout refusals and sampled service times; a rate-limited valve.
-fn scenario() -> (Fusebox, ManualClock, Pipeline<FallbackValue<u8>>) {
+fn scenario() -> (Fusebox, ManualClock, Scenario) {
     let clock = ManualClock::new();
     let fb = Fusebox::builder()
         .clock(clock.clone())
@@ -142,7 +143,41 @@ fn scenario() -> (Fusebox, ManualClock, Pipeline<FallbackValue<u8>>) {
         (st.retries, st.budget_exhausted_retries, st.fallbacks.failed),
         (2, 2, 2)
     );
-    (fb, clock, p)
+    // Keyed families: a fuse family with blown keys (one named with a
+    // quote, a backslash and a line feed), a valve family refusing.
+    let hosts: KeyedFuses<String> = KeyedBuilder::new(FuseConfig::standard(0, 10 * SEC))
+        .build(&fb, "hosts")
+        .unwrap();
+    for key in ["a.example", "we\"ird\\key\n", "b.example"] {
+        hosts.melt(key);
+    }
+    assert_eq!(hosts.ask("b.example"), Ask::Blown);
+    assert_eq!(hosts.ask("ok.example"), Ask::Ok);
+    let tenants: KeyedValves<String> =
+        KeyedBuilder::new(ValveConfig::new().concurrency(1).queue(0))
+            .build(&fb, "tenants")
+            .unwrap();
+    let permit = tenants.try_acquire("acme").unwrap();
+    assert_eq!(tenants.try_acquire("acme").unwrap_err(), Refused::Busy);
+    (
+        fb,
+        clock,
+        Scenario {
+            _pipeline: p,
+            _hosts: hosts,
+            _tenants: tenants,
+            _permit: permit,
+        },
+    )
+}
+
+/// What the scenario's snapshot needs alive: a pipeline and keyed families
+/// are listed while they live.
+struct Scenario {
+    _pipeline: Pipeline<FallbackValue<u8>>,
+    _hosts: KeyedFuses<String>,
+    _tenants: KeyedValves<String>,
+    _permit: fusebox::Permit,
 }
 
 /// The admin's `/metrics` body, over HTTP.
@@ -240,7 +275,7 @@ fn families(text: &str) -> BTreeMap<String, (String, String)> {
 
 #[test]
 fn admin_metrics_pass_promtool_check_metrics() {
-    let (fb, _clock, _pipeline) = scenario();
+    let (fb, _clock, _held) = scenario();
     let text = admin_text(&fb);
     // The scenario reached what it is for.
     for line in [
@@ -261,7 +296,7 @@ fn admin_metrics_pass_promtool_check_metrics() {
 
 #[test]
 fn metrics_feature_text_passes_promtool_check_metrics() {
-    let (fb, _clock, _pipeline) = scenario();
+    let (fb, _clock, _held) = scenario();
     let text = metrics_feature_text(&fb);
     assert!(
         text.contains("fusebox_valve_sojourn_seconds_bucket{valve=\"api\",le=\"0.05\"} 202"),
@@ -295,7 +330,7 @@ fn samples(text: &str) -> (Vec<&str>, BTreeMap<&str, f64>) {
 
 #[test]
 fn both_exports_have_the_catalogs_families_and_the_same_samples() {
-    let (fb, _clock, _pipeline) = scenario();
+    let (fb, _clock, _held) = scenario();
     let admin_text = admin_text(&fb);
     let feature_text = metrics_feature_text(&fb);
     let catalog: BTreeMap<String, (String, String)> = catalog::ALL

@@ -38,13 +38,32 @@
 //! | `fusebox_hedges_total` | counter | count | `pipeline` |
 //! | `fusebox_retry_budget_exhausted_total` | counter | count | `pipeline`, `kind` = `retry` \| `hedge` |
 //! | `fusebox_fallbacks_total` | counter | count | `pipeline`, `reason` = `blown` \| `refused` \| `timeout` \| `failed` |
+//! | `fusebox_keyed_keys` | gauge | count | `family`, `state` = `ok` \| `blown` \| `disabled` (fuse families) or `idle` \| `busy` (valve families) |
+//! | `fusebox_keyed_engines` | gauge | count | `family` |
+//! | `fusebox_keyed_promotions_total` | counter | count | `family` |
+//! | `fusebox_keyed_demotions_total` | counter | count | `family` |
+//! | `fusebox_keyed_evictions_total` | counter | count | `family` |
+//! | `fusebox_keyed_full_total` | counter | count | `family` |
+//! | `fusebox_keyed_fuse_refused_total` | counter (fuse families) | count | `family` |
+//! | `fusebox_keyed_fuse_melts_total` | counter (fuse families) | count | `family` |
+//! | `fusebox_keyed_fuse_blows_total` | counter (fuse families) | count | `family` |
+//! | `fusebox_keyed_fuse_heals_total` | counter (fuse families) | count | `family` |
+//! | `fusebox_keyed_valve_admitted_total` | counter (valve families) | count | `family` |
+//! | `fusebox_keyed_valve_refused_total` | counter (valve families) | count | `family`, `reason` (a valve's, but `removed`) |
+//! | `fusebox_keyed_valve_in_flight` | gauge (valve families) | count | `family` |
+//! | `fusebox_keyed_valve_queued` | gauge (valve families) | count | `family` |
+//! | `fusebox_keyed_top_key_refused` | gauge: at most 10 keys per family | count | `family`, `key` |
 //!
 //! `reason` is one of [`Refused::as_str`](crate::Refused::as_str) for a
 //! valve, one of [`ReasonKind::as_str`](crate::pipeline::ReasonKind::as_str)
 //! for a fallback; `alarm` one of
 //! [`AlarmKind::as_str`](crate::event::AlarmKind::as_str). The pipeline
 //! metrics have samples for the pipelines built with the Fusebox
-//! ([`PipelineBuilder::fusebox`](crate::pipeline::PipelineBuilder::fusebox)).
+//! ([`PipelineBuilder::fusebox`](crate::pipeline::PipelineBuilder::fusebox)),
+//! the keyed metrics for the live keyed families
+//! ([`Fusebox::keyed`](crate::Fusebox::keyed)): a fixed number of series
+//! per family and at most [`TOP_KEYS`] top keys,
+//! never a series per key.
 //!
 //! # Histograms
 //!
@@ -85,6 +104,7 @@
 
 use crate::event::Alarm;
 use crate::fuse::{FuseSnapshot, FuseState};
+use crate::keyed::{KeyState, KeyedKind, KeyedSnapshot, TOP_KEYS};
 use crate::pipeline::{PipelineSnapshot, ReasonKind};
 use crate::stats::histogram::{HistogramSnapshot, BOUNDS_SECS};
 use crate::valve::engine::REASONS;
@@ -333,8 +353,110 @@ pub static PIPELINE_FALLBACKS: Metric = counter(
     &["pipeline", "reason"],
 );
 
+/// Keys a keyed family holds, by state: `ok`, `blown`, `disabled` for a
+/// fuse family, `idle`, `busy` for a valve family.
+pub static KEYED_KEYS: Metric = gauge(
+    "fusebox_keyed_keys",
+    Some(Unit::Count),
+    "Keys a keyed family holds, by state.",
+    &["family", "state"],
+);
+/// Keys of a keyed family holding an engine (every key of a valve family).
+pub static KEYED_ENGINES: Metric = gauge(
+    "fusebox_keyed_engines",
+    Some(Unit::Count),
+    "Keys of a keyed family holding an engine.",
+    &["family"],
+);
+/// Keys a keyed family gave an engine.
+pub static KEYED_PROMOTIONS: Metric = counter(
+    "fusebox_keyed_promotions_total",
+    "Keys a keyed family gave an engine.",
+    &["family"],
+);
+/// Engines a keyed family's sweep gave back while their key stayed.
+pub static KEYED_DEMOTIONS: Metric = counter(
+    "fusebox_keyed_demotions_total",
+    "Engines a keyed family gave back while their key stayed.",
+    &["family"],
+);
+/// Keys a keyed family forgot after their idle TTL.
+pub static KEYED_EVICTIONS: Metric = counter(
+    "fusebox_keyed_evictions_total",
+    "Keys a keyed family forgot after their idle TTL.",
+    &["family"],
+);
+/// New keys a keyed family turned away, holding its `max_keys`.
+pub static KEYED_FULL: Metric = counter(
+    "fusebox_keyed_full_total",
+    "New keys a keyed family turned away, holding its max_keys.",
+    &["family"],
+);
+/// Asks a keyed fuse family refused (its key blown or disabled).
+pub static KEYED_FUSE_REFUSED: Metric = counter(
+    "fusebox_keyed_fuse_refused_total",
+    "Asks a keyed fuse family refused (key blown or disabled).",
+    &["family"],
+);
+/// Melts recorded by a keyed fuse family's keys.
+pub static KEYED_FUSE_MELTS: Metric = counter(
+    "fusebox_keyed_fuse_melts_total",
+    "Melts recorded by a keyed fuse family's keys.",
+    &["family"],
+);
+/// Times a key of a keyed fuse family blew.
+pub static KEYED_FUSE_BLOWS: Metric = counter(
+    "fusebox_keyed_fuse_blows_total",
+    "Times a key of a keyed fuse family blew.",
+    &["family"],
+);
+/// Times a key of a keyed fuse family healed on its own.
+pub static KEYED_FUSE_HEALS: Metric = counter(
+    "fusebox_keyed_fuse_heals_total",
+    "Times a key of a keyed fuse family healed on its own.",
+    &["family"],
+);
+/// Tasks a keyed valve family admitted.
+pub static KEYED_VALVE_ADMITTED: Metric = counter(
+    "fusebox_keyed_valve_admitted_total",
+    "Tasks a keyed valve family admitted.",
+    &["family"],
+);
+/// Tasks a keyed valve family refused, by reason (a valve's reasons but
+/// `removed`; a new key turned away is `fusebox_keyed_full_total`).
+pub static KEYED_VALVE_REFUSED: Metric = counter(
+    "fusebox_keyed_valve_refused_total",
+    "Tasks a keyed valve family refused, by reason.",
+    &["family", "reason"],
+);
+/// Tasks running under a keyed valve family, over every key.
+pub static KEYED_VALVE_IN_FLIGHT: Metric = gauge(
+    "fusebox_keyed_valve_in_flight",
+    Some(Unit::Count),
+    "Tasks running under a keyed valve family.",
+    &["family"],
+);
+/// Tasks waiting at a keyed valve family, over every key.
+pub static KEYED_VALVE_QUEUED: Metric = gauge(
+    "fusebox_keyed_valve_queued",
+    Some(Unit::Count),
+    "Tasks waiting at a keyed valve family.",
+    &["family"],
+);
+/// Refusals by one of a family's top keys, at most
+/// [`TOP_KEYS`] per family: a fuse family's blown
+/// or disabled keys, a valve family's refusing keys (never a series per
+/// key). The `metrics` feature sets a key's gauge to 0 when it leaves the
+/// top, the admin's `/metrics` drops the line.
+pub static KEYED_TOP_KEY_REFUSED: Metric = gauge(
+    "fusebox_keyed_top_key_refused",
+    Some(Unit::Count),
+    "Refusals by one of a keyed family's top keys (at most 10 per family).",
+    &["family", "key"],
+);
+
 /// Every metric, in the order both exports give them.
-pub static ALL: [&Metric; 22] = [
+pub static ALL: [&Metric; 37] = [
     &FUSE_ASKS,
     &FUSE_MELTS,
     &FUSE_BLOWS,
@@ -357,6 +479,21 @@ pub static ALL: [&Metric; 22] = [
     &PIPELINE_HEDGES,
     &PIPELINE_BUDGET_EXHAUSTED,
     &PIPELINE_FALLBACKS,
+    &KEYED_KEYS,
+    &KEYED_ENGINES,
+    &KEYED_PROMOTIONS,
+    &KEYED_DEMOTIONS,
+    &KEYED_EVICTIONS,
+    &KEYED_FULL,
+    &KEYED_FUSE_REFUSED,
+    &KEYED_FUSE_MELTS,
+    &KEYED_FUSE_BLOWS,
+    &KEYED_FUSE_HEALS,
+    &KEYED_VALVE_ADMITTED,
+    &KEYED_VALVE_REFUSED,
+    &KEYED_VALVE_IN_FLIGHT,
+    &KEYED_VALVE_QUEUED,
+    &KEYED_TOP_KEY_REFUSED,
 ];
 
 /// The value of one sample.
@@ -544,6 +681,101 @@ pub fn pipeline_samples(pipelines: &[PipelineSnapshot]) -> Vec<Sample<'_>> {
     out
 }
 
+/// Every sample of the keyed family metrics, metric by metric in the order
+/// of [`ALL`] (they come after the pipelines'), families in the order
+/// given. A family has a fixed number of samples and at most
+/// [`TOP_KEYS`] more, one per top key: bounded, however many keys it holds.
+pub fn keyed_samples<'a>(families: &'a [KeyedSnapshot]) -> Vec<Sample<'a>> {
+    let mut out = Vec::with_capacity(24 * families.len());
+    let mut push = |metric: &'static Metric, labels: Vec<(&'static str, &'a str)>, value| {
+        debug_assert_eq!(labels.len(), metric.labels.len());
+        out.push(Sample {
+            metric,
+            labels,
+            value,
+        });
+    };
+    for k in families {
+        for &state in KeyState::of(k.kind) {
+            push(
+                &KEYED_KEYS,
+                vec![("family", &*k.name), ("state", state.as_str())],
+                Value::Gauge(k.states.get(state) as f64),
+            );
+        }
+    }
+    type PerFamily = (&'static Metric, fn(&KeyedSnapshot) -> Option<Value<'_>>);
+    let per_family: [PerFamily; 9] = [
+        (&KEYED_ENGINES, |k| Some(Value::Gauge(k.stats.live as f64))),
+        (&KEYED_PROMOTIONS, |k| {
+            Some(Value::Counter(k.stats.promotions))
+        }),
+        (&KEYED_DEMOTIONS, |k| {
+            Some(Value::Counter(k.stats.demotions))
+        }),
+        (&KEYED_EVICTIONS, |k| {
+            Some(Value::Counter(k.stats.evictions))
+        }),
+        (&KEYED_FULL, |k| Some(Value::Counter(k.stats.full))),
+        (&KEYED_FUSE_REFUSED, |k| fuse_only(k, k.totals.refused)),
+        (&KEYED_FUSE_MELTS, |k| fuse_only(k, k.totals.melts)),
+        (&KEYED_FUSE_BLOWS, |k| fuse_only(k, k.totals.blows)),
+        (&KEYED_FUSE_HEALS, |k| fuse_only(k, k.totals.heals)),
+    ];
+    for (metric, get) in per_family {
+        for k in families {
+            if let Some(value) = get(k) {
+                push(metric, vec![("family", &*k.name)], value);
+            }
+        }
+    }
+    let valves = || families.iter().filter(|k| k.kind == KeyedKind::Valves);
+    for k in valves() {
+        push(
+            &KEYED_VALVE_ADMITTED,
+            vec![("family", &*k.name)],
+            Value::Counter(k.totals.admitted),
+        );
+    }
+    for k in valves() {
+        for r in crate::keyed::KEYED_REASONS {
+            push(
+                &KEYED_VALVE_REFUSED,
+                vec![("family", &*k.name), ("reason", r.as_str())],
+                Value::Counter(k.totals.refusals.get(r)),
+            );
+        }
+    }
+    for k in valves() {
+        push(
+            &KEYED_VALVE_IN_FLIGHT,
+            vec![("family", &*k.name)],
+            Value::Gauge(k.totals.in_flight as f64),
+        );
+    }
+    for k in valves() {
+        push(
+            &KEYED_VALVE_QUEUED,
+            vec![("family", &*k.name)],
+            Value::Gauge(k.totals.queued as f64),
+        );
+    }
+    for k in families {
+        for key in k.top.iter().take(TOP_KEYS) {
+            push(
+                &KEYED_TOP_KEY_REFUSED,
+                vec![("family", &*k.name), ("key", key.key.as_str())],
+                Value::Gauge(key.refused as f64),
+            );
+        }
+    }
+    out
+}
+
+fn fuse_only(k: &KeyedSnapshot, n: u64) -> Option<Value<'static>> {
+    (k.kind == KeyedKind::Fuses).then_some(Value::Counter(n))
+}
+
 /// The number `fusebox_fuse_state` gives a state.
 fn state_code(state: FuseState) -> f64 {
     match state {
@@ -557,6 +789,8 @@ fn state_code(state: FuseState) -> f64 {
 mod tests {
     use super::*;
     use crate::{FuseConfig, Fusebox, ValveConfig};
+
+    const SEC: std::time::Duration = std::time::Duration::from_secs(1);
 
     #[test]
     fn names_are_unique_and_follow_prometheus_conventions() {
@@ -603,6 +837,13 @@ mod tests {
             .fusebox(&fb)
             .build()
             .unwrap();
+        let keyed = crate::keyed::KeyedBuilder::new(FuseConfig::standard(0, SEC));
+        let hosts: crate::keyed::KeyedFuses<String> = keyed.build(&fb, "hosts").unwrap();
+        hosts.melt("a");
+        let keyed = crate::keyed::KeyedBuilder::new(ValveConfig::new().concurrency(1));
+        let tenants: crate::keyed::KeyedValves<u64> = keyed.build(&fb, "tenants").unwrap();
+        let _held = tenants.try_acquire(&1).unwrap();
+        assert!(tenants.try_acquire(&1).is_err());
         let snap = fb.snapshot();
         let s = snap.samples();
         let index = |m: &Metric| ALL.iter().position(|a| a.name == m.name).unwrap();
@@ -638,6 +879,20 @@ mod tests {
             .filter(|x| x.metric.name == PIPELINE_FALLBACKS.name)
             .count();
         assert_eq!(fallbacks, ReasonKind::ALL.len());
+        let count = |m: &Metric| s.iter().filter(|x| x.metric.name == m.name).count();
+        assert_eq!(count(&KEYED_KEYS), 3 + 2, "the states of each kind");
+        assert_eq!(count(&KEYED_FUSE_BLOWS), 1, "fuse families only");
+        assert_eq!(count(&KEYED_VALVE_ADMITTED), 1, "valve families only");
+        assert_eq!(
+            count(&KEYED_VALVE_REFUSED),
+            5,
+            "a valve's reasons but removed"
+        );
+        assert_eq!(
+            count(&KEYED_TOP_KEY_REFUSED),
+            2,
+            "a blown key, a refusing key"
+        );
     }
 
     #[test]

@@ -16,16 +16,19 @@ pub enum Subject {
     Retry,
     /// A pipeline (its hedge, timeout or name).
     Pipeline,
+    /// A keyed family (of fuses or valves).
+    Keyed,
 }
 
 impl Subject {
-    /// `"fuse"`, `"valve"`, `"retry"` or `"pipeline"`.
+    /// `"fuse"`, `"valve"`, `"retry"`, `"pipeline"` or `"keyed family"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Subject::Fuse => "fuse",
             Subject::Valve => "valve",
             Subject::Retry => "retry",
             Subject::Pipeline => "pipeline",
+            Subject::Keyed => "keyed family",
         }
     }
 }
@@ -72,12 +75,19 @@ impl NotFound {
         }
     }
 
+    pub(crate) fn keyed(name: &str) -> Self {
+        NotFound {
+            subject: Subject::Keyed,
+            name: name.into(),
+        }
+    }
+
     /// The name that was looked up.
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Whether a fuse or a valve was looked up.
+    /// Whether a fuse, a valve or a keyed family was looked up.
     pub fn subject(&self) -> Subject {
         self.subject
     }

@@ -32,14 +32,21 @@
 //! builder; a full valve family refuses instead.
 //!
 //! A promoted key's fuse reports its transitions on the Fusebox's event bus
-//! under the name `"{family}/{key}"`. It is not in the Fusebox's registry:
-//! `Fusebox::fuses`, the alarm monitor and the metrics export do not list
-//! keyed fuses (a family can hold millions); ask the family for
-//! [`snapshot`](KeyedFuses::snapshot) and [`stats`](KeyedFuses::stats).
+//! under the name `"{family}/{key}"`. Its fuse is not in the Fusebox's
+//! registry: `Fusebox::fuses` and the alarm monitor do not list keyed fuses
+//! (a family can hold millions); ask the family for a key's
+//! [`snapshot`](KeyedFuses::snapshot). The *family* is known to the
+//! Fusebox, by its name, for as long as a clone of it lives
+//! (`keyed/family.rs`): [`Fusebox::snapshot`] and the metrics give each
+//! family's key counts by state, totals and top keys, bounded however many
+//! keys it holds ([`KeyedSnapshot`], `keyed/survey.rs`).
 
 mod builder;
+mod family;
 mod per_key;
 mod slot;
+mod snapshot;
+mod survey;
 mod sweep;
 mod table;
 mod valves;
@@ -50,9 +57,15 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 pub use builder::{KeyedBuilder, DEFAULT_IDLE_TTL, DEFAULT_MAX_KEYS, DEFAULT_SWEEP_BUDGET};
+pub(crate) use family::{Families, Family};
+pub use snapshot::{
+    KeyState, KeyStates, KeyedConfig, KeyedKey, KeyedKind, KeyedSnapshot, KeyedTotals, MAX_KEY_LEN,
+    MAX_TOP_KEYS, TOP_KEYS,
+};
 pub use valves::KeyedValves;
+pub(crate) use valves::KEYED_REASONS;
 
-use crate::error::RunError;
+use crate::error::{ConfigError, RunError};
 use crate::fuse::{Answer, Ask, FuseConfig, FuseCore, FuseSnapshot, Outcome};
 use crate::registry::Fusebox;
 use table::{Found, Inner, Sizing};
@@ -106,6 +119,7 @@ where
 
 /// Counts of a family, from [`KeyedFuses::stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct KeyedStats {
     /// Keys held, compact or promoted.
@@ -127,10 +141,16 @@ impl<K> KeyedFuses<K>
 where
     K: Hash + Eq + Clone + Display + Send + Sync + 'static,
 {
-    fn start(template: FuseConfig, sizing: Sizing, fusebox: &Fusebox, family: &str) -> Self {
-        KeyedFuses {
-            inner: Inner::start(family, template, sizing, fusebox),
-        }
+    fn start(
+        template: FuseConfig,
+        sizing: Sizing,
+        fusebox: &Fusebox,
+        family: &str,
+    ) -> Result<Self, ConfigError> {
+        let inner = Inner::start(family, template, sizing, fusebox);
+        let weak: std::sync::Weak<dyn Family> = Arc::downgrade(&inner) as _;
+        fusebox.families().register(&inner.family, weak)?;
+        Ok(KeyedFuses { inner })
     }
 
     /// The family's name, the prefix of its fuses' names.

@@ -12,8 +12,9 @@
 //! on; the library never installs one.
 //!
 //! The names, kinds, units, help and labels are the catalog's, the same as
-//! the admin server's `/metrics`; a cleared alarm's gauge goes to 0 here
-//! (the series stays in the recorder), where the admin drops the line.
+//! the admin server's `/metrics`; a cleared alarm's gauge, and that of a key
+//! that left its keyed family's top keys, goes to 0 here (the series stays
+//! in the recorder), where the admin drops the line.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use metrics::{
 use crate::catalog::{self, Kind, Metric, Unit, Value};
 use crate::event::Alarm;
 use crate::fuse::FuseSnapshot;
+use crate::keyed::KeyedSnapshot;
 use crate::pipeline::PipelineSnapshot;
 use crate::stats::histogram::HistogramSnapshot;
 use crate::sync::{lock, Mutex};
@@ -48,6 +50,8 @@ pub(crate) struct Exporter {
 struct Last {
     histograms: HashMap<Series, HistogramSnapshot>,
     alarms: BTreeSet<Vec<(&'static str, String)>>,
+    /// The keyed families' top keys published last.
+    top_keys: BTreeSet<Vec<(&'static str, String)>>,
 }
 
 fn unit(u: Unit) -> metrics::Unit {
@@ -80,6 +84,7 @@ impl Exporter {
         valves: &[Arc<ValveCore>],
         alarms: &[Alarm],
         pipelines: &[PipelineSnapshot],
+        keyed: &[KeyedSnapshot],
     ) {
         for m in catalog::ALL {
             describe(m);
@@ -92,15 +97,19 @@ impl Exporter {
             let mut last = lock(&self.last);
             let mut histograms = HashMap::new();
             let mut active = BTreeSet::new();
+            let mut top_keys = BTreeSet::new();
             let samples = catalog::samples_of(fuses, &valves, alarms)
                 .into_iter()
-                .chain(catalog::pipeline_samples(pipelines));
+                .chain(catalog::pipeline_samples(pipelines))
+                .chain(catalog::keyed_samples(keyed));
             for s in samples {
                 let name = s.metric.name;
                 let owned: Vec<(&'static str, String)> =
                     s.labels.iter().map(|(k, v)| (*k, v.to_string())).collect();
                 if std::ptr::eq(s.metric, &catalog::ALARM_ACTIVE) {
                     active.insert(owned.clone());
+                } else if std::ptr::eq(s.metric, &catalog::KEYED_TOP_KEY_REFUSED) {
+                    top_keys.insert(owned.clone());
                 }
                 let op = match s.value {
                     Value::Counter(v) => Record::Counter(v),
@@ -119,13 +128,16 @@ impl Exporter {
             // A removed valve's history goes; a reinstalled one starts over.
             last.histograms = histograms;
             for cleared in last.alarms.difference(&active) {
-                record.push((
-                    catalog::ALARM_ACTIVE.name,
-                    cleared.clone(),
-                    Record::Gauge(0.0),
-                ));
+                record.push((ALARM_ACTIVE, cleared.clone(), Record::Gauge(0.0)));
             }
             last.alarms = active;
+            // A key that left its family's top goes to 0 once and is
+            // forgotten here: the series a recorder holds are the recorder's
+            // to expire (metrics-exporter-prometheus: `idle_timeout`).
+            for gone in last.top_keys.difference(&top_keys) {
+                record.push((TOP_KEY, gone.clone(), Record::Gauge(0.0)));
+            }
+            last.top_keys = top_keys;
         }
         for (name, owned, op) in record {
             match op {
@@ -141,6 +153,9 @@ impl Exporter {
         }
     }
 }
+
+const ALARM_ACTIVE: &str = catalog::ALARM_ACTIVE.name;
+const TOP_KEY: &str = catalog::KEYED_TOP_KEY_REFUSED.name;
 
 /// One value for the recorder, decided under the exporter's lock.
 enum Record {

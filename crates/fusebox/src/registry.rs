@@ -10,10 +10,12 @@
 //! share; `valves.rs` the valve operations; `pipelines.rs` the pipelines
 //! built with the Fusebox; `ticks.rs` the alarm look and
 //! metrics tick; `events.rs` subscriptions and the aggregate snapshot;
-//! `names.rs` the rules for names.
+//! `keyed.rs` the keyed families built with it; `names.rs` the rules for
+//! names.
 
 mod builder;
 mod events;
+mod keyed;
 mod names;
 mod pipelines;
 mod shared;

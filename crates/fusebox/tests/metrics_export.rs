@@ -202,6 +202,13 @@ fn every_metric_is_described_with_the_catalogs_unit_and_help() {
         .fusebox(&fb)
         .build()
         .unwrap();
+    // A keyed fuse family with a blown key and a keyed valve family, for
+    // the keyed metrics.
+    let keyed = fusebox::keyed::KeyedBuilder::new(FuseConfig::standard(0, 10 * SEC));
+    let hosts: fusebox::keyed::KeyedFuses<String> = keyed.build(&fb, "hosts").unwrap();
+    hosts.melt("b.example");
+    let keyed = fusebox::keyed::KeyedBuilder::new(ValveConfig::new());
+    let _tenants: fusebox::keyed::KeyedValves<String> = keyed.build(&fb, "tenants").unwrap();
     let recorder = DebuggingRecorder::new();
     metrics::with_local_recorder(&recorder, || fb.publish_metrics());
     let described: BTreeMap<String, (MetricKind, Option<metrics::Unit>, Option<String>)> = recorder
@@ -318,4 +325,45 @@ fn poll_once<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
         Poll::Ready(v) => Some(v),
         Poll::Pending => None,
     }
+}
+
+#[test]
+fn keyed_families_are_published_and_a_key_leaving_the_top_goes_to_zero() {
+    let _watch = watchdog::watchdog(
+        "metrics_export::keyed_families_are_published_and_a_key_leaving_the_top_goes_to_zero",
+        std::time::Duration::from_secs(30),
+    );
+    let clock = ManualClock::new();
+    let fb = Fusebox::builder().clock(clock.clone()).build();
+    let hosts: fusebox::keyed::KeyedFuses<String> = fusebox::keyed::KeyedBuilder::new(
+        FuseConfig::standard(0, 10 * SEC).heal(Heal::reset(2 * SEC)),
+    )
+    .build(&fb, "hosts")
+    .unwrap();
+    hosts.melt("b.example"); // blown until 2 s
+    assert_eq!(hosts.ask("b.example"), fusebox::Ask::Blown);
+    // The debugging recorder's snapshot swaps values out (to 0): one
+    // snapshot, after both ticks, sees what the last write left.
+    let recorder = DebuggingRecorder::new();
+    metrics::with_local_recorder(&recorder, || {
+        clock.advance(SEC); // a metrics tick: the key is in the top
+    });
+    let snap = fb.snapshot();
+    assert_eq!(snap.keyed[0].top[0].key, "b.example");
+    metrics::with_local_recorder(&recorder, || {
+        clock.advance(2 * SEC); // healed at 2 s: out of the top
+    });
+    assert!(fb.snapshot().keyed[0].top.is_empty());
+    let m = seen(&recorder);
+    let top = "fusebox_keyed_top_key_refused{family=hosts,key=b.example}";
+    assert_eq!(gauge(&m, top), 0.0, "set to 0 when it left the top");
+    assert_eq!(
+        counter(&m, "fusebox_keyed_fuse_blows_total{family=hosts}"),
+        1
+    );
+    assert_eq!(
+        counter(&m, "fusebox_keyed_fuse_heals_total{family=hosts}"),
+        1
+    );
+    assert_eq!(gauge(&m, "fusebox_keyed_keys{family=hosts,state=ok}"), 1.0);
 }

@@ -148,6 +148,7 @@
     tiles($("fuses"), "fuse", snap.fuses, (el, f) => renderFuse(el, f, at));
     for (const name of hist.keys()) if (!snap.fuses.some((f) => f.name === name)) hist.delete(name);
     tiles($("valves"), "valve", snap.valves, renderValve);
+    if (fb.renderKeyed) fb.renderKeyed(snap); // keyed.js
     $("alarms").innerHTML = snap.alarms.length
       ? snap.alarms
           .map((a) => `<li class="alarm" data-alarm="${esc(a.name)}">${esc(a.name)}: ${esc(a.kind.replace("_", " "))} for ${fmtSecs(Math.max(0, at - secs(a.since)))}</li>`)

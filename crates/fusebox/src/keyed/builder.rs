@@ -13,7 +13,7 @@ use super::{KeyedFuses, KeyedValves};
 use crate::clock::duration_nanos;
 use crate::error::ConfigError;
 use crate::fuse::FuseConfig;
-use crate::registry::Fusebox;
+use crate::registry::{check_name, Fusebox};
 use crate::valve::ValveConfig;
 
 /// The idle time after which an unused, healthy key is forgotten, unless set.
@@ -119,13 +119,17 @@ impl<T> KeyedBuilder<T> {
 }
 
 impl KeyedBuilder<FuseConfig> {
-    /// The family, on `fusebox`'s clock, timer, events and draws. Promoted
-    /// keys' fuses are named `"{family}/{key}"` in their events.
+    /// The family, on `fusebox`'s clock, timer, events and draws, and in
+    /// its snapshot and metrics under `family` while a clone lives.
+    /// Promoted keys' fuses are named `"{family}/{key}"` in their events.
     ///
     /// # Errors
     ///
-    /// The template's own errors, or `keyed.idle_ttl`, `keyed.sweep_every`,
-    /// `keyed.sweep_budget` or `keyed.max_keys` when zero.
+    /// `name` for a family name a fuse could not have (empty, over 256
+    /// bytes, control characters), the template's own errors,
+    /// `keyed.idle_ttl`, `keyed.sweep_every`, `keyed.sweep_budget` or
+    /// `keyed.max_keys` when zero, or `keyed.family` when a live keyed
+    /// family of `fusebox` (fuses or valves) has the name already.
     pub fn build<K>(
         self,
         fusebox: &Fusebox,
@@ -134,14 +138,10 @@ impl KeyedBuilder<FuseConfig> {
     where
         K: Hash + Eq + Clone + Display + Send + Sync + 'static,
     {
+        check_name(family.as_ref())?;
         self.template.validate()?;
         let sizing = self.sizing()?;
-        Ok(KeyedFuses::start(
-            self.template,
-            sizing,
-            fusebox,
-            family.as_ref(),
-        ))
+        KeyedFuses::start(self.template, sizing, fusebox, family.as_ref())
     }
 }
 
@@ -152,9 +152,8 @@ impl KeyedBuilder<ValveConfig> {
     ///
     /// # Errors
     ///
-    /// The template's own errors, `guard` if it names no installed fuse,
-    /// or `keyed.idle_ttl`, `keyed.sweep_every`, `keyed.sweep_budget` or
-    /// `keyed.max_keys` when zero.
+    /// As for a fuse family, and `guard` if the template names no
+    /// installed fuse.
     pub fn build<K>(
         self,
         fusebox: &Fusebox,
@@ -163,6 +162,7 @@ impl KeyedBuilder<ValveConfig> {
     where
         K: Hash + Eq + Clone + Display + Send + Sync + 'static,
     {
+        check_name(family.as_ref()).map_err(ConfigError::for_valve)?;
         self.template.validate()?;
         let sizing = self.sizing().map_err(ConfigError::for_valve)?;
         KeyedValves::start(self.template, sizing, fusebox, family.as_ref())

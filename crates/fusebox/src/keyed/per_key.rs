@@ -8,10 +8,17 @@
 //! lock, so nothing can slip in between the decision and the retirement.
 //! A caller that reaches a retired engine sees it removed and goes back to
 //! the family, which makes a fresh one.
+//!
+//! For the Fusebox's snapshot and metrics (`keyed/survey.rs`) a family also
+//! reads each engine's *view* (`None` once retired), and from it the
+//! engine's cumulative counts, the state its key is in, and whether and how
+//! high the key ranks among the family's top keys.
 
 use std::sync::Arc;
 
-use crate::fuse::{Env, FuseConfig, FuseCore, Strategy};
+use super::snapshot::{KeyState, KeyedKey, KeyedKind};
+use super::survey::{Counts, COUNTS};
+use crate::fuse::{Env, FuseConfig, FuseCore, FuseSnapshot, FuseState, Strategy};
 
 /// An engine a family keeps per key.
 pub(crate) trait PerKey: Send + Sync + 'static {
@@ -33,6 +40,36 @@ pub(crate) trait PerKey: Send + Sync + 'static {
 
     /// True once retired.
     fn is_removed(&self) -> bool;
+
+    /// Fuses or valves.
+    const KIND: KeyedKind;
+
+    /// What a snapshot reads of one engine.
+    type View: Send;
+
+    /// The engine as it stands (nothing applied, nothing emitted); `None`
+    /// once retired.
+    fn view(&self) -> Option<Self::View>;
+
+    /// The view with due heal steps applied first, as the retirement's
+    /// own check applies them: what the sweep adds to the totals.
+    fn settled_view(&self) -> Option<Self::View>;
+
+    /// The engine's cumulative counts, in the kind's order (see `survey.rs`).
+    fn counts(view: &Self::View) -> Counts;
+
+    /// The state its key is in.
+    fn state(view: &Self::View) -> KeyState;
+
+    /// How high the key ranks among the family's top keys (higher first);
+    /// `None` if it is not one of the kind's candidates.
+    fn rank(view: &Self::View) -> Option<(u64, u64)>;
+
+    /// What the snapshot says of a top key.
+    fn top_key(key: String, view: &Self::View) -> KeyedKey;
+
+    /// The template, for the snapshot's config.
+    fn template(template: &Self::Template) -> (Option<FuseConfig>, Option<crate::ValveConfig>);
 }
 
 impl PerKey for FuseCore {
@@ -62,5 +99,56 @@ impl PerKey for FuseCore {
 
     fn is_removed(&self) -> bool {
         FuseCore::is_removed(self)
+    }
+
+    const KIND: KeyedKind = KeyedKind::Fuses;
+    type View = FuseSnapshot;
+
+    fn view(&self) -> Option<FuseSnapshot> {
+        // `peek`: a survey holds the shard's lock, and applying a due heal
+        // step there would publish an event under it.
+        self.peek()
+    }
+
+    fn settled_view(&self) -> Option<FuseSnapshot> {
+        self.snapshot()
+    }
+
+    /// Asks refused, melts, blows, heals.
+    fn counts(s: &FuseSnapshot) -> Counts {
+        let c = &s.counters;
+        let mut out = [0; COUNTS];
+        out[..4].copy_from_slice(&[c.asks_blown, c.melts, c.blows, c.heals]);
+        out
+    }
+
+    fn state(s: &FuseSnapshot) -> KeyState {
+        match s.state {
+            FuseState::Ok => KeyState::Ok,
+            FuseState::Blown => KeyState::Blown,
+            FuseState::Disabled => KeyState::Disabled,
+        }
+    }
+
+    /// Blown or disabled keys, by asks refused, then blows.
+    fn rank(s: &FuseSnapshot) -> Option<(u64, u64)> {
+        (s.state != FuseState::Ok).then_some((s.counters.asks_blown, s.counters.blows))
+    }
+
+    fn top_key(key: String, s: &FuseSnapshot) -> KeyedKey {
+        KeyedKey {
+            key,
+            state: Self::state(s),
+            refused: s.counters.asks_blown,
+            blows: s.counters.blows,
+            last_blow: s.last_blow,
+            next_heal: s.next_heal,
+            in_flight: 0,
+            queued: 0,
+        }
+    }
+
+    fn template(t: &FuseConfig) -> (Option<FuseConfig>, Option<crate::ValveConfig>) {
+        (Some(t.clone()), None)
     }
 }

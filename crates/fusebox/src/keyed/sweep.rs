@@ -125,8 +125,14 @@ where
             // In use, and no compact record to demote to: keep the engine.
             Some(_) if !idle && !self.compact => false,
             Some(core) => {
+                // Read before retiring (a retired engine reads as nothing),
+                // caught up as the retirement's own check is.
+                let counts = core.settled_view().map(|v| E::counts(&v));
                 if !core.retire_if_idle(self.ttl) {
                     return false;
+                }
+                if let Some(counts) = counts {
+                    shard.retired.add(&counts);
                 }
                 // Ordering: statistics.
                 self.live.fetch_sub(1, Ordering::Relaxed);

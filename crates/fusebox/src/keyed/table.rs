@@ -26,6 +26,7 @@ use std::sync::{Arc, Weak};
 
 use super::per_key::PerKey;
 use super::slot::Slot;
+use super::survey::Retired;
 use super::sweep::Cursor;
 use super::KeyedStats;
 use crate::fuse::Env;
@@ -41,6 +42,8 @@ type Map<K, E> = papaya::HashMap<K, Slot<E>, foldhash::fast::RandomState>;
 pub(super) struct Shard<K, E> {
     pub(super) map: Map<K, E>,
     pub(super) writes: Mutex<()>,
+    /// The counts of the engines retired from this shard (`survey.rs`).
+    pub(super) retired: Retired,
 }
 
 /// How a family is sized and swept, in ns and counts (validated by the
@@ -63,7 +66,7 @@ pub(super) struct Inner<K, E: PerKey> {
     pub(super) ttl: u64,
     pub(super) period: u64,
     pub(super) budget: usize,
-    max_keys: usize,
+    pub(super) max_keys: usize,
     pub(super) env: Arc<Env>,
     pub(super) shards: Box<[Shard<K, E>]>,
     hasher: foldhash::fast::RandomState,
@@ -128,6 +131,7 @@ where
                 .map(|_| Shard {
                     map: Map::with_hasher(hasher.clone()),
                     writes: Mutex::new(()),
+                    retired: Retired::default(),
                 })
                 .collect(),
             hasher,

@@ -25,14 +25,18 @@ use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::per_key::PerKey;
+use super::snapshot::{KeyState, KeyedKey, KeyedKind};
+use super::survey::{Counts, COUNTS};
 use super::table::{Found, Inner, Sizing};
 use super::KeyedStats;
 use crate::error::ConfigError;
 use crate::event::Bus;
 use crate::fuse::{Env, FuseCore};
 use crate::registry::Fusebox;
-use crate::valve::engine::ValveCore;
+use crate::valve::engine::{reason_index, ValveCore};
 use crate::valve::{Permit, Refused, Valve, ValveConfig, ValveSnapshot};
 
 /// What every key's valve is made from: the config, its guard resolved
@@ -70,6 +74,90 @@ impl PerKey for ValveCore {
     fn is_removed(&self) -> bool {
         ValveCore::is_removed(self)
     }
+
+    const KIND: KeyedKind = KeyedKind::Valves;
+    type View = ValveView;
+
+    fn view(&self) -> Option<ValveView> {
+        if ValveCore::is_removed(self) {
+            return None;
+        }
+        // Ordering: statistics, read independently.
+        let count = |r: Refused| self.stats.refused[reason_index(r)].load(Relaxed);
+        let mut refused = [0; KEYED_REASONS.len()];
+        for (n, &r) in refused.iter_mut().zip(KEYED_REASONS.iter()) {
+            *n = count(r);
+        }
+        Some(ValveView {
+            admitted: self.stats.admitted.load(Relaxed),
+            refused,
+            in_flight: self.in_flight(),
+            queued: self.queued(),
+        })
+    }
+
+    fn settled_view(&self) -> Option<ValveView> {
+        PerKey::view(self)
+    }
+
+    /// Admitted, then refused by reason in the order of [`KEYED_REASONS`].
+    fn counts(v: &ValveView) -> Counts {
+        let mut out = [0; COUNTS];
+        out[0] = v.admitted;
+        out[1..=KEYED_REASONS.len()].copy_from_slice(&v.refused);
+        out
+    }
+
+    fn state(v: &ValveView) -> KeyState {
+        if v.in_flight + v.queued > 0 {
+            KeyState::Busy
+        } else {
+            KeyState::Idle
+        }
+    }
+
+    /// Keys that refused a task, by refusals.
+    fn rank(v: &ValveView) -> Option<(u64, u64)> {
+        let refused: u64 = v.refused.iter().sum();
+        (refused > 0).then_some((refused, 0))
+    }
+
+    fn top_key(key: String, v: &ValveView) -> KeyedKey {
+        KeyedKey {
+            key,
+            state: Self::state(v),
+            refused: v.refused.iter().sum(),
+            blows: 0,
+            last_blow: None,
+            next_heal: None,
+            in_flight: v.in_flight,
+            queued: v.queued,
+        }
+    }
+
+    fn template(t: &ValveTemplate) -> (Option<crate::FuseConfig>, Option<ValveConfig>) {
+        (None, Some(t.config.clone()))
+    }
+}
+
+/// The refusals a keyed valve family counts: a valve's, but `removed`,
+/// which a family never answers (a caller that reaches a retired valve goes
+/// back for a fresh one; `too_many_keys` is the family's `full`).
+pub(crate) const KEYED_REASONS: [Refused; 5] = [
+    Refused::QueueFull,
+    Refused::Overload,
+    Refused::Timeout,
+    Refused::Blown,
+    Refused::Busy,
+];
+
+/// What a snapshot reads of one key's valve.
+#[derive(Debug)]
+pub(crate) struct ValveView {
+    admitted: u64,
+    refused: [u64; KEYED_REASONS.len()],
+    in_flight: usize,
+    queued: usize,
 }
 
 /// A family of valves, one per key, made from one template on first use.
@@ -134,9 +222,13 @@ where
             guard,
             bus: fusebox.bus().clone(),
         };
-        Ok(KeyedValves {
-            inner: Inner::start(family, template, sizing, fusebox),
-        })
+        let inner = Inner::start(family, template, sizing, fusebox);
+        let weak: std::sync::Weak<dyn super::Family> = Arc::downgrade(&inner) as _;
+        fusebox
+            .families()
+            .register(&inner.family, weak)
+            .map_err(ConfigError::for_valve)?;
+        Ok(KeyedValves { inner })
     }
 
     /// The family's name, the prefix of its valves' names.

@@ -135,6 +135,7 @@ impl FuseboxBuilder {
             fuses: Default::default(),
             valves: Default::default(),
             pipelines: Default::default(),
+            keyed: Default::default(),
             writes: Mutex::new(()),
             env,
             bus,

@@ -8,6 +8,7 @@ use super::Fusebox;
 use crate::catalog;
 use crate::event::{Alarm, CallbackSubscriber, Event, RecvError, Subscription};
 use crate::fuse::FuseSnapshot;
+use crate::keyed::KeyedSnapshot;
 use crate::pipeline::PipelineSnapshot;
 use crate::valve::ValveSnapshot;
 
@@ -29,6 +30,11 @@ pub struct Snapshot {
     /// from snapshots serialized before pipelines existed).
     #[cfg_attr(feature = "serde", serde(default))]
     pub pipelines: Vec<PipelineSnapshot>,
+    /// The live keyed families built with this Fusebox, sorted by name,
+    /// each with at most [`TOP_KEYS`](crate::keyed::TOP_KEYS) top keys
+    /// (absent from snapshots serialized before families were listed).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub keyed: Vec<KeyedSnapshot>,
 }
 
 impl Snapshot {
@@ -38,12 +44,14 @@ impl Snapshot {
     pub fn samples(&self) -> Vec<catalog::Sample<'_>> {
         let mut out = catalog::samples_of(&self.fuses, &self.valves, &self.alarms);
         out.extend(catalog::pipeline_samples(&self.pipelines));
+        out.extend(catalog::keyed_samples(&self.keyed));
         out
     }
 }
 
 impl Fusebox {
-    /// Every fuse and valve (sorted by name) and every active alarm.
+    /// Every fuse and valve (sorted by name), every active alarm, and the
+    /// live pipelines and keyed families built with this Fusebox.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             at: self.now(),
@@ -51,6 +59,7 @@ impl Fusebox {
             valves: self.valves(),
             alarms: self.alarms(),
             pipelines: self.pipelines(),
+            keyed: self.keyed(),
         }
     }
 

@@ -24,6 +24,8 @@ pub(super) struct Shared {
     pub(super) valves: RwLock<BTreeMap<Arc<str>, Arc<ValveCore>>>,
     /// The pipelines built with this Fusebox (held weakly).
     pub(super) pipelines: Arc<Listed>,
+    /// The keyed families built with this Fusebox (held weakly).
+    pub(super) keyed: crate::keyed::Families,
     /// Serialises installs and removals, fuses and valves alike.
     pub(super) writes: Mutex<()>,
     pub(super) env: Arc<Env>,

@@ -77,11 +77,18 @@ impl Shared {
             .iter()
             .map(|p| p.snapshot())
             .collect();
+        let keyed: Vec<crate::keyed::KeyedSnapshot> = self
+            .keyed
+            .all()
+            .iter()
+            .map(|f| f.snapshot(crate::keyed::TOP_KEYS))
+            .collect();
         self.exporter.publish(
             &fuses,
             &self.valve_cores(),
             &self.monitor.alarms(),
             &pipelines,
+            &keyed,
         );
     }
 }
