@@ -16,7 +16,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -44,6 +44,18 @@ pub(crate) struct AppState {
     pub(crate) inspector: std::sync::Arc<crate::runtime::Inspector>,
     /// Live code tracing, if enabled.
     pub(crate) code_trace: Option<crate::code_trace::CodeTrace>,
+}
+
+impl FromRef<AppState> for std::sync::Arc<crate::runtime::Inspector> {
+    fn from_ref(st: &AppState) -> Self {
+        st.inspector.clone()
+    }
+}
+
+impl FromRef<AppState> for Fusebox {
+    fn from_ref(st: &AppState) -> Self {
+        st.fb.clone()
+    }
 }
 
 type ApiResult<T> = Result<T, ApiError>;

@@ -26,7 +26,6 @@ use std::sync::{Arc, Weak};
 
 use super::per_key::PerKey;
 use super::slot::Slot;
-use super::sweep::Cursor;
 use super::KeyedStats;
 use crate::fuse::Env;
 use crate::registry::Fusebox;
@@ -35,6 +34,14 @@ use crate::sync::{lock, Mutex};
 /// Shards per family: spreads write locks and gives the sweep places to
 /// resume from. A power of two.
 pub(super) const SHARDS: usize = 64;
+
+/// Where the next sweep starts (`sweep.rs`): a position in the table, shard
+/// by shard, then by entry within the shard.
+#[derive(Debug, Default)]
+pub(super) struct Cursor {
+    pub(super) shard: usize,
+    pub(super) offset: usize,
+}
 
 type Map<K, E> = papaya::HashMap<K, Slot<E>, foldhash::fast::RandomState>;
 
