@@ -41,11 +41,14 @@ pub(crate) struct AppState {
     /// The event streams' keep-alive interval.
     pub(crate) keep_alive: std::time::Duration,
     /// `/api/runtime`'s runtime and last reading.
+    #[cfg(feature = "inspector")]
     pub(crate) inspector: std::sync::Arc<crate::runtime::Inspector>,
     /// Live code tracing, if enabled.
+    #[cfg(feature = "code-trace")]
     pub(crate) code_trace: Option<crate::code_trace::CodeTrace>,
 }
 
+#[cfg(feature = "inspector")]
 impl FromRef<AppState> for std::sync::Arc<crate::runtime::Inspector> {
     fn from_ref(st: &AppState) -> Self {
         st.inspector.clone()
