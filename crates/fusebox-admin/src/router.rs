@@ -29,7 +29,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// and the panic guard. Mount it with
 /// [`Router::merge`](https://docs.rs/axum/0.8/axum/struct.Router.html#method.merge) or
 /// [`Router::nest`](https://docs.rs/axum/0.8/axum/struct.Router.html#method.nest),
-/// or serve it alone with [`serve`].
+/// or serve it alone with [`serve`](crate::serve).
 ///
 /// `config.token` enables control. The router applies
 /// [`config.hosts`](AdminConfig::allow_host) (loopback names only by default:
@@ -38,9 +38,9 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// streams at once, then 503) wherever it is mounted, and times its event
 /// streams' keep-alive comments by `config.idle_timeout`. The connection
 /// bounds (`header_read_timeout`, `idle_timeout`, `max_connections`,
-/// `shutdown_grace`) are the server's: [`serve_router`] and its siblings
+/// `shutdown_grace`) are the server's: [`serve_router`](crate::serve_router) and its siblings
 /// apply them; an application's own server brings its own. `config.bind` is
-/// used by [`serve`] only.
+/// used by [`serve`](crate::serve) only.
 ///
 /// # Example
 ///
