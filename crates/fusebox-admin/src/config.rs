@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+#[cfg(feature = "code-trace")]
 use crate::code_trace::CodeTrace;
 use crate::host::AllowedHosts;
 
@@ -83,8 +84,10 @@ pub struct AdminConfig {
     /// The `Host` names answered; see [`AdminConfig::allow_host`].
     pub hosts: AllowedHosts,
     /// The runtime `/api/runtime` reports; see [`AdminConfig::runtime`].
+    #[cfg(feature = "inspector")]
     pub(crate) runtime: Option<crate::runtime::Registered>,
     /// See [`AdminConfig::code_trace`].
+    #[cfg(feature = "code-trace")]
     pub code_trace: Option<CodeTrace>,
 }
 
@@ -101,7 +104,9 @@ impl AdminConfig {
             max_event_streams: 64,
             shutdown_grace: Duration::from_secs(10),
             hosts: AllowedHosts::loopback(),
+            #[cfg(feature = "inspector")]
             runtime: None,
+            #[cfg(feature = "code-trace")]
             code_trace: None,
         }
     }
@@ -292,12 +297,14 @@ impl AdminConfig {
     /// let config = fusebox_admin::AdminConfig::new().token("s3cret").code_trace(tracer.clone());
     /// assert_eq!(config.code_trace, Some(tracer));
     /// ```
+    #[cfg(feature = "code-trace")]
     pub fn code_trace(mut self, tracer: CodeTrace) -> Self {
         self.code_trace = Some(tracer);
         self
     }
 }
 
+#[cfg(feature = "inspector")]
 impl AdminConfig {
     /// The tokio runtime whose workers and tasks `GET /api/runtime` reports.
     /// By default it is the runtime serving the request: the admin
@@ -331,17 +338,19 @@ impl Default for AdminConfig {
 
 impl fmt::Debug for AdminConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AdminConfig")
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+        let mut d = f.debug_struct("AdminConfig");
+        d.field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("bind", &self.bind)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connections", &self.max_connections)
             .field("max_event_streams", &self.max_event_streams)
             .field("shutdown_grace", &self.shutdown_grace)
-            .field("hosts", &self.hosts)
-            .field("runtime", &self.runtime)
-            .field("code_trace", &self.code_trace)
-            .finish()
+            .field("hosts", &self.hosts);
+        #[cfg(feature = "inspector")]
+        d.field("runtime", &self.runtime);
+        #[cfg(feature = "code-trace")]
+        d.field("code_trace", &self.code_trace);
+        d.finish()
     }
 }

@@ -10,6 +10,22 @@
 //! [`serve_with_shutdown`] and [`serve_router`] for a graceful shutdown and
 //! for routes of the application's own beside the admin's).
 //!
+//! # Features
+//!
+//! The crate is four products; the router and the dashboard are always
+//! there, the other three are features, all on by default:
+//!
+//! | feature | adds | links |
+//! |---|---|---|
+//! | `server` | [`serve`] and its siblings: the admin on a socket of its own, with its bounds | hyper's server side |
+//! | `inspector` | `GET /api/runtime` and `AdminConfig::runtime`: the runtime, the process from `/proc/self`, the busiest fuses and valves | nothing more |
+//! | `code-trace` | `code_trace::CodeTrace` and `/api/trace/code` | `tracing-subscriber`, `tracing-core` |
+//!
+//! A service that mounts only the router takes
+//! `fusebox-admin = { version = "0.1", default-features = false }`: without
+//! a feature its endpoints answer 404 and the dashboard leaves out the
+//! process tile.
+//!
 //! # Endpoints
 //!
 //! | method and path | answer |
@@ -257,6 +273,7 @@
 //! metrics` accepts the output (a test runs it when promtool is installed).
 
 mod auth;
+#[cfg(feature = "code-trace")]
 pub mod code_trace;
 mod config;
 mod dashboard;
@@ -266,10 +283,15 @@ mod guard;
 mod host;
 mod keyed;
 mod prometheus;
+mod router;
 mod routes;
+#[cfg(feature = "inspector")]
 mod runtime;
+#[cfg(feature = "server")]
 mod server;
 
 pub use config::{AdminConfig, DEFAULT_BIND};
 pub use host::AllowedHosts;
-pub use server::{router, serve, serve_listener, serve_router, serve_with_shutdown, BODY_LIMIT};
+pub use router::{router, BODY_LIMIT};
+#[cfg(feature = "server")]
+pub use server::{serve, serve_listener, serve_router, serve_with_shutdown};

@@ -16,7 +16,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -41,9 +41,24 @@ pub(crate) struct AppState {
     /// The event streams' keep-alive interval.
     pub(crate) keep_alive: std::time::Duration,
     /// `/api/runtime`'s runtime and last reading.
+    #[cfg(feature = "inspector")]
     pub(crate) inspector: std::sync::Arc<crate::runtime::Inspector>,
     /// Live code tracing, if enabled.
+    #[cfg(feature = "code-trace")]
     pub(crate) code_trace: Option<crate::code_trace::CodeTrace>,
+}
+
+#[cfg(feature = "inspector")]
+impl FromRef<AppState> for std::sync::Arc<crate::runtime::Inspector> {
+    fn from_ref(st: &AppState) -> Self {
+        st.inspector.clone()
+    }
+}
+
+impl FromRef<AppState> for Fusebox {
+    fn from_ref(st: &AppState) -> Self {
+        st.fb.clone()
+    }
 }
 
 type ApiResult<T> = Result<T, ApiError>;

@@ -36,12 +36,12 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::Json;
+use fusebox::Fusebox;
 use serde::Serialize;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
-use crate::routes::AppState;
 use busiest::{BusyFuse, BusyValve, By, Counts};
 
 /// The shortest window rates are computed over.
@@ -259,13 +259,16 @@ fn query(uri: &Uri) -> Result<(usize, By), ApiError> {
     Ok((top, by))
 }
 
-/// `GET /api/runtime`.
+/// `GET /api/runtime`: from the router's state, only the inspector and the
+/// Fusebox (the state hands them over by `FromRef`, so this room knows
+/// nothing of the rest of it).
 pub(crate) async fn runtime(
-    State(st): State<AppState>,
+    State(inspector): State<Arc<Inspector>>,
+    State(fb): State<Fusebox>,
     uri: Uri,
 ) -> Result<Json<Report>, ApiError> {
     let (top, by) = query(&uri)?;
-    Ok(Json(st.inspector.report(&st.fb, top, by).await))
+    Ok(Json(inspector.report(&fb, top, by).await))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Building the router, and serving it on a socket of its own within the
-//! bounds of [`AdminConfig`]: a header-read and an idle timeout, a cap on
-//! connections, the `Host` allow-list, and a graceful shutdown.
+//! Serving the [`router`] on a socket of its own within the bounds of
+//! [`AdminConfig`]: a header-read and an idle timeout, a cap on connections,
+//! the `Host` allow-list, and a graceful shutdown (feature `server`; a
+//! service that mounts the router in its own server needs none of this).
 //!
 //! Why not `axum::serve`: it has no timeouts and no cap, so a client could
 //! hold connections (and descriptors) for ever, and it cannot end an event
@@ -19,95 +20,14 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
 use axum::Router;
 use fusebox::Fusebox;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::routes::{self, AppState};
-use crate::{code_trace, dashboard, events, guard, host, keyed, runtime, AdminConfig};
-
-/// The largest request body accepted, in bytes; larger ones get 413.
-pub const BODY_LIMIT: usize = 16 * 1024;
-
-/// The admin router over `fb`: every endpoint, the body limit, JSON errors
-/// and the panic guard. Mount it with
-/// [`Router::merge`](https://docs.rs/axum/0.8/axum/struct.Router.html#method.merge) or
-/// [`Router::nest`](https://docs.rs/axum/0.8/axum/struct.Router.html#method.nest),
-/// or serve it alone with [`serve`].
-///
-/// `config.token` enables control. The router applies
-/// [`config.hosts`](AdminConfig::allow_host) (loopback names only by default:
-/// another `Host` gets 421) and
-/// [`config.max_event_streams`](AdminConfig::max_event_streams) (64 `/events`
-/// streams at once, then 503) wherever it is mounted, and times its event
-/// streams' keep-alive comments by `config.idle_timeout`. The connection
-/// bounds (`header_read_timeout`, `idle_timeout`, `max_connections`,
-/// `shutdown_grace`) are the server's: [`serve_router`] and its siblings
-/// apply them; an application's own server brings its own. `config.bind` is
-/// used by [`serve`] only.
-///
-/// # Example
-///
-/// ```
-/// use fusebox::Fusebox;
-/// use fusebox_admin::AdminConfig;
-///
-/// let fb = Fusebox::new();
-/// let app: axum::Router = axum::Router::new()
-///     .route("/", axum::routing::get(|| async { "my service" }))
-///     .nest_service("/admin", fusebox_admin::router(fb, AdminConfig::new().token("s3cret")));
-/// # let _ = app;
-/// ```
-pub fn router(fb: Fusebox, config: AdminConfig) -> Router {
-    let state = AppState {
-        fb,
-        token: config.token.map(Arc::from),
-        streams: Arc::new(Semaphore::new(
-            config.max_event_streams.min(Semaphore::MAX_PERMITS),
-        )),
-        max_streams: config.max_event_streams,
-        keep_alive: events::keep_alive_for(config.idle_timeout),
-        inspector: Arc::new(runtime::Inspector::new(config.runtime)),
-        code_trace: config.code_trace,
-    };
-    let router = Router::new()
-        .route("/", get(dashboard::page))
-        .route("/api/snapshot", get(routes::snapshot))
-        .route("/api/fuses", get(routes::fuses))
-        .route("/api/fuses/{name}", get(routes::fuse))
-        .route(
-            "/api/fuses/{name}/{action}",
-            post(routes::control).fallback(routes::control_other_method),
-        )
-        .route("/api/valves", get(routes::valves))
-        .route("/api/alarms", get(routes::alarms))
-        .route("/api/keyed", get(keyed::families))
-        .route("/api/keyed/{family}", get(keyed::family))
-        .route("/api/runtime", get(runtime::runtime))
-        .route("/metrics", get(routes::metrics))
-        .route("/events", get(events::events))
-        .route(
-            "/api/trace/code",
-            post(code_trace::route::start).delete(code_trace::route::stop),
-        )
-        .fallback(routes::not_found)
-        .method_not_allowed_fallback(routes::method_not_allowed)
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(from_fn(guard::check_percent_encoding))
-        .layer(from_fn(guard::json_errors));
-    let router = if config.hosts.is_any() {
-        router
-    } else {
-        router.layer(from_fn_with_state(Arc::new(config.hosts), host::check))
-    };
-    router.layer(from_fn(guard::catch_panic))
-}
+use crate::router::router;
+use crate::AdminConfig;
 
 /// Serves [`router`] on `config.bind`, within the bounds of `config`, until
 /// the future is dropped.

@@ -8,6 +8,8 @@
 //! Every body is read into a [`Capped`] buffer of `--max-body` bytes (see
 //! [`crate::limit`]), and so is every event of a stream.
 
+mod sse;
+
 use std::error::Error as StdError;
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use serde::de::DeserializeOwned;
 
 use crate::limit::{ByteSize, Capped};
 use crate::Failure;
+pub(crate) use sse::Sse;
 
 /// How long a request may take, headers and body (not a stream's body),
 /// unless [`Client::timeout`] says otherwise.
@@ -233,7 +236,7 @@ impl Client {
 
     /// `GET path` as a stream of server-sent events; an answer that is not
     /// one (not 200, or not `text/event-stream`) is a failure.
-    pub(crate) async fn events(&self, path: &str) -> Result<crate::cmd::trace::Sse, Failure> {
+    pub(crate) async fn events(&self, path: &str) -> Result<Sse, Failure> {
         self.open_events(self.request(Method::GET, path, None)?)
             .await
     }
@@ -245,7 +248,7 @@ impl Client {
         path: &str,
         token: Option<&str>,
         json: &serde_json::Value,
-    ) -> Result<crate::cmd::trace::Sse, Failure> {
+    ) -> Result<Sse, Failure> {
         let mut req = self.request(Method::POST, path, token)?;
         *req.body_mut() = Full::new(Bytes::from(json.to_string()));
         req.headers_mut().insert(
@@ -255,10 +258,7 @@ impl Client {
         self.open_events(req).await
     }
 
-    async fn open_events(
-        &self,
-        mut req: Request<Full<Bytes>>,
-    ) -> Result<crate::cmd::trace::Sse, Failure> {
+    async fn open_events(&self, mut req: Request<Full<Bytes>>) -> Result<Sse, Failure> {
         req.headers_mut().insert(
             ACCEPT,
             hyper::header::HeaderValue::from_static("text/event-stream"),
@@ -295,11 +295,7 @@ impl Client {
                 "{url} did not answer with an event stream ({got}, not text/event-stream); is this a fusebox admin server?"
             )));
         }
-        Ok(crate::cmd::trace::Sse::new(
-            res.into_body(),
-            url,
-            self.max_body,
-        ))
+        Ok(Sse::new(res.into_body(), url, self.max_body))
     }
 }
 

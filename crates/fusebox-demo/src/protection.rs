@@ -7,8 +7,10 @@ use std::io;
 use fusebox::duration::format;
 use fusebox::{ConfigFile, FuseConfig};
 
-use crate::run::DB;
 use crate::scenario::Scenario;
+
+/// The fuse and valve guarding the database in the protected run.
+pub(crate) const DB: &str = "db";
 
 /// The protected run's fuse and valve `db`, for a run of `s`.
 ///

@@ -9,11 +9,9 @@ use fusebox::{Fuse, Fusebox, Outcome, RunError, Valve};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::database::{Database, DbError};
+use crate::protection::DB;
 use crate::scenario::Scenario;
 use crate::summary::{self, Counts, RunSummary, Sample};
-
-/// The fuse and valve guarding the database in the protected run.
-pub(crate) const DB: &str = "db";
 
 /// How the service calls the database.
 #[derive(Debug, Clone)]

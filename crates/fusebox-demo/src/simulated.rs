@@ -23,7 +23,7 @@ use fusebox_sim::scenario::{
 };
 use fusebox_sim::{ClientRequest, End};
 
-use crate::run::DB;
+use crate::protection::DB;
 use crate::scenario::Scenario;
 use crate::summary::{summarize, Counts, RunSummary, Sample};
 

@@ -19,6 +19,7 @@
 pub(crate) mod alarm;
 mod bus;
 mod pipeline;
+mod queue;
 mod subscription;
 #[cfg(feature = "tracing")]
 mod trace;

@@ -435,7 +435,7 @@ impl Fuse {
     ///
     /// A probability outside `[0, 1]` ([`Chaos::validate`]); the chaos in
     /// force is then unchanged.
-    pub fn set_chaos(&self, chaos: Chaos) -> Result<(), crate::ConfigError> {
+    pub fn set_chaos(&self, chaos: Chaos) -> Result<(), crate::error::ConfigError> {
         chaos.validate()?;
         self.core.chaos.set(chaos);
         Ok(())

@@ -44,6 +44,7 @@ mod permit;
 mod queue;
 mod refused;
 mod retire;
+mod sample;
 mod slots;
 mod snapshot;
 mod waiter;
@@ -56,13 +57,12 @@ pub use crate::stats::histogram::HistogramSnapshot;
 pub use acquire::Acquire;
 pub use aimd::{Aimd, AIMD_INITIAL, AIMD_MAX, AIMD_MIN};
 pub use config::{Discipline, Rate, ValveConfig, DEFAULT_CONCURRENCY, DEFAULT_QUEUE};
-use engine::ValveCore;
+use engine::{Entry, ValveCore};
 pub use gradient::{Gradient, GRADIENT_INITIAL, GRADIENT_MAX, GRADIENT_MIN};
 pub use limit::{Adaptive, LimitSnapshot};
 pub use permit::Permit;
 pub use refused::Refused;
 pub use snapshot::{Refusals, ValveSnapshot};
-use waiter::Entry;
 
 /// A cheap handle to one valve of a [`Fusebox`](crate::Fusebox).
 #[derive(Clone)]

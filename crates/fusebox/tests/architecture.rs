@@ -1,14 +1,21 @@
-//! The core's rooms and the doors between them, checked.
+//! The rooms of every crate and the doors between them, checked.
 //!
 //! A breaker that depends on its regulator, or a clock that knows its timer,
-//! is how a small library becomes one knot. This test reads the core's
-//! sources, builds the graph of its top-level modules from every `crate::`
-//! path in code (doc comments and comments are not code), and fails on:
+//! is how a small library becomes one knot. This test reads the sources of
+//! every crate of the workspace (`architecture/reader.rs`: the module tree,
+//! every path the code names, resolved through re-exports to the file that
+//! defines it; comments, literals and `#[cfg(test)]` code are not read), and
+//! fails on:
 //!
-//! * any cycle between top-level modules;
+//! * any import cycle between files, in any crate: two files that name each
+//!   other, or a longer loop (a module and its own submodules are one room
+//!   and are not checked against each other);
+//! * any cycle between the core's top-level modules;
 //! * a forbidden edge: the fuse knows nothing above it (no valve, registry,
 //!   event bus, config file or exporter), the clock knows nothing of ours,
 //!   the event data knows no registry;
+//! * a module of the core that names an item through the crate root's
+//!   re-exports (the root is the users' door);
 //! * an HTTP or tower dependency in the core's manifest.
 //!
 //! The layering it enforces, lowest first:
@@ -25,8 +32,13 @@
 //! registry, config_file, exporters -> everything below
 //! ```
 
+#[path = "architecture/reader.rs"]
+mod reader;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+use reader::{cycles, Tree};
 
 /// Edges that must never exist, whatever else changes: (from, to).
 const FORBIDDEN: &[(&str, &str)] = &[
@@ -62,182 +74,242 @@ const FORBIDDEN_DEPS: &[&str] = &[
     "tower-service",
 ];
 
-fn src_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+fn core() -> Tree {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Tree::load("fusebox (src/lib.rs)", &here.join("src").join("lib.rs"))
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("src readable") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
-/// The top-level module a source file belongs to (`fuse/engine.rs` -> `fuse`),
-/// `None` for the crate root.
-fn module_of(file: &Path) -> Option<String> {
-    let rel = file.strip_prefix(src_dir()).expect("under src");
-    let first = rel
-        .components()
-        .next()?
-        .as_os_str()
-        .to_string_lossy()
-        .into_owned();
-    let name = first.strip_suffix(".rs").unwrap_or(&first).to_owned();
-    (name != "lib").then_some(name)
-}
-
-/// The code of a file without comments (line comments, doc comments and
-/// block comments); string literals are kept, which only over-reports.
-fn code_of(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("//") {
-            rest = after.find('\n').map_or("", |i| &after[i..]);
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.find("*/").map_or("", |i| &after[i + 2..]);
-        } else {
-            let ch = rest.chars().next().expect("not empty");
-            out.push(ch);
-            rest = &rest[ch.len_utf8()..];
-        }
-    }
-    out
-}
-
-/// Every top-level module named after `crate::` in `code`, including the
-/// members of grouped imports (`use crate::{a::X, b}`).
-fn crate_refs(code: &str) -> BTreeSet<String> {
-    let mut refs = BTreeSet::new();
-    let ident = |s: &str| -> String {
-        s.trim_start()
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect()
-    };
-    for (i, _) in code.match_indices("crate::") {
-        // `fusebox::` in a doc example is not ours to judge; `crate::` preceded by
-        // an identifier character (`$crate::`, `my_crate::`) is not this crate.
-        if code[..i]
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$')
-        {
-            continue;
-        }
-        let after = &code[i + "crate::".len()..];
-        if let Some(group) = after.strip_prefix('{') {
-            let end = group.find(';').unwrap_or(group.len());
-            let mut depth = 0usize;
-            let mut start = true;
-            for (j, c) in group[..end].char_indices() {
-                match c {
-                    '{' => depth += 1,
-                    '}' => depth = depth.saturating_sub(1),
-                    ',' if depth == 0 => start = true,
-                    _ if start && !c.is_whitespace() => {
-                        start = false;
-                        let name = ident(&group[j..]);
-                        if !name.is_empty() {
-                            refs.insert(name);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        } else {
-            let name = ident(after);
-            if !name.is_empty() {
-                refs.insert(name);
-            }
-        }
-    }
-    refs
-}
-
-/// The module graph: module -> modules it names, with the files that do.
+/// The core's graph of top-level modules: module -> modules it names, with
+/// where it does.
 fn graph() -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
-    let mut files = Vec::new();
-    rust_files(&src_dir(), &mut files);
-    let modules: BTreeSet<String> = files.iter().filter_map(|f| module_of(f)).collect();
     let mut g: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-    for file in &files {
-        let Some(from) = module_of(file) else {
+    for door in core().doors() {
+        let (Some(from), Some(to)) = (door.from.first(), door.to.first()) else {
             continue;
         };
-        let code = code_of(&std::fs::read_to_string(file).expect("readable"));
         let entry = g.entry(from.clone()).or_default();
-        for to in crate_refs(&code) {
-            if to != from && modules.contains(&to) {
-                let shown = file.strip_prefix(src_dir()).unwrap().display().to_string();
-                entry.entry(to).or_default().push(shown);
-            }
+        if from != to {
+            entry.entry(to.clone()).or_default().push(door.at);
         }
     }
     g
 }
 
-/// A cycle in `g`, if there is one, as the list of modules around it.
-fn find_cycle(g: &BTreeMap<String, BTreeMap<String, Vec<String>>>) -> Option<Vec<String>> {
-    fn visit(
-        n: &str,
-        g: &BTreeMap<String, BTreeMap<String, Vec<String>>>,
-        state: &mut BTreeMap<String, u8>,
-        stack: &mut Vec<String>,
-    ) -> Option<Vec<String>> {
-        state.insert(n.to_owned(), 1);
-        stack.push(n.to_owned());
-        for next in g.get(n).into_iter().flat_map(|m| m.keys()) {
-            match state.get(next.as_str()).copied().unwrap_or(0) {
-                1 => {
-                    let at = stack.iter().position(|s| s == next).expect("on stack");
-                    let mut cycle = stack[at..].to_vec();
-                    cycle.push(next.clone());
-                    return Some(cycle);
+/// Every crate root of the workspace (`src/lib.rs`, `src/main.rs`,
+/// `src/bin/*.rs` of each member), read. Outside the workspace (a packaged
+/// copy of this crate), this crate's own.
+fn workspace() -> Vec<Tree> {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = here.join("..").join("..");
+    let members: Vec<PathBuf> = std::fs::read_to_string(root.join("Cargo.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| {
+            let members = t.get("workspace")?.get("members")?.as_array()?.clone();
+            Some(
+                members
+                    .iter()
+                    .map(|m| {
+                        let m = m.as_str().expect("a member is a path");
+                        assert!(!m.contains('*'), "read globbed members too: {m}");
+                        root.join(m)
+                    })
+                    .collect(),
+            )
+        })
+        .unwrap_or_else(|| vec![here.to_path_buf()]);
+    let mut trees = Vec::new();
+    for member in members {
+        let manifest: toml::Table = std::fs::read_to_string(member.join("Cargo.toml"))
+            .expect("a member's manifest")
+            .parse()
+            .expect("a valid manifest");
+        let package = manifest["package"]["name"].as_str().expect("a name");
+        let src = member.join("src");
+        let mut roots: Vec<PathBuf> = ["lib.rs", "main.rs"]
+            .iter()
+            .map(|f| src.join(f))
+            .filter(|p| p.is_file())
+            .collect();
+        if let Ok(bins) = std::fs::read_dir(src.join("bin")) {
+            for bin in bins {
+                let bin = bin.expect("an entry").path();
+                if bin.extension().is_some_and(|e| e == "rs") {
+                    roots.push(bin);
                 }
-                0 => {
-                    if let Some(c) = visit(next, g, state, stack) {
-                        return Some(c);
-                    }
-                }
-                _ => {}
             }
         }
-        stack.pop();
-        state.insert(n.to_owned(), 2);
-        None
-    }
-    let mut state = BTreeMap::new();
-    for n in g.keys() {
-        if state.get(n.as_str()).copied().unwrap_or(0) == 0 {
-            let mut stack = Vec::new();
-            if let Some(c) = visit(n, g, &mut state, &mut stack) {
-                return Some(c);
-            }
+        for r in roots {
+            let name = format!("{package} ({})", r.strip_prefix(&member).unwrap().display());
+            trees.push(Tree::load(&name, &r));
         }
     }
-    None
+    trees
+}
+
+fn m(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A crate written in the test: (file under `src/`, text).
+fn synthetic(files: &[(&str, &str)]) -> Tree {
+    let files: BTreeMap<PathBuf, String> = files
+        .iter()
+        .map(|(p, t)| (Path::new("src").join(p), (*t).to_owned()))
+        .collect();
+    Tree::from_files("synthetic", Path::new("src/lib.rs"), &|p| {
+        files.get(p).map(|t| (p.display().to_string(), t.clone()))
+    })
+}
+
+/// (from, to) of every door, as `a/b` paths.
+fn pairs(tree: &Tree) -> BTreeSet<(String, String)> {
+    tree.doors()
+        .into_iter()
+        .map(|d| (d.from.join("/"), d.to.join("/")))
+        .collect()
 }
 
 #[test]
-fn the_reader_sees_imports_and_ignores_comments() {
-    let code = code_of(
-        "use crate::{fuse::{Ask, Fuse}, clock::Timebase};\n\
-         /// [`Fusebox`](crate::registry::Fusebox)\n\
-         // crate::valve in a comment\n\
-         fn f() { crate::timer::Due { at: 0, now: 0 }; $crate::x; }\n",
-    );
-    let refs = crate_refs(&code);
-    let want: BTreeSet<String> = ["fuse", "clock", "timer"]
-        .iter()
-        .map(|s| s.to_string())
+fn the_reader_resolves_paths_as_rustc_does() {
+    let tree = synthetic(&[
+        (
+            "lib.rs",
+            "mod a; mod b; mod c; mod d;\npub use a::Alpha;\npub use c::{Gamma as G, deep::*};",
+        ),
+        (
+            "a.rs",
+            "//! Names crate::d::X only in a comment.\n             mod inner;\n             pub struct Alpha;\n             fn f() -> &'static str { let _c = '\"'; \"crate::d::X\" }\n             mod nested { fn g() { super::super::b::make(); } }\n             #[cfg(test)]\nmod tests { use crate::d::Y; }\n             #[cfg(test)]\nuse crate::d::Z;",
+        ),
+        ("a/inner.rs", "use super::Alpha; fn h<'a>(x: &'a u8) {}"),
+        ("b.rs", "use crate::{a::{self}, c::deep::{self as dp}};\nfn make() {}"),
+        ("c.rs", "pub mod deep; pub struct Gamma;"),
+        ("c/deep.rs", "pub struct Deep;"),
+        ("d.rs", "use std::fmt; use crate::G; fn e() { Vec::<u8>::new(); r#\"crate::b::X\"#; }"),
+    ]);
+    let want: BTreeSet<(String, String)> = [
+        // The root's re-exports, a glob's too.
+        ("", "a"),
+        ("", "c"),
+        ("", "c/deep"),
+        // `super::super::b` from an inline module of a.rs.
+        ("a", "b"),
+        // Inner to its parent: a door, though the cycle check ignores it.
+        ("a/inner", "a"),
+        // A grouped import with `self`, and `self as` an alias.
+        ("b", "a"),
+        ("b", "c/deep"),
+        // Through the root's re-export (with a rename) to the file defining it.
+        ("d", "c"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(pairs(&tree), want);
+    let root: Vec<String> = tree
+        .doors()
+        .into_iter()
+        .filter(|d| d.through_root)
+        .map(|d| d.at)
         .collect();
-    assert_eq!(refs, want);
+    assert_eq!(root, ["src/d.rs:1 crate::G"]);
+}
+
+#[test]
+fn the_reader_finds_two_file_and_longer_cycles() {
+    let tree = synthetic(&[
+        ("lib.rs", "mod a; mod b; mod c; mod p;"),
+        ("a.rs", "use crate::b::B; pub struct A;"),
+        ("b.rs", "pub struct B; fn f() { crate::a::A; }"),
+        ("c.rs", "pub struct C;"),
+        // p/x -> p/y -> p/z -> (through p's re-export) p/x.
+        ("p.rs", "mod x; mod y; mod z; pub use x::X; use z::Z;"),
+        ("p/x.rs", "pub struct X; use super::y::Y;"),
+        ("p/y.rs", "pub struct Y; use super::Z;"),
+        ("p/z.rs", "pub struct Z; fn f() -> crate::p::X { todo!() }"),
+    ]);
+    let found: Vec<Vec<String>> = cycles(&tree.doors())
+        .iter()
+        .map(|c| c.iter().map(|d| d.at.clone()).collect())
+        .collect();
+    assert_eq!(
+        found,
+        [
+            vec!["src/a.rs:1 crate::b::B", "src/b.rs:1 crate::a::A"],
+            vec![
+                "src/p/x.rs:1 super::y::Y",
+                "src/p/y.rs:1 super::Z",
+                "src/p/z.rs:1 crate::p::X",
+            ],
+        ]
+    );
+    // A parent and its children are one room: no cycle, though each names
+    // the other.
+    let tree = synthetic(&[
+        ("lib.rs", "mod p;"),
+        ("p.rs", "mod x; use x::X; pub struct P;"),
+        ("p/x.rs", "pub struct X; use super::P;"),
+    ]);
+    assert!(cycles(&tree.doors()).is_empty());
+}
+
+#[test]
+fn no_import_cycle_in_any_crate() {
+    let trees = workspace();
+    let mut read: BTreeSet<String> = BTreeSet::new();
+    let mut found = Vec::new();
+    for tree in &trees {
+        read.insert(tree.name.clone());
+        for cycle in cycles(&tree.doors()) {
+            let doors: Vec<String> = cycle
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} -> {} ({})",
+                        tree.shown(&d.from),
+                        tree.shown(&d.to),
+                        d.at
+                    )
+                })
+                .collect();
+            found.push(format!("{}:\n    {}", tree.name, doors.join("\n    ")));
+        }
+    }
+    // The reader saw the crates and files it should have.
+    for (tree, module) in [
+        ("fusebox (src/lib.rs)", "fuse/engine"),
+        ("fusebox-admin (src/lib.rs)", "routes"),
+        ("fusebox-cli (src/main.rs)", "cmd/trace"),
+    ] {
+        let t = trees.iter().find(|t| t.name == tree);
+        assert!(
+            t.is_some_and(|t| t.modules.contains_key(&m(module))),
+            "{tree} {module} not read; read {read:?}"
+        );
+    }
+    assert!(
+        found.is_empty(),
+        "{} import cycles:\n  {}",
+        found.len(),
+        found.join("\n  ")
+    );
+}
+
+#[test]
+fn the_core_reaches_no_item_through_its_root() {
+    // The root's re-exports are the users' door; a module of the core names
+    // an item by the module that defines it, so a fuse knows nothing of the
+    // box that holds it.
+    let through: Vec<String> = core()
+        .doors()
+        .into_iter()
+        .filter(|d| d.through_root && !d.from.is_empty())
+        .map(|d| d.at)
+        .collect();
+    assert!(through.is_empty(), "through the crate root: {through:?}");
 }
 
 #[test]
@@ -247,13 +319,23 @@ fn no_cycle_between_the_cores_modules() {
         g.contains_key("fuse") && g.contains_key("valve"),
         "read the sources: {g:?}"
     );
-    if let Some(cycle) = find_cycle(&g) {
-        let hops: Vec<String> = cycle
-            .windows(2)
-            .map(|w| format!("{} -> {} (in {})", w[0], w[1], g[&w[0]][&w[1]].join(", ")))
-            .collect();
-        panic!("import cycle: {}", hops.join("; "));
-    }
+    let doors: Vec<reader::Door> = g
+        .iter()
+        .flat_map(|(from, tos)| {
+            tos.iter().map(move |(to, at)| reader::Door {
+                from: vec![from.clone()],
+                to: vec![to.clone()],
+                at: at.join(", "),
+                through_root: false,
+            })
+        })
+        .collect();
+    let hops: Vec<String> = cycles(&doors)
+        .iter()
+        .flatten()
+        .map(|d| format!("{} -> {} (in {})", d.from[0], d.to[0], d.at))
+        .collect();
+    assert!(hops.is_empty(), "import cycle: {}", hops.join("; "));
 }
 
 #[test]

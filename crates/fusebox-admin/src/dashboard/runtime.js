@@ -40,6 +40,12 @@
     busy = true;
     try {
       const res = await fetch(base + "api/runtime?top=0", { cache: "no-store" });
+      if (res.status === 404) {
+        // A router built without the `inspector` feature: no process tile.
+        tile.closest("section").hidden = true;
+        clearInterval(timer);
+        return;
+      }
       if (!res.ok) throw new Error("HTTP " + res.status);
       render(await res.json());
       fb.runtimeRefreshes++;
@@ -49,6 +55,6 @@
       busy = false;
     }
   }
+  const timer = setInterval(refresh, 1000);
   refresh();
-  setInterval(refresh, 1000);
 })();

@@ -27,78 +27,13 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::task::Waker;
 use std::time::Duration;
 
-use super::subscription::{RecvError, Subscription};
+use super::queue::{Buffer, Queue};
+use super::subscription::{Leave, Subscription};
 use super::{Event, EventKind};
 use crate::fuse::{Cause, FuseState, Notify, Step};
-use crate::sync::{self, Condvar, Locked, Mutex, RwLock};
-
-#[derive(Debug)]
-pub(super) struct Buffer {
-    pub(super) events: VecDeque<Event>,
-    pub(super) lost: u64,
-    pub(super) closed: bool,
-    pub(super) waker: Option<Waker>,
-}
-
-#[derive(Debug)]
-pub(super) struct Queue {
-    pub(super) buf: Mutex<Buffer>,
-    pub(super) ready: Condvar,
-    pub(super) capacity: usize,
-}
-
-impl Queue {
-    pub(super) fn lock(&self) -> Locked<'_, Buffer> {
-        sync::lock(&self.buf)
-    }
-
-    pub(super) fn push(&self, event: &Event) {
-        let waker = {
-            let mut b = self.lock();
-            if b.events.len() == self.capacity {
-                b.events.pop_front();
-                b.lost += 1;
-            }
-            b.events.push_back(event.clone());
-            b.waker.take()
-        };
-        // Wake only after unlocking, so the woken task does not block on us
-        // (and after the publisher's own locks, a fuse's say: `sync.rs`).
-        self.ready.notify_one();
-        if let Some(w) = waker {
-            sync::wake(w);
-        }
-    }
-
-    pub(super) fn close(&self) {
-        let waker = {
-            let mut b = self.lock();
-            b.closed = true;
-            b.waker.take()
-        };
-        self.ready.notify_all();
-        if let Some(w) = waker {
-            sync::wake(w);
-        }
-    }
-}
-
-pub(super) fn take(b: &mut Buffer) -> Option<Result<Event, RecvError>> {
-    if b.lost > 0 {
-        let n = std::mem::take(&mut b.lost);
-        return Some(Err(RecvError::Lagged(n)));
-    }
-    if let Some(e) = b.events.pop_front() {
-        return Some(Ok(e));
-    }
-    if b.closed {
-        return Some(Err(RecvError::Closed));
-    }
-    None
-}
+use crate::sync::{self, Condvar, Mutex, RwLock};
 
 /// The publishing side, one per Fusebox.
 #[derive(Debug)]
@@ -193,20 +128,9 @@ impl Bus {
             capacity: capacity.max(1),
         });
         self.replace(|old| old.iter().cloned().chain([q.clone()]).collect());
-        Subscription {
-            q,
-            bus: Arc::downgrade(self),
-        }
-    }
-
-    /// Takes `q` out of the list (a [`Subscription`] being dropped).
-    pub(super) fn unsubscribe(&self, q: &Arc<Queue>) {
-        self.replace(|old| {
-            old.iter()
-                .filter(|other| !Arc::ptr_eq(other, q))
-                .cloned()
-                .collect()
-        });
+        // The subscription leaves through `Leave`, knowing no more of the bus.
+        let bus: std::sync::Weak<dyn Leave> = Arc::downgrade(self) as _;
+        Subscription { q, bus }
     }
 
     /// Swaps in the list `f` builds from the current one. The list is built
@@ -229,6 +153,18 @@ impl Bus {
     }
 }
 
+impl Leave for Bus {
+    /// Takes `q` out of the list (a [`Subscription`] being dropped).
+    fn leave(&self, q: &Arc<Queue>) {
+        self.replace(|old| {
+            old.iter()
+                .filter(|other| !Arc::ptr_eq(other, q))
+                .cloned()
+                .collect()
+        });
+    }
+}
+
 impl Drop for Bus {
     fn drop(&mut self) {
         for q in sync::read(&self.subs).iter() {
@@ -239,8 +175,9 @@ impl Drop for Bus {
 
 #[cfg(test)]
 mod tests {
+    use super::super::RecvError;
     use super::*;
-    use std::task::{Context, Wake};
+    use std::task::{Context, Wake, Waker};
 
     fn event(name: &str) -> Event {
         Event {

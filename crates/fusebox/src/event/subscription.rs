@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::bus::{take, Bus, Queue};
+use super::queue::{Buffer, Queue};
 use super::Event;
 
 /// Why a receive returned no event.
@@ -34,6 +34,29 @@ impl fmt::Display for RecvError {
 }
 
 impl std::error::Error for RecvError {}
+
+/// What a [`Subscription`] leaves when dropped: the bus, seen only as the
+/// list it is in, so the subscriber's end knows nothing else of it.
+pub(super) trait Leave: Send + Sync + fmt::Debug {
+    /// Takes `q` out of the list.
+    fn leave(&self, q: &Arc<Queue>);
+}
+
+/// The next result of a receive from `b`, if any: a loss first, then the
+/// oldest event, then the end of the stream.
+fn take(b: &mut Buffer) -> Option<Result<Event, RecvError>> {
+    if b.lost > 0 {
+        let n = std::mem::take(&mut b.lost);
+        return Some(Err(RecvError::Lagged(n)));
+    }
+    if let Some(e) = b.events.pop_front() {
+        return Some(Ok(e));
+    }
+    if b.closed {
+        return Some(Err(RecvError::Closed));
+    }
+    None
+}
 
 /// A subscriber's end of the event stream: a bounded buffer that never
 /// blocks the fuses.
@@ -63,13 +86,13 @@ pub struct Subscription {
     pub(super) q: Arc<Queue>,
     /// To leave the bus when dropped; weak, so a subscription that outlives
     /// its Fusebox keeps nothing of it alive.
-    pub(super) bus: Weak<Bus>,
+    pub(super) bus: Weak<dyn Leave>,
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(bus) = self.bus.upgrade() {
-            bus.unsubscribe(&self.q);
+            bus.leave(&self.q);
         }
     }
 }

@@ -60,7 +60,7 @@ use super::slow::{Admit, Phase, Slow};
 use super::state::{Cause, FuseState};
 use super::throttle::ThrottleWindow;
 use super::ticket::{Ticket, TIMES_CALLS};
-use super::watch::Watcher;
+use super::watch::{Watcher, Watchers};
 use super::window::MeltWindow;
 use super::word;
 use crate::stats::counters::{Hot, HotCounters};
@@ -93,7 +93,7 @@ pub(crate) struct FuseCore {
     pub(super) env: Arc<Env>,
     pub(super) me: Weak<FuseCore>,
     /// Valves guarded by this fuse, told when it blows.
-    pub(super) watchers: Mutex<Vec<Weak<dyn Watcher>>>,
+    pub(super) watchers: Watchers,
     /// Injected latency and errors (`chaos.rs`), off unless set.
     pub(crate) chaos: ChaosCell,
 }
@@ -144,13 +144,24 @@ impl FuseCore {
             name,
             env,
             me: me.clone(),
-            watchers: Mutex::new(Vec::new()),
+            watchers: Watchers::new(),
             chaos: ChaosCell::new(),
         })
     }
 
     pub(crate) fn name(&self) -> &Arc<str> {
         &self.name
+    }
+
+    /// Registers a valve to be told when this fuse blows. Lock order: a
+    /// fuse's locks before a valve's (a valve never takes a fuse lock).
+    pub(crate) fn watch(&self, w: Weak<dyn Watcher>) {
+        self.watchers.watch(w);
+    }
+
+    /// Stops telling a valve that no longer has this fuse as its guard.
+    pub(crate) fn unwatch(&self, w: &Weak<dyn Watcher>) {
+        self.watchers.unwatch(w);
     }
 
     /// Announces a brand-new fuse (separate from `new` so the registry can
@@ -427,7 +438,7 @@ impl FuseCore {
         // Blown or disabled: either way calls are refused; tell the valves
         // it guards so their waiters stop waiting.
         if matches!(to, Some(FuseState::Blown | FuseState::Disabled)) && from != to {
-            self.tell_watchers(at);
+            self.watchers.tell(at);
         }
     }
 

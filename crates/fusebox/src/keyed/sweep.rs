@@ -39,13 +39,6 @@ use super::slot::Slot;
 use super::table::{Inner, SHARDS};
 use crate::sync::lock;
 
-/// Where the next sweep starts.
-#[derive(Debug, Default)]
-pub(super) struct Cursor {
-    shard: usize,
-    offset: usize,
-}
-
 impl<K, E> Inner<K, E>
 where
     K: Hash + Eq + Clone + Display + Send + Sync + 'static,

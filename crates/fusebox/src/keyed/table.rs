@@ -27,7 +27,6 @@ use std::sync::{Arc, Weak};
 use super::per_key::PerKey;
 use super::slot::Slot;
 use super::survey::Retired;
-use super::sweep::Cursor;
 use super::KeyedStats;
 use crate::fuse::Env;
 use crate::registry::Fusebox;
@@ -36,6 +35,14 @@ use crate::sync::{lock, Mutex};
 /// Shards per family: spreads write locks and gives the sweep places to
 /// resume from. A power of two.
 pub(super) const SHARDS: usize = 64;
+
+/// Where the next sweep starts (`sweep.rs`): a position in the table, shard
+/// by shard, then by entry within the shard.
+#[derive(Debug, Default)]
+pub(super) struct Cursor {
+    pub(super) shard: usize,
+    pub(super) offset: usize,
+}
 
 type Map<K, E> = papaya::HashMap<K, Slot<E>, foldhash::fast::RandomState>;
 

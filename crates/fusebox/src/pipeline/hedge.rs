@@ -196,3 +196,21 @@ impl Hedge {
         Ok(())
     }
 }
+
+/// The hedge's side of its latency estimate, here rather than in
+/// `latency.rs` so that the estimate knows nothing of hedges.
+impl RecentLatency {
+    /// The estimate a hedge reads: `Some` for a quantile hedge, `None` for
+    /// a fixed one.
+    pub fn for_hedge(hedge: &Hedge) -> Option<Self> {
+        match hedge.delay() {
+            HedgeDelay::Quantile {
+                q,
+                window,
+                min_samples,
+                ..
+            } => Some(RecentLatency::new(q, window, min_samples)),
+            HedgeDelay::Fixed(_) => None,
+        }
+    }
+}

@@ -10,11 +10,13 @@
 //! `min_samples` are known), and read from one atomic word between
 //! recomputations. Only successes are sampled: a failure that answers fast
 //! would pull the estimate down and make the pipeline hedge too early.
+//!
+//! The estimate knows nothing of hedges: the one a hedge needs is built by
+//! [`RecentLatency::for_hedge`], in `hedge.rs`, from the hedge's own rule.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{Hedge, HedgeDelay};
 use crate::sync::{lock, Mutex};
 
 /// How many samples pass between recomputations of the quantile.
@@ -58,20 +60,6 @@ struct Ring {
 }
 
 impl RecentLatency {
-    /// The estimate a hedge reads: `Some` for a quantile hedge, `None` for
-    /// a fixed one.
-    pub fn for_hedge(hedge: &Hedge) -> Option<Self> {
-        match hedge.delay() {
-            HedgeDelay::Quantile {
-                q,
-                window,
-                min_samples,
-                ..
-            } => Some(RecentLatency::new(q, window, min_samples)),
-            HedgeDelay::Fixed(_) => None,
-        }
-    }
-
     /// Records one successful attempt's latency.
     pub fn record(&self, latency: Duration) {
         self.record_ns(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));

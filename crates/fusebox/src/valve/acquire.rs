@@ -13,8 +13,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::engine::ValveCore;
-use super::waiter::{Entry, Looked, Waiter};
+use super::engine::{Entry, Looked, ValveCore};
+use super::waiter::Waiter;
 use super::{Permit, Refused};
 
 /// The future of [`Valve::acquire`](super::Valve::acquire): resolves to a

@@ -30,7 +30,7 @@
 
 use std::time::Duration;
 
-use super::limit::{Signal, Taken};
+use super::sample::{Signal, Taken};
 
 /// The default `min` of [`Aimd`].
 pub const AIMD_MIN: usize = 1;

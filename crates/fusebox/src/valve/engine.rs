@@ -28,6 +28,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::task::Waker;
 use std::time::Duration;
 
 use super::bucket::{Bucket, Tuning};
@@ -35,7 +36,7 @@ use super::codel::Codel;
 use super::config::{Discipline, ValveConfig};
 use super::limit::{LimitSnapshot, Limiter};
 use super::slots::Slots;
-use super::waiter::{Entry, WaitState, Waiter};
+use super::waiter::{WaitState, Waiter};
 use super::Refused;
 use crate::clock::duration_nanos;
 use crate::event::{Bus, Event, EventKind, ValveChange};
@@ -494,6 +495,105 @@ fn sample() -> bool {
         v % 64 == 0
     })
     .unwrap_or(false)
+}
+
+/// What an attempt to enter the valve led to.
+pub(crate) enum Entry {
+    /// Started; what its permit remembers of the start.
+    Admitted(Stamp),
+    Refused(Refused),
+    Queued(Arc<Waiter>),
+}
+
+/// What the waiter found when it looked.
+pub(crate) enum Looked {
+    /// Granted; what its permit remembers of the start.
+    Admitted(Stamp),
+    Refused(Refused),
+    Waiting,
+}
+
+impl ValveCore {
+    /// The waiter looks at its state; `waker` is woken when it changes.
+    pub(crate) fn look(&self, w: &Waiter, waker: Option<&Waker>) -> Looked {
+        let mut st = lock(&w.state);
+        match &mut *st {
+            WaitState::Granted { at, in_flight } => {
+                let (at, in_flight) = (*at, *in_flight);
+                *st = WaitState::Done;
+                Looked::Admitted(self.stamp(Some(at), in_flight))
+            }
+            WaitState::Refused(r) => {
+                let r = *r;
+                *st = WaitState::Done;
+                Looked::Refused(r)
+            }
+            WaitState::Waiting(slot) => {
+                if let Some(waker) = waker {
+                    if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
+                        if let Some(old) = slot.replace(waker.clone()) {
+                            // The old waker's drop is the executor's code.
+                            crate::sync::wake_dropped(old);
+                        }
+                    }
+                }
+                Looked::Waiting
+            }
+            WaitState::Done => Looked::Refused(Refused::Removed),
+        }
+    }
+
+    /// Blocks the thread until the waiter is granted (the answer is what
+    /// its permit remembers of the start) or refused.
+    pub(crate) fn wait(&self, w: &Waiter) -> Result<Stamp, Refused> {
+        let mut st = lock(&w.state);
+        loop {
+            match &*st {
+                WaitState::Granted { at, in_flight } => {
+                    let (at, in_flight) = (*at, *in_flight);
+                    *st = WaitState::Done;
+                    drop(st);
+                    return Ok(self.stamp(Some(at), in_flight));
+                }
+                WaitState::Refused(r) => {
+                    let r = *r;
+                    *st = WaitState::Done;
+                    return Err(r);
+                }
+                WaitState::Done => return Err(Refused::Removed),
+                WaitState::Waiting(_) => st = crate::sync::wait(&w.cv, st),
+            }
+        }
+    }
+
+    /// The waiter is gone (its future was dropped): leave the queue, or give
+    /// back the slot it was granted and never took.
+    pub(crate) fn cancel(&self, w: &Arc<Waiter>) {
+        let mut s = lock(&self.slow);
+        let mut st = lock(&w.state);
+        match &*st {
+            WaitState::Waiting(_) => {
+                *st = WaitState::Done;
+                drop(st);
+                if let Some(i) = s.queue.iter().position(|x| Arc::ptr_eq(x, w)) {
+                    s.queue.remove(i);
+                }
+                self.queued.store(s.queue.len(), Ordering::SeqCst);
+            }
+            WaitState::Granted { .. } => {
+                *st = WaitState::Done;
+                drop(st);
+                // The task never started: it was not admitted after all
+                // (it was cancelled), and its slot goes back.
+                // Ordering: a statistic.
+                self.stats.admitted.fetch_sub(1, Ordering::Relaxed);
+                self.slots.give_back();
+                let now = self.now();
+                self.dispatch(&mut s, now);
+            }
+            WaitState::Refused(_) | WaitState::Done => {}
+        }
+    }
 }
 
 /// The guarding fuse blew: nobody waits for a dependency that is down.

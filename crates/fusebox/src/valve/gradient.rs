@@ -54,7 +54,7 @@
 
 use std::time::Duration;
 
-use super::limit::{Signal, Taken};
+use super::sample::{Signal, Taken};
 use crate::clock::duration_nanos;
 
 /// The default `min` of [`Gradient`]: the concurrency Envoy pins while it

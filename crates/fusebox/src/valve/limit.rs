@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use super::aimd::{Aimd, AimdState};
 use super::gradient::{Gradient, GradientState, Phase};
+use super::sample::{Signal, Taken};
 
 /// An adaptive concurrency limit for a valve:
 /// [`ValveConfig::limit`](crate::ValveConfig::limit).
@@ -196,25 +197,6 @@ impl From<Aimd> for Adaptive {
     fn from(a: Aimd) -> Self {
         Adaptive::Aimd(a)
     }
-}
-
-/// What a controller learns from one task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Signal {
-    /// The task held its slot this many ns.
-    Latency(u64),
-    /// The dependency dropped it (or it took `timeout` or longer).
-    Drop,
-}
-
-/// One task that ended: when it started and ended, how many ran when it
-/// started (itself included), and what it says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Taken {
-    pub(crate) started: u64,
-    pub(crate) now: u64,
-    pub(crate) in_flight: usize,
-    pub(crate) signal: Signal,
 }
 
 #[derive(Debug, Clone)]

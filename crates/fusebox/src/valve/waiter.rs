@@ -1,16 +1,17 @@
-//! A task waiting for a slot, and how it learns its fate.
+//! A task waiting for a slot, and how its fate is told.
 //!
 //! A waiter is settled exactly once (granted or refused) by whoever holds
-//! the valve's lock, and woken once that lock is released (`sync.rs`); the task looks (async: with its waker; blocking: on a
-//! condition variable) and takes its permit or its refusal. A waiter that
+//! the valve's lock, and woken once that lock is released (`sync.rs`); the
+//! task looks (async: with its waker; blocking: on a condition variable) and
+//! takes its permit or its refusal (`ValveCore::look` and `ValveCore::wait`,
+//! in `engine.rs`). A waiter that
 //! goes away (a dropped future) leaves the queue, or gives back the slot it
-//! was granted and never took: cancel-safe by construction.
+//! was granted and never took (`ValveCore::cancel`): cancel-safe by
+//! construction. This file knows nothing of the valve: the engine holds
+//! waiters, never the other way round.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::task::Waker;
 
-use super::engine::{Stamp, ValveCore};
 use super::Refused;
 use crate::sync::{lock, Condvar, Mutex};
 
@@ -54,103 +55,5 @@ impl Waiter {
             crate::sync::wake(w);
         }
         true
-    }
-}
-
-/// What an attempt to enter the valve led to.
-pub(crate) enum Entry {
-    /// Started; what its permit remembers of the start.
-    Admitted(Stamp),
-    Refused(Refused),
-    Queued(Arc<Waiter>),
-}
-
-/// What the waiter found when it looked.
-pub(crate) enum Looked {
-    /// Granted; what its permit remembers of the start.
-    Admitted(Stamp),
-    Refused(Refused),
-    Waiting,
-}
-
-impl ValveCore {
-    /// The waiter looks at its state; `waker` is woken when it changes.
-    pub(crate) fn look(&self, w: &Waiter, waker: Option<&Waker>) -> Looked {
-        let mut st = lock(&w.state);
-        match &mut *st {
-            WaitState::Granted { at, in_flight } => {
-                let (at, in_flight) = (*at, *in_flight);
-                *st = WaitState::Done;
-                Looked::Admitted(self.stamp(Some(at), in_flight))
-            }
-            WaitState::Refused(r) => {
-                let r = *r;
-                *st = WaitState::Done;
-                Looked::Refused(r)
-            }
-            WaitState::Waiting(slot) => {
-                if let Some(waker) = waker {
-                    if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
-                        if let Some(old) = slot.replace(waker.clone()) {
-                            crate::sync::wake_dropped(old);
-                        }
-                    }
-                }
-                Looked::Waiting
-            }
-            WaitState::Done => Looked::Refused(Refused::Removed),
-        }
-    }
-
-    /// Blocks the thread until the waiter is granted (the answer is what
-    /// its permit remembers of the start) or refused.
-    pub(crate) fn wait(&self, w: &Waiter) -> Result<Stamp, Refused> {
-        let mut st = lock(&w.state);
-        loop {
-            match &*st {
-                WaitState::Granted { at, in_flight } => {
-                    let (at, in_flight) = (*at, *in_flight);
-                    *st = WaitState::Done;
-                    drop(st);
-                    return Ok(self.stamp(Some(at), in_flight));
-                }
-                WaitState::Refused(r) => {
-                    let r = *r;
-                    *st = WaitState::Done;
-                    return Err(r);
-                }
-                WaitState::Done => return Err(Refused::Removed),
-                WaitState::Waiting(_) => st = crate::sync::wait(&w.cv, st),
-            }
-        }
-    }
-
-    /// The waiter is gone (its future was dropped): leave the queue, or give
-    /// back the slot it was granted and never took.
-    pub(crate) fn cancel(&self, w: &Arc<Waiter>) {
-        let mut s = lock(&self.slow);
-        let mut st = lock(&w.state);
-        match &*st {
-            WaitState::Waiting(_) => {
-                *st = WaitState::Done;
-                drop(st);
-                if let Some(i) = s.queue.iter().position(|x| Arc::ptr_eq(x, w)) {
-                    s.queue.remove(i);
-                }
-                self.queued.store(s.queue.len(), Ordering::SeqCst);
-            }
-            WaitState::Granted { .. } => {
-                *st = WaitState::Done;
-                drop(st);
-                // The task never started: it was not admitted after all
-                // (it was cancelled), and its slot goes back.
-                // Ordering: a statistic.
-                self.stats.admitted.fetch_sub(1, Ordering::Relaxed);
-                self.slots.give_back();
-                let now = self.now();
-                self.dispatch(&mut s, now);
-            }
-            WaitState::Refused(_) | WaitState::Done => {}
-        }
     }
 }
