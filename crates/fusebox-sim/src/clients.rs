@@ -52,8 +52,15 @@ impl Clients {
         let budget = match &load.retry_budget {
             None => None,
             Some(b) => Some(
-                b.build()
+                b.budget()
                     .map_err(|e| SimError::new(format!("load.retry_budget: {e}")))?,
+            ),
+        };
+        let hedge = match &load.hedge {
+            None => None,
+            Some(h) => Some(
+                h.hedge()
+                    .map_err(|e| SimError::new(format!("load.hedge: {e}")))?,
             ),
         };
         Ok(Clients {
@@ -61,7 +68,7 @@ impl Clients {
             wait: Wait::Fixed(load.retry_after),
             retry_refusals: load.retry_refusals,
             budget,
-            hedge: load.hedge.map(|h| h.hedge()),
+            hedge,
             attempt_timeout: None,
         })
     }

@@ -326,7 +326,13 @@ fn run_with_log(
         serial: 0,
         started: Vec::new(),
         requests: 0,
-        hedging: clients.hedge.clone().map(Hedging::new),
+        // `max = 0` turns hedging off; the simulator makes at most one
+        // hedge per attempt whatever the max.
+        hedging: clients
+            .hedge
+            .clone()
+            .filter(|h| h.max_hedges() > 0)
+            .map(Hedging::new),
         clients,
         log: log.then(Vec::new),
         _fb: fb,

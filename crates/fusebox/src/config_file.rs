@@ -142,7 +142,7 @@ use self::error::Kind;
 pub use self::lines::LineIndex;
 use self::locate::{Locator, Path};
 use self::pipeline::{read_pipeline, Places};
-pub use self::pipeline::{BudgetSpec, PipelineSpec, RetrySpec};
+pub use self::pipeline::{BudgetSpec, HedgeSpec, PipelineSpec, RetrySpec};
 use crate::error::ConfigError;
 use crate::fuse::FuseConfig;
 use crate::valve::ValveConfig;

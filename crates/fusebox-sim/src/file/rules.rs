@@ -150,7 +150,7 @@ pub(super) fn rules(s: &Scenario) -> Vec<Broken> {
     }
     if let Some(b) = &s.load.retry_budget {
         // The core's own check, its rule and its field, placed in the file.
-        if let Err(e) = b.build() {
+        if let Err(e) = b.budget() {
             rule(
                 false,
                 within(at!["load", "retry_budget"], "budget", &e),
@@ -159,16 +159,16 @@ pub(super) fn rules(s: &Scenario) -> Vec<Broken> {
         }
     }
     if let Some(h) = &s.load.hedge {
-        match (h.after, h.quantile) {
-            (Some(_), Some(_)) | (None, None) => rule(
+        // The core's reading of a pipeline's `hedge` table: its shape,
+        // then the hedge's own rules.
+        match h.hedge() {
+            Err(e) => rule(
                 false,
-                at!["load", "hedge"],
-                "needs exactly one of `after` (a delay) and `quantile` (of recent latencies)"
-                    .into(),
+                within(at!["load", "hedge"], "hedge", &e),
+                e.rule().to_owned(),
             ),
-            (None, Some(_)) => {
-                // The core's own check, its rule and its field.
-                if let Err(e) = h.hedge().check() {
+            Ok(hedge) => {
+                if let Err(e) = hedge.check() {
                     rule(
                         false,
                         within(at!["load", "hedge"], "hedge", &e),
@@ -176,7 +176,6 @@ pub(super) fn rules(s: &Scenario) -> Vec<Broken> {
                     );
                 }
             }
-            (Some(_), None) => {}
         }
     }
     if let Some(closed) = &s.load.closed {
