@@ -247,41 +247,28 @@ impl FuseCore {
         Answer::Ok
     }
 
-    /// ask; if ok call `f`, classify its result, report it.
+    /// ask; if ok call `f`, classify its result, report it: the one
+    /// attempt of `fuse.rs`'s `Pending` (admit,
+    /// chaos, classify, report), on the calling thread. A panic in `f` or
+    /// in `classify` unwinds through the pending call, which reports a
+    /// failure and gives a probe slot back.
     #[inline]
     pub(crate) fn run<T, E>(
         &self,
         f: impl FnOnce() -> Result<T, E>,
         classify: impl FnOnce(&Result<T, E>) -> Outcome,
     ) -> Result<T, RunError<E>> {
-        let ticket = match self.admit() {
-            Ok(t) => t,
+        let mut pending = match crate::fuse::Pending::admit(self) {
+            Ok(p) => p,
             Err(Answer::Blown) => return Err(RunError::Blown),
             Err(_) => return Err(RunError::NotFound(NotFound::fuse(&self.name))),
         };
-        /// Reports a failure if `f` unwinds: a panic is a failure, and keeps
-        /// unwinding; the probe slot, if any, is given back.
-        struct FailOnUnwind<'a>(&'a FuseCore, Ticket);
-        impl Drop for FailOnUnwind<'_> {
-            fn drop(&mut self) {
-                self.0.complete(self.1, Outcome::Failure, None);
-            }
-        }
-        let start = self.times_calls(&ticket).then(|| self.now());
-        let guard = FailOnUnwind(self, ticket);
-        if self
-            .chaos
-            .apply_blocking(&self.env.draws, &self.env.timebase)
-        {
-            std::mem::forget(guard);
-            let elapsed = start.map(|t| self.now().saturating_sub(t));
-            self.complete(ticket, Outcome::Failure, elapsed);
+        if pending.inject_blocking() {
             return Err(RunError::Injected);
         }
         let out = f();
-        std::mem::forget(guard);
-        let elapsed = start.map(|t| self.now().saturating_sub(t));
-        self.complete(ticket, classify(&out), elapsed);
+        let outcome = classify(&out);
+        pending.finish(outcome);
         out.map_err(RunError::Failed)
     }
 }
