@@ -9,9 +9,11 @@
 //! seconds, and nothing is a second implementation of a rule: a request goes
 //! through the same `Fuse::call_classified` and `Valve::acquire` a service
 //! would await, polled by hand. A valve that grants a waiter wakes it through
-//! its waker, which puts the request on a list the loop polls next. The
-//! clients' retry budget, when the scenario has one, is the core's
-//! `RetryBudget` reading the same clock.
+//! its waker, which puts the request on a list the loop polls next. Whether
+//! a request retries, after how long, and whether it may hedge is the
+//! core's retry engine's answer (`fusebox::retry::Attempts`, one per
+//! request, told the class of each attempt and the run's virtual time),
+//! the one a `Pipeline` asks; its budget is the core's `RetryBudget`.
 //!
 //! Every random draw comes from seeded generators (the Fusebox's too, see
 //! `FuseboxBuilder::seed`): arrivals from one stream, each request's
@@ -29,6 +31,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use fusebox::pipeline::Hedge;
+use fusebox::retry::{Attempts, Class, Next, Stop};
 use fusebox::rng::{mix, SplitMix64};
 use fusebox::{Clock, ConfigFile, Fuse, Fusebox, ManualClock, Outcome, RunError};
 
@@ -99,12 +103,15 @@ struct Call {
 }
 
 /// One client request (and its retries).
-struct Req {
+struct Req<'a> {
     /// Bumped per attempt and per dependency called, so stale answers and
     /// timeouts are told apart.
     gen: u32,
     born: Duration,
-    attempt: u32,
+    /// The core's retry engine for this request's call (`None` for a
+    /// hedge, whose decisions are its original's, and before the first
+    /// attempt).
+    attempts: Option<Attempts<'a>>,
     client: Option<u32>,
     /// The seed of this attempt's dependency draws.
     draws: u64,
@@ -130,9 +137,6 @@ struct Req {
     /// How this attempt ended while its hedge still runs: the client waits
     /// for the hedge before it hears of it.
     pending_end: Option<End>,
-    /// The wait before the last retry (a decorrelated backoff draws the
-    /// next from it).
-    last_wait: Duration,
 }
 
 /// One client request as its client saw it (the last attempt's, after
@@ -200,7 +204,7 @@ struct Sim<'a> {
     now: Duration,
     heap: BinaryHeap<Reverse<(u128, u64, Ev)>>,
     seq: u64,
-    reqs: Vec<Req>,
+    reqs: Vec<Req<'a>>,
     free: Vec<u32>,
     woken: Arc<Mutex<Vec<u32>>>,
     /// The dependencies, in call order, and their guards.
@@ -212,9 +216,9 @@ struct Sim<'a> {
     serial: u64,
     started: Vec<Started>,
     requests: u64,
-    /// How the clients retry (their budget is fusebox's, reading the run's
-    /// clock) and hedge.
-    clients: Clients,
+    /// How the clients retry (the core's `Retry`, on the run's clock) and
+    /// hedge.
+    clients: &'a Clients,
     /// When the clients hedge, if they do.
     hedging: Option<Hedging>,
     /// Every client request, when the caller asked for them.
@@ -321,9 +325,10 @@ fn run_with_log(
             (Some(fb), guards)
         }
     };
+    let seed = mix(s.seed ^ 0x0BAC_C0FF);
     let clients = match pipeline {
-        Some(spec) => Clients::of_pipeline(spec, mix(s.seed ^ 0x0BAC_C0FF))?,
-        None => Clients::of_load(&s.load)?,
+        Some(spec) => Clients::of_pipeline(spec, seed, &clock)?,
+        None => Clients::of_load(&s.load, seed, &clock)?,
     };
     if let (Some(regulator), Some(first)) = (regulator, guards.first_mut()) {
         first.admit = Some(regulator);
@@ -348,8 +353,14 @@ fn run_with_log(
         serial: 0,
         started: Vec::new(),
         requests: 0,
-        hedging: clients.hedge.clone().map(Hedging::new),
-        clients,
+        // `max = 0` turns hedging off; the simulator makes at most one
+        // hedge per attempt whatever the max.
+        hedging: clients
+            .hedge
+            .clone()
+            .filter(|h| h.max_hedges() > 0)
+            .map(Hedging::new),
+        clients: &clients,
         log: log.then(Vec::new),
         _fb: fb,
     };
@@ -492,7 +503,7 @@ impl Sim<'_> {
         let r = Req {
             gen: 0,
             born: self.now,
-            attempt: 0,
+            attempts: None,
             client,
             draws: 0,
             stage: 0,
@@ -506,7 +517,6 @@ impl Sim<'_> {
             hedge: false,
             twin: None,
             pending_end: None,
-            last_wait: Duration::ZERO,
         };
         match self.free.pop() {
             Some(id) => {
@@ -530,10 +540,13 @@ impl Sim<'_> {
         let hedge = self.reqs[id as usize].hedge;
         if !hedge {
             self.stats.attempt(self.reqs[id as usize].born);
-            if let (Some(b), 0) = (&self.clients.budget, self.reqs[id as usize].attempt) {
-                // As `Retry` does: every first attempt is deposited, at the
-                // run's virtual time (the ManualClock the Fusebox runs on).
-                b.deposit(self.clock.now());
+            if self.reqs[id as usize].attempts.is_none() {
+                // The call begins: the core's engine counts it and deposits
+                // it in the budget, at the run's virtual time (the
+                // ManualClock the Fusebox runs on).
+                let hedges = self.clients.hedge.as_ref().map_or(0, Hedge::max_hedges);
+                let begun = self.clients.retry.begin(self.clock.now()).hedges(hedges);
+                self.reqs[id as usize].attempts = Some(begun);
             }
         }
         self.serial += 1;
@@ -549,7 +562,8 @@ impl Sim<'_> {
         r.served_at = None;
         r.epoch = r.epoch.wrapping_add(1);
         let (epoch, deadline) = (r.epoch, r.deadline);
-        if !hedge {
+        let may_hedge = r.attempts.as_ref().is_some_and(Attempts::may_hedge);
+        if !hedge && may_hedge {
             if let Some(d) = self.hedging.as_ref().map(Hedging::delay) {
                 let t = self.now + d;
                 if t < deadline {
@@ -567,16 +581,20 @@ impl Sim<'_> {
         if r.epoch != epoch || r.done || r.hedge || r.twin.is_some() || r.call.is_none() {
             return;
         }
-        if let Some(b) = &self.clients.budget {
-            if !b.try_withdraw(self.clock.now()) {
-                return;
-            }
+        let (born, deadline) = (r.born, r.deadline);
+        // The core's engine decides, as a pipeline's hedge timer asks it: a
+        // hedge left, the retry deadline, the budget.
+        let now = self.clock.now();
+        let paid = self.reqs[id as usize]
+            .attempts
+            .as_mut()
+            .is_some_and(|a| a.hedge(now).is_ok());
+        if !paid {
+            return;
         }
-        let (born, attempt, deadline) = (r.born, r.attempt, r.deadline);
         let h = self.new_req(None);
         let copy = &mut self.reqs[h as usize];
         copy.born = born;
-        copy.attempt = attempt;
         copy.deadline = deadline;
         copy.hedge = true;
         copy.twin = Some(id);
@@ -859,33 +877,28 @@ impl Sim<'_> {
             self.retire(h);
             self.reqs[id as usize].twin = None;
         }
-        let clients = &mut self.clients;
-        let r = &mut self.reqs[id as usize];
-        let retryable = match end {
-            End::Succeeded => false,
-            End::Failed | End::TimedOut => true,
-            End::Refused(_) => clients.retry_refusals,
+        // The core's engine decides, as `Retry` and a pipeline do: the
+        // class, the attempts left, the retry deadline, the backoff, the
+        // budget (asked last). Naive clients sort a refusal as a failure.
+        let class = match end {
+            End::Succeeded => Class::Success,
+            End::Failed | End::TimedOut => Class::Failure,
+            End::Refused(_) if self.clients.retry_refusals => Class::Failure,
+            End::Refused(_) => Class::Refusal,
         };
-        // The budget is asked last, as `Retry` asks it: only a retry that
-        // would otherwise be made withdraws, or is refused and not made.
-        let retry = retryable
-            && r.attempt < clients.retries
-            && match &clients.budget {
-                None => true,
-                Some(b) if b.try_withdraw(self.clock.now()) => true,
-                Some(_) => {
-                    self.stats.retry_refused(r.born);
-                    false
-                }
-            };
-        if retry {
-            let wait = clients.wait(r.attempt, r.last_wait);
-            r.last_wait = wait;
-            r.attempt += 1;
-            let t = self.now + wait;
-            self.at(t, Ev::Retry(id));
-            return;
+        let now = self.clock.now();
+        let r = &mut self.reqs[id as usize];
+        let next = r.attempts.as_mut().map(|a| a.after(class, now));
+        match next {
+            Some(Next::Again(wait)) => {
+                let t = self.now + wait;
+                self.at(t, Ev::Retry(id));
+                return;
+            }
+            Some(Next::Done(Stop::BudgetExhausted)) => self.stats.retry_refused(r.born),
+            _ => {}
         }
+        let r = &mut self.reqs[id as usize];
         r.done = true;
         let (born, client) = (r.born, r.client);
         if let Some(log) = &mut self.log {
@@ -894,7 +907,7 @@ impl Sim<'_> {
                 latency: self.now - born,
                 end,
                 called: r.called,
-                attempts: r.attempt + 1,
+                attempts: r.attempts.as_ref().map_or(1, Attempts::made),
                 waited: r.served_at.map(|t| t - r.attempt_at),
             });
         }

@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use fusebox::config_file::{BudgetSpec, HedgeSpec};
 use serde::Deserialize;
 
 /// A whole simulated stretch of time (a night, say).
@@ -74,11 +75,12 @@ pub struct Load {
     pub retry_after: Duration,
     /// A retry budget every client's retries draw from: fusebox's own
     /// [`RetryBudget`](fusebox::retry::RetryBudget), on the simulation's
-    /// clock. A retry the budget refuses is not made, and the request ends
-    /// with its last attempt's error. `None`: retries are bounded by
-    /// `retries` alone.
+    /// clock, written as a pipeline's `budget` table
+    /// ([`BudgetSpec`]: `{ ratio, min_per_sec, ttl }`). A retry the budget
+    /// refuses is not made, and the request ends with its last attempt's
+    /// error. `None`: retries are bounded by `retries` alone.
     #[serde(default)]
-    pub retry_budget: Option<RetryBudgetSpec>,
+    pub retry_budget: Option<BudgetSpec>,
     /// Whether a refused attempt (a blown fuse, a full valve) is retried.
     /// Naive clients do (`true`, the default); fusebox's retries never do
     /// ([`Class::Refusal`](fusebox::retry::Class::Refusal)): `false`.
@@ -86,8 +88,10 @@ pub struct Load {
     pub retry_refusals: bool,
     /// Hedging: an attempt still unanswered after a delay gets a second
     /// copy, the first success wins and the other is dropped (its fuse
-    /// hears nothing of it, its valve slot is freed). A hedge is paid from
-    /// `retry_budget`, when there is one. `None`: no hedging.
+    /// hears nothing of it, its valve slot is freed). Written as a
+    /// pipeline's `hedge` table ([`HedgeSpec`]: `{ after }` or
+    /// `{ quantile, initial }`, ...), read by the core. A hedge is paid
+    /// from `retry_budget`, when there is one. `None`: no hedging.
     #[serde(default)]
     pub hedge: Option<HedgeSpec>,
     /// The clients call through this pipeline of the run's config
@@ -102,97 +106,8 @@ pub struct Load {
     pub pipeline: Option<String>,
 }
 
-/// When a client hedges: after a fixed delay, or after a quantile of its
-/// recent successful attempts' latencies, the core's
-/// [`Hedge`](fusebox::pipeline::Hedge). Exactly one of `after` and
-/// `quantile` is given.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HedgeSpec {
-    /// A fixed delay.
-    #[serde(default, with = "fusebox::duration::serde_duration::option")]
-    pub after: Option<Duration>,
-    /// A quantile in (0, 1] of the last `window` successful attempts'
-    /// latencies (0.95: hedge the slowest 5 %).
-    #[serde(default)]
-    pub quantile: Option<f64>,
-    /// The delay until `min_samples` latencies are known (quantile only).
-    #[serde(
-        default = "default_hedge_initial",
-        with = "fusebox::duration::serde_duration"
-    )]
-    pub initial: Duration,
-    /// How many recent latencies a quantile is taken over.
-    #[serde(default = "default_hedge_window")]
-    pub window: usize,
-    /// How many are needed before the quantile is used.
-    #[serde(default = "default_hedge_min_samples")]
-    pub min_samples: usize,
-}
-
-impl HedgeSpec {
-    /// The core's rule for it: a fixed delay if `after` is given, else the
-    /// quantile (as given, or a median if neither is: the file's check
-    /// refuses that).
-    pub fn hedge(&self) -> fusebox::pipeline::Hedge {
-        match (self.after, self.quantile) {
-            (Some(after), _) => fusebox::pipeline::Hedge::after(after),
-            (None, q) => fusebox::pipeline::Hedge::quantile(q.unwrap_or(0.5), self.initial)
-                .samples(self.window, self.min_samples),
-        }
-    }
-}
-
-fn default_hedge_initial() -> Duration {
-    Duration::from_millis(100)
-}
-
-fn default_hedge_window() -> usize {
-    fusebox::pipeline::DEFAULT_LATENCY_WINDOW
-}
-
-fn default_hedge_min_samples() -> usize {
-    fusebox::pipeline::DEFAULT_MIN_SAMPLES
-}
-
 fn yes() -> bool {
     true
-}
-
-/// The parameters of a [`RetryBudget`](fusebox::retry::RetryBudget):
-/// retries at most `ratio` of the first attempts plus `min_per_sec` a
-/// second, over a window of `ttl`. The defaults of `min_per_sec` and `ttl`
-/// are Finagle's.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetryBudgetSpec {
-    /// Retries earned per first attempt, 0 to 1000.
-    pub ratio: f64,
-    /// Retries a second always available.
-    #[serde(default = "default_min_per_sec")]
-    pub min_per_sec: u32,
-    /// The window deposits count in, 10 ms to 1 hour.
-    #[serde(
-        default = "default_budget_ttl",
-        with = "fusebox::duration::serde_duration"
-    )]
-    pub ttl: Duration,
-}
-
-fn default_min_per_sec() -> u32 {
-    10
-}
-
-fn default_budget_ttl() -> Duration {
-    Duration::from_secs(10)
-}
-
-impl RetryBudgetSpec {
-    /// The budget itself; `Err` if the core refuses the parameters (the
-    /// scenario file's check reports that with the line).
-    pub fn build(&self) -> Result<fusebox::retry::RetryBudget, fusebox::ConfigError> {
-        fusebox::retry::RetryBudget::new(self.ttl, self.min_per_sec, self.ratio)
-    }
 }
 
 /// Open-loop arrivals.

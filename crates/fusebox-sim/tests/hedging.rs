@@ -88,9 +88,49 @@ fn an_empty_budget_stops_hedges() {
 fn a_fixed_delay_past_every_latency_never_hedges() {
     let mut s = scenario("long_tail_hedged.toml");
     let h = s.load.hedge.as_mut().expect("hedging");
-    h.quantile = None;
+    // A fixed hedge, as the core's `hedge` table writes one: `after`
+    // alone (a quantile's keys would be refused).
+    (h.quantile, h.initial) = (None, None);
     h.after = Some(std::time::Duration::from_millis(500));
     let r = total(&s);
     assert_eq!(r.hedges, 0);
     assert_eq!(r.dependency_calls, r.offered);
+}
+
+/// The hedges of a call are counted across its retries, as a pipeline
+/// counts them: the core's retry engine (`Attempts::hedge`) decides for
+/// both. Against a dependency that is down, with an immediate hedge and
+/// three retries, every call makes exactly `max` hedges, not one per
+/// attempt.
+#[test]
+fn a_call_hedges_at_most_max_times_across_its_retries() {
+    let text = |max: u32| {
+        format!(
+            r#"
+duration = "10s"
+[load]
+open = {{ rate = 100.0 }}
+timeout = "1s"
+retries = 3
+hedge = {{ after = "0ms", max = {max} }}
+[dependency]
+connections = 64
+latency = {{ kind = "constant", value = "5ms" }}
+[[episodes]]
+name = "down"
+start = "0s"
+end = "10s"
+down = true
+"#
+        )
+    };
+    for max in [0, 1, 2] {
+        let s = file::parse(&text(max)).expect("a valid scenario").scenario;
+        let r = total(&s);
+        assert!(r.offered > 500, "{} offered", r.offered);
+        assert_eq!(r.attempts, 4 * r.offered, "every call retried 3 times");
+        // At most one hedge runs beside an attempt: `max` of the four
+        // attempts are hedged.
+        assert_eq!(r.hedges, u64::from(max) * r.offered, "max {max}");
+    }
 }

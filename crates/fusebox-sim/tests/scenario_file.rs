@@ -175,10 +175,10 @@ fn defaults() {
 }
 
 #[test]
-fn a_retry_budget_is_read_with_finagles_defaults() {
+fn a_retry_budget_is_a_pipelines_budget_table() {
     let f = file::parse(&with(
         9,
-        "retry_budget = { ratio = 0.2 }\nretry_refusals = false",
+        "retry_budget = { ratio = 0.2, min_per_sec = 10, ttl = \"10s\" }\nretry_refusals = false",
     ))
     .unwrap();
     let b = f.scenario.load.retry_budget.unwrap();
@@ -187,7 +187,7 @@ fn a_retry_budget_is_read_with_finagles_defaults() {
         (0.2, 10, Duration::from_secs(10))
     );
     assert!(!f.scenario.load.retry_refusals);
-    let budget = b.build().unwrap();
+    let budget = b.budget().unwrap();
     assert_eq!(budget.ttl(), Duration::from_secs(10));
 }
 
@@ -227,22 +227,25 @@ malformed! {
     unknown_top_level_key: line 1 = r#"descripton = "x""# => (1, 1, "descripton"), "unknown field `descripton`";
     load_timeout_zero: line 7 = r#"timeout = "0ms""# => (7, 11, "load.timeout"), "must be greater than zero";
     retries_negative: line 8 = "retries = -1" => (8, 11, "load.retries"), "expected u32";
-    retry_budget_ratio_negative: line 9 = r#"retry_budget = { ratio = -0.2 }"# => (9, 26, "load.retry_budget.ratio"), "must be between 0 and 1000 (is -0.2)";
-    retry_budget_ratio_nan: line 9 = r#"retry_budget = { ratio = nan, ttl = "5s" }"# => (9, 26, "load.retry_budget.ratio"), "(is NaN)";
+    retry_budget_ratio_negative: line 9 = r#"retry_budget = { ratio = -0.2, min_per_sec = 10, ttl = "10s" }"# => (9, 26, "load.retry_budget.ratio"), "must be between 0 and 1000 (is -0.2)";
+    retry_budget_ratio_nan: line 9 = r#"retry_budget = { ratio = nan, min_per_sec = 1, ttl = "5s" }"# => (9, 26, "load.retry_budget.ratio"), "(is NaN)";
     retry_budget_ttl_too_short: line 9 = r#"retry_budget = { ratio = 0.2, min_per_sec = 1, ttl = "5ms" }"# => (9, 54, "load.retry_budget.ttl"), "must be between 10 ms and 1 hour";
-    retry_budget_ttl_bad_unit: line 9 = r#"retry_budget = { ratio = 0.2, ttl = "ten" }"# => (9, 37, "load.retry_budget.ttl"), "unknown unit \"ten\"";
-    retry_budget_min_per_sec_fractional: line 9 = r#"retry_budget = { ratio = 0.2, min_per_sec = 1.5 }"# => (9, 45, "load.retry_budget.min_per_sec"), "expected u32";
-    retry_budget_without_ratio: line 9 = r#"retry_budget = { ttl = "10s" }"# => (9, 16, "load.retry_budget.ratio"), "missing field `ratio`";
-    hedge_with_both_rules: line 9 = r#"hedge = { after = "10ms", quantile = 0.9 }"# => (9, 9, "load.hedge"), "needs exactly one of `after`";
-    hedge_with_no_rule: line 9 = r#"hedge = { initial = "10ms" }"# => (9, 9, "load.hedge"), "needs exactly one of `after`";
-    hedge_quantile_above_one: line 9 = r#"hedge = { quantile = 1.5 }"# => (9, 22, "load.hedge.quantile"), "must be in (0, 1] (is 1.5)";
-    hedge_window_zero: line 9 = r#"hedge = { quantile = 0.9, window = 0 }"# => (9, 36, "load.hedge.window"), "must be between 1 and 1024";
-    hedge_min_samples_above_the_window: line 9 = r#"hedge = { quantile = 0.9, window = 10, min_samples = 11 }"# => (9, 54, "load.hedge.min_samples"), "between 1 and the window";
-    hedge_unknown_key: line 9 = r#"hedge = { after = "10ms", max = 2 }"# => (9, 27, "load.hedge.max"), "unknown field `max`";
+    retry_budget_ttl_bad_unit: line 9 = r#"retry_budget = { ratio = 0.2, min_per_sec = 1, ttl = "ten" }"# => (9, 54, "load.retry_budget.ttl"), "unknown unit \"ten\"";
+    retry_budget_min_per_sec_fractional: line 9 = r#"retry_budget = { ratio = 0.2, min_per_sec = 1.5, ttl = "10s" }"# => (9, 45, "load.retry_budget.min_per_sec"), "expected u32";
+    retry_budget_without_ratio: line 9 = r#"retry_budget = { min_per_sec = 1, ttl = "10s" }"# => (9, 16, "load.retry_budget.ratio"), "missing field `ratio`";
+    retry_budget_without_ttl: line 9 = r#"retry_budget = { ratio = 0.2, min_per_sec = 1 }"# => (9, 16, "load.retry_budget.ttl"), "missing field `ttl`";
+    hedge_with_both_rules: line 9 = r#"hedge = { after = "10ms", quantile = 0.9 }"# => (9, 38, "load.hedge.quantile"), "a hedge is `after` or `quantile`, not both";
+    hedge_with_no_rule: line 9 = r#"hedge = { initial = "10ms" }"# => (9, 9, "load.hedge.after"), "missing field `after` (a fixed delay) or `quantile`";
+    hedge_quantile_without_initial: line 9 = r#"hedge = { quantile = 0.9 }"# => (9, 9, "load.hedge.initial"), "missing field `initial`";
+    hedge_after_with_a_window: line 9 = r#"hedge = { after = "10ms", window = 8 }"# => (9, 36, "load.hedge.window"), "only a quantile hedge has this key";
+    hedge_quantile_above_one: line 9 = r#"hedge = { quantile = 1.5, initial = "10ms" }"# => (9, 22, "load.hedge.quantile"), "must be in (0, 1] (is 1.5)";
+    hedge_window_zero: line 9 = r#"hedge = { quantile = 0.9, initial = "10ms", window = 0 }"# => (9, 54, "load.hedge.window"), "must be between 1 and 1024";
+    hedge_min_samples_above_the_window: line 9 = r#"hedge = { quantile = 0.9, initial = "10ms", window = 10, min_samples = 11 }"# => (9, 72, "load.hedge.min_samples"), "between 1 and the window";
+    hedge_unknown_key: line 9 = r#"hedge = { after = "10ms", delay = 2 }"# => (9, 27, "load.hedge.delay"), "unknown field `delay`";
+    retry_budget_unknown_key: line 9 = r#"retry_budget = { ratio = 0.2, min_per_sec = 1, ttl = "10s", percent = 20 }"# => (9, 61, "load.retry_budget.percent"), "unknown field `percent`";
     stragglers_share_above_one: line 20 = r#"stragglers = { share = 1.5, latency = { kind = "constant", value = "1s" } }"# => (20, 24, "dependency.stragglers.share"), "between 0 and 1 (is 1.5)";
     stragglers_latency_zero: line 20 = r#"stragglers = { share = 0.1, latency = { kind = "constant", value = "0s" } }"# => (20, 68, "dependency.stragglers.latency.value"), "must be greater than zero";
     error_pattern_unknown: line 28 = r#"error_pattern = "burst""# => (28, 17, "episodes[0].error_pattern"), "unknown variant `burst`";
-    retry_budget_unknown_key: line 9 = r#"retry_budget = { ratio = 0.2, percent = 20 }"# => (9, 31, "load.retry_budget.percent"), "unknown field `percent`";
     retry_refusals_not_a_bool: line 9 = r#"retry_refusals = "no""# => (9, 18, "load.retry_refusals"), "invalid type: string \"no\"";
     open_rate_zero: line 12 = "rate = 0.0" => (12, 8, "load.open.rate"), "must be a finite number greater than zero";
     open_rate_nan: line 12 = "rate = nan" => (12, 8, "load.open.rate"), "(is NaN)";

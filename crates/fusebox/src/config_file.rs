@@ -120,6 +120,7 @@
 //! value, and one wrong field often explains the next, so more than one
 //! error per fuse would mostly be noise.
 
+mod document;
 mod entry;
 mod error;
 mod lines;
@@ -131,16 +132,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
-use toml::de::{DeTable, DeValue};
+use toml::de::DeValue;
 use toml::Spanned;
 
+pub use self::document::Document;
 use self::entry::{entry_name, read_fuse, read_valve, segments, sorted};
 pub use self::error::ConfigFileError;
 use self::error::Kind;
 pub use self::lines::LineIndex;
 use self::locate::{Locator, Path};
 use self::pipeline::{read_pipeline, Places};
-pub use self::pipeline::{BudgetSpec, PipelineSpec, RetrySpec};
+pub use self::pipeline::{BudgetSpec, HedgeSpec, PipelineSpec, RetrySpec};
 use crate::error::ConfigError;
 use crate::fuse::FuseConfig;
 use crate::valve::ValveConfig;
@@ -176,6 +178,9 @@ pub struct ConfigFile {
     fuse_places: BTreeMap<String, (usize, usize)>,
     valve_places: BTreeMap<String, (usize, usize)>,
     pipeline_places: BTreeMap<String, Places>,
+    /// Where the config's table is in its document (the root, or a
+    /// scenario's `fusebox`): install errors name fields from there.
+    prefix: Path,
     file: Option<Arc<str>>,
 }
 
@@ -206,38 +211,30 @@ impl ConfigFile {
     /// assert_eq!(found, [(2, "valves.a.concurrency"), (4, "valves.b.queue"), (5, "valvs")]);
     /// ```
     pub fn check(text: &str) -> Result<ConfigFile, Vec<ConfigFileError>> {
-        // Positions come from one index of the text: a scan per entry made
-        // this quadratic in the file's size (see `lines`).
-        let lines = LineIndex::new(text);
-        let (root, syntax) = DeTable::parse_recoverable(text);
-        let root = Spanned::new(root.span(), DeValue::Table(root.into_inner()));
-        let whole = Locator {
-            path: Path::default(),
-            key_span: 0..0,
-            value: &root,
-        };
-        let mut errors: Vec<ConfigFileError> = Vec::new();
-        if !syntax.is_empty() {
-            // What follows a syntax error is guesswork; report only these.
-            for e in syntax {
-                let span = e.span().unwrap_or(0..0);
-                errors.push(ConfigFileError::new(
-                    lines.position(span.start),
-                    whole.near(text, span.clone(), e.message()).to_string(),
-                    e.message(),
-                    Kind::Syntax,
-                ));
-            }
-            return Err(sorted(errors));
-        }
+        let doc = Document::parse_all(text)?;
+        Self::read_table(&doc, Path::default(), doc.root())
+    }
 
-        let mut file = ConfigFile::default();
+    /// The config written as the table `value` of `doc`, at `prefix` (the
+    /// root for a `fusebox.toml`, `fusebox` for a scenario's table): every
+    /// error placed in `doc`, its field starting with `prefix`.
+    pub(crate) fn read_table(
+        doc: &Document<'_>,
+        prefix: Path,
+        root: &Spanned<DeValue<'_>>,
+    ) -> Result<ConfigFile, Vec<ConfigFileError>> {
+        let lines = doc.lines();
+        let mut errors: Vec<ConfigFileError> = Vec::new();
+        let mut file = ConfigFile {
+            prefix: prefix.clone(),
+            ..ConfigFile::default()
+        };
         let mut fuse_entries = Vec::new();
         let mut valve_entries = Vec::new();
         let mut pipeline_entries = Vec::new();
         let top = match root.get_ref() {
             DeValue::Table(top) => top.iter().collect(),
-            _ => Vec::new(), // a document is always a table
+            _ => Vec::new(), // a document is always a table, and `Document::config_file` checks
         };
         for (key, value) in top {
             let name = key.get_ref().as_ref();
@@ -248,7 +245,7 @@ impl ConfigFile {
                 _ => {
                     errors.push(ConfigFileError::new(
                         lines.position(key.span().start),
-                        Path::default().key(name).to_string(),
+                        prefix.clone().key(name).to_string(),
                         format!(
                             "unknown field `{name}`, expected `fuses`, `valves` or `pipelines`"
                         ),
@@ -260,7 +257,7 @@ impl ConfigFile {
             let DeValue::Table(table) = value.get_ref() else {
                 errors.push(ConfigFileError::new(
                     lines.position(value.span().start),
-                    name.to_owned(),
+                    prefix.clone().key(name).to_string(),
                     format!(
                         "invalid type: {}, expected a table of {name}",
                         value.get_ref().type_str()
@@ -271,7 +268,7 @@ impl ConfigFile {
             };
             for (k, v) in table.iter() {
                 entries.push(Locator {
-                    path: Path::default().key(name).key(k.get_ref()),
+                    path: prefix.clone().key(name).key(k.get_ref()),
                     key_span: k.span(),
                     value: v,
                 });
@@ -279,7 +276,7 @@ impl ConfigFile {
         }
 
         for entry in &fuse_entries {
-            match read_fuse(&lines, entry) {
+            match read_fuse(lines, entry) {
                 Ok(cfg) => {
                     let name = entry_name(entry);
                     file.fuse_places
@@ -292,7 +289,7 @@ impl ConfigFile {
         // A set: a list searched once per valve was quadratic too.
         let declared: BTreeSet<String> = fuse_entries.iter().map(entry_name).collect();
         for entry in &valve_entries {
-            match read_valve(&lines, entry, &declared) {
+            match read_valve(lines, entry, &declared) {
                 Ok(cfg) => {
                     let name = entry_name(entry);
                     file.valve_places
@@ -303,7 +300,7 @@ impl ConfigFile {
             }
         }
         for entry in &pipeline_entries {
-            match read_pipeline(&lines, entry) {
+            match read_pipeline(lines, entry) {
                 Ok((spec, places)) => {
                     let name = entry_name(entry);
                     file.pipeline_places.insert(name.clone(), places);
@@ -367,7 +364,7 @@ impl ConfigFile {
                 pipeline::file_field(&err),
             ),
         };
-        let mut path = Path::default().key(section).key(name);
+        let mut path = self.prefix.clone().key(section).key(name);
         if err.field() != "name" {
             path.0.extend(field);
         }
@@ -391,7 +388,8 @@ impl ConfigFile {
         };
         let e = ConfigFileError::new(
             place,
-            Path::default()
+            self.prefix
+                .clone()
                 .key("pipelines")
                 .key(name)
                 .key(key)

@@ -32,8 +32,9 @@
 //!
 //! Files, one concept each: `backoff.rs` (the waits), `policy.rs` (the
 //! rules and the classes), `budget.rs` (the budget), `error.rs` (what a
-//! failed run answers), `run.rs` (the handle, the engine and the sync
-//! form), `call.rs` (the async forms).
+//! failed run answers), `attempts.rs` (the decision engine, no I/O:
+//! [`Attempts`], which the pipeline and the simulator drive too), `run.rs`
+//! (the handle and the sync form), `call.rs` (the async forms).
 //!
 //! Counters: [`Retry::stats`] and [`RetryBudget::stats`]. A bare `Retry`
 //! is in no [`Snapshot`](crate::Snapshot); a
@@ -42,6 +43,7 @@
 //! fallbacks (the `fusebox_retries_total` family of the
 //! [`catalog`](crate::catalog)).
 
+mod attempts;
 mod backoff;
 mod budget;
 mod call;
@@ -49,9 +51,9 @@ mod error;
 mod policy;
 mod run;
 
+pub use attempts::{Attempts, Next};
 pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetStats, RetryBudget};
 pub use error::{RetryError, Stop};
 pub use policy::{Class, RetryPolicy};
-pub(crate) use run::{Attempts, Next};
 pub use run::{Retry, RetryBuilder, RetryStats, Sleep, ThreadSleep};

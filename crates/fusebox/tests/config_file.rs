@@ -1776,3 +1776,87 @@ proptest! {
         check_any(&text)?;
     }
 }
+
+/// The config written one level down in a larger document (`title`, then
+/// `[fusebox]`), every header `[x]` as `[fusebox.x]`: a scenario file's
+/// shape.
+fn embedded(text: &str) -> String {
+    let mut out = String::from("title = \"night\"\n[fusebox]\n");
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("[[") {
+            out.push_str(&format!("[[fusebox.{rest}\n"));
+        } else if let Some(rest) = line.strip_prefix('[') {
+            out.push_str(&format!("[fusebox.{rest}\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A config read from a table of a larger document
+/// (`Document::config_file`) is the config the same text gives alone, and
+/// each of its errors is the lone text's, placed in the larger document:
+/// two lines down, eight columns right on a header (`fusebox.`), its field
+/// under `fusebox`. One locator serves both.
+#[test]
+fn a_config_read_from_a_sub_table_is_the_lone_config_placed_in_the_document() {
+    use fusebox::config_file::Document;
+    use fusebox::error::PathSegment::Key;
+
+    let read = |text: &str| {
+        let whole = embedded(text);
+        let doc = Document::parse(&whole).unwrap_or_else(|e| panic!("{e}\n{whole}"));
+        doc.config_file(&[Key("fusebox")]).expect("written")
+    };
+    let alone = ConfigFile::parse(EXAMPLE).expect("the example parses");
+    let inside = read(EXAMPLE).expect("the example parses inside");
+    assert_eq!(inside.fuses(), alone.fuses());
+    assert_eq!(inside.valves(), alone.valves());
+    assert_eq!(inside.pipelines(), alone.pipelines());
+
+    let mut checked = 0;
+    for (what, text, ..) in cases().into_iter().chain(pipeline_cases()) {
+        let Err(want) = ConfigFile::check(&text) else {
+            panic!("{what}: parses")
+        };
+        if want[0].is_syntax() {
+            continue; // a syntax error is the document's, not the table's
+        }
+        let got = read(&text).expect_err(what);
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (g, w) in got.iter().zip(&want) {
+            let header = text
+                .lines()
+                .nth(w.line() - 1)
+                .is_some_and(|l| l.starts_with('['));
+            let column = if header && w.column() > 1 {
+                w.column() + "fusebox.".len()
+            } else {
+                w.column()
+            };
+            let field = match w.field() {
+                "" => "fusebox".to_owned(),
+                f => format!("fusebox.{f}"),
+            };
+            assert_eq!(
+                (g.line(), g.column(), g.field(), g.message()),
+                (w.line() + 2, column, field.as_str(), w.message()),
+                "{what}"
+            );
+            assert_eq!(g.config_error(), w.config_error(), "{what}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 20, "{checked} cases");
+
+    // What is there must be a table.
+    let doc = Document::parse("fusebox = 3\n").unwrap();
+    let e = &doc.config_file(&[Key("fusebox")]).unwrap().unwrap_err()[0];
+    assert_eq!((e.line(), e.column(), e.field()), (1, 11, "fusebox"));
+    assert!(e
+        .message()
+        .starts_with("invalid type: integer, expected a table"));
+    assert!(doc.config_file(&[Key("nothing")]).is_none());
+}

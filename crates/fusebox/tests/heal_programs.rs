@@ -269,6 +269,32 @@ fn a_panicking_probe_counts_as_a_failure_and_frees_its_slot() {
     assert_eq!(fuse.ask(), Ask::Ok, "the slot was given back");
 }
 
+/// The same for a classifier that panics: the call ran, but the pending
+/// call unwinds unreported, so it counts as a failure and gives its probe
+/// slot back (`Fuse::run` is the one attempt of `Pending`).
+#[test]
+fn a_panicking_classifier_counts_as_a_failure_and_frees_its_slot() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::a_panicking_classifier_counts_as_a_failure_and_frees_its_slot",
+        std::time::Duration::from_secs(30),
+    );
+    let (fb, clock) = manual();
+    let heal = Heal::program([Step::Delay(SEC), Step::Probe(1)]);
+    fb.install("db", FuseConfig::standard(0, 60 * SEC).heal(heal))
+        .unwrap();
+    fb.melt("db").unwrap();
+    clock.advance(SEC);
+    let fuse = fb.fuse("db").unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fuse.run_classified(|| Ok::<(), ()>(()), |_| panic!("a bug in the classifier"))
+    }));
+    assert!(r.is_err(), "the panic keeps unwinding");
+    let snap = fuse.snapshot().unwrap();
+    assert_eq!((snap.counters.blows, snap.heal_step), (2, Some(0)));
+    clock.advance(SEC);
+    assert_eq!(fuse.ask(), Ask::Ok, "the slot was given back");
+}
+
 #[test]
 fn a_barrier_waits_for_unlock() {
     let _watch = watchdog::watchdog(

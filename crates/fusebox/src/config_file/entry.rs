@@ -10,7 +10,7 @@ use toml::de::ValueDeserializer;
 use super::error::{ConfigFileError, Kind};
 use super::lines::LineIndex;
 use super::locate::{Locator, Seg, Spot};
-use crate::error::{ConfigError, PathSegment};
+use crate::error::ConfigError;
 use crate::fuse::FuseConfig;
 use crate::valve::ValveConfig;
 
@@ -115,13 +115,7 @@ pub(super) fn rule_error(
 /// The keys a [`ConfigError`]'s path designates: the validators name the
 /// fields as the file spells them, so this is a plain conversion.
 pub(super) fn segments(err: &ConfigError) -> Vec<Seg> {
-    err.path()
-        .iter()
-        .map(|seg| match *seg {
-            PathSegment::Key(k) => Seg::Key(k.into()),
-            PathSegment::Index(i) => Seg::Index(i),
-        })
-        .collect()
+    super::locate::segments(err.path())
 }
 
 /// The registry's name rules ([`Fusebox::install`] checks them again), so

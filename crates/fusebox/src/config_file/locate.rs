@@ -21,6 +21,8 @@ use std::ops::Range;
 use toml::de::DeValue;
 use toml::Spanned;
 
+use crate::error::PathSegment;
+
 /// One step of a path: a table key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Seg {
@@ -68,6 +70,17 @@ impl fmt::Display for Path {
         }
         Ok(())
     }
+}
+
+/// A path as the public API writes it ([`ConfigError::path`](crate::ConfigError::path),
+/// [`Document`](super::Document)'s arguments), as the locator's.
+pub(crate) fn segments(path: &[PathSegment]) -> Vec<Seg> {
+    path.iter()
+        .map(|seg| match *seg {
+            PathSegment::Key(k) => Seg::Key(k.to_owned()),
+            PathSegment::Index(i) => Seg::Index(i),
+        })
+        .collect()
 }
 
 /// A node found in the tree: its path and the span to point at.

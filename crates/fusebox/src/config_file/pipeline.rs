@@ -104,8 +104,12 @@ pub struct RetrySpec {
     pub deadline: Option<Duration>,
 }
 
-/// A pipeline's `budget` table, the arguments of [`RetryBudget::new`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A pipeline's `budget` table, the arguments of [`RetryBudget::new`]:
+/// `{ ratio, min_per_sec, ttl }`, every key required. Also what a tool's
+/// own file reads as a budget (the simulator's `load.retry_budget`), so the
+/// table has one shape wherever it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct BudgetSpec {
     /// `ratio`: retries (and hedges) earned per first attempt.
@@ -113,7 +117,108 @@ pub struct BudgetSpec {
     /// `min_per_sec`: retries a second always available.
     pub min_per_sec: u32,
     /// `ttl`: the window deposits count in.
+    #[serde(with = "serde_duration")]
     pub ttl: Duration,
+}
+
+/// A pipeline's `hedge` table as written: `{ after }` (a fixed delay) or
+/// `{ quantile, initial }` with optional `window` and `min_samples`, either
+/// with an optional `max` (hedges per call). [`hedge`](Self::hedge) gives
+/// the [`Hedge`] it declares. Also what a tool's own file reads as a hedge
+/// (the simulator's `load.hedge`).
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox::config_file::HedgeSpec;
+/// use fusebox::pipeline::HedgeDelay;
+///
+/// let spec: HedgeSpec = toml::from_str("after = \"40ms\"")?;
+/// assert_eq!(spec.hedge()?.delay(), HedgeDelay::Fixed(Duration::from_millis(40)));
+/// let both: HedgeSpec = toml::from_str("after = \"40ms\"\nquantile = 0.9")?;
+/// assert_eq!(both.hedge().unwrap_err().field(), "hedge.quantile");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct HedgeSpec {
+    /// `after`: a fixed delay.
+    #[serde(default, with = "serde_duration::option")]
+    pub after: Option<Duration>,
+    /// `quantile`: in (0, 1], of recent successful attempts' latencies.
+    #[serde(default)]
+    pub quantile: Option<f64>,
+    /// `initial`: the delay until enough latencies are known (a quantile
+    /// hedge's, required).
+    #[serde(default, with = "serde_duration::option")]
+    pub initial: Option<Duration>,
+    /// `window`: how many recent latencies a quantile is taken over.
+    #[serde(default)]
+    pub window: Option<usize>,
+    /// `min_samples`: how many are needed before the quantile is used.
+    #[serde(default)]
+    pub min_samples: Option<usize>,
+    /// `max`: hedges per call (1 without it).
+    #[serde(default)]
+    pub max: Option<u32>,
+}
+
+impl HedgeSpec {
+    /// The hedge this table declares, or the rule of the table's shape it
+    /// breaks (`after` or `quantile`, not both; a quantile's `initial`;
+    /// keys only a quantile has), its field under `hedge`. The hedge's own
+    /// rules are [`Hedge::check`]'s.
+    pub fn hedge(&self) -> Result<Hedge, ConfigError> {
+        let h = match (self.after, self.quantile) {
+            (Some(_), Some(q)) => {
+                return Err(ConfigError::pipeline(
+                    "hedge.quantile",
+                    q,
+                    "a hedge is `after` or `quantile`, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(ConfigError::pipeline(
+                    "hedge.after",
+                    "none",
+                    "missing field `after` (a fixed delay) or `quantile`",
+                ))
+            }
+            (Some(after), None) => {
+                for (key, given) in [
+                    ("hedge.initial", self.initial.is_some()),
+                    ("hedge.window", self.window.is_some()),
+                    ("hedge.min_samples", self.min_samples.is_some()),
+                ] {
+                    if given {
+                        return Err(ConfigError::pipeline(
+                            key,
+                            "given",
+                            "only a quantile hedge has this key",
+                        ));
+                    }
+                }
+                Hedge::after(after)
+            }
+            (None, Some(q)) => {
+                let Some(initial) = self.initial else {
+                    return Err(ConfigError::pipeline(
+                        "hedge.initial",
+                        "none",
+                        "missing field `initial` (the delay until enough latencies are known)",
+                    ));
+                };
+                Hedge::quantile(q, initial).samples(
+                    self.window.unwrap_or(DEFAULT_LATENCY_WINDOW),
+                    self.min_samples.unwrap_or(DEFAULT_MIN_SAMPLES),
+                )
+            }
+        };
+        Ok(match self.max {
+            Some(n) => h.max(n),
+            None => h,
+        })
+    }
 }
 
 impl RetrySpec {
@@ -165,9 +270,9 @@ struct RawPipeline {
     #[serde(default)]
     retry: Option<RawRetry>,
     #[serde(default)]
-    budget: Option<RawBudget>,
+    budget: Option<BudgetSpec>,
     #[serde(default)]
-    hedge: Option<RawHedge>,
+    hedge: Option<HedgeSpec>,
     #[serde(default)]
     fuse: Option<String>,
     #[serde(default)]
@@ -220,32 +325,6 @@ enum RawJitter {
     Decorrelated,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBudget {
-    ratio: f64,
-    min_per_sec: u32,
-    #[serde(with = "serde_duration")]
-    ttl: Duration,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHedge {
-    #[serde(default, with = "serde_duration::option")]
-    after: Option<Duration>,
-    #[serde(default)]
-    quantile: Option<f64>,
-    #[serde(default, with = "serde_duration::option")]
-    initial: Option<Duration>,
-    #[serde(default)]
-    window: Option<usize>,
-    #[serde(default)]
-    min_samples: Option<usize>,
-    #[serde(default)]
-    max: Option<u32>,
-}
-
 impl RawBackoff {
     fn backoff(&self) -> Backoff {
         let (b, jitter) = match *self {
@@ -293,11 +372,7 @@ pub(super) fn read_pipeline(
                 .map_or(Backoff::none(), RawBackoff::backoff),
             deadline: r.deadline,
         }),
-        budget: raw.budget.as_ref().map(|b| BudgetSpec {
-            ratio: b.ratio,
-            min_per_sec: b.min_per_sec,
-            ttl: b.ttl,
-        }),
+        budget: raw.budget,
         hedge,
         fuse: raw.fuse,
         valve: raw.valve,
@@ -320,58 +395,19 @@ pub(super) fn read_pipeline(
 }
 
 /// A hedge is a fixed delay (`after`) or a quantile (`quantile` and
-/// `initial`): the file's shape, which the core's constructors encode.
+/// `initial`): the file's shape, [`HedgeSpec::hedge`]'s rules, reported as
+/// shape errors at the key they name.
 fn hedge(
     lines: &LineIndex<'_>,
     entry: &Locator<'_, '_>,
-    raw: &RawHedge,
+    raw: &HedgeSpec,
 ) -> Result<Hedge, ConfigFileError> {
-    let shape = |key: &str, message: &str| {
-        let mut spot = entry.follow(&[Seg::Key("hedge".into()), Seg::Key(key.into())]);
-        spot.path = entry.path.clone().key("hedge").key(key);
-        error_at(lines, spot, message, Kind::Shape)
-    };
-    let h = match (raw.after, raw.quantile) {
-        (Some(_), Some(_)) => {
-            return Err(shape(
-                "quantile",
-                "a hedge is `after` or `quantile`, not both",
-            ))
-        }
-        (None, None) => {
-            return Err(shape(
-                "after",
-                "missing field `after` (a fixed delay) or `quantile`",
-            ))
-        }
-        (Some(after), None) => {
-            for (key, given) in [
-                ("initial", raw.initial.is_some()),
-                ("window", raw.window.is_some()),
-                ("min_samples", raw.min_samples.is_some()),
-            ] {
-                if given {
-                    return Err(shape(key, "only a quantile hedge has this key"));
-                }
-            }
-            Hedge::after(after)
-        }
-        (None, Some(q)) => {
-            let Some(initial) = raw.initial else {
-                return Err(shape(
-                    "initial",
-                    "missing field `initial` (the delay until enough latencies are known)",
-                ));
-            };
-            Hedge::quantile(q, initial).samples(
-                raw.window.unwrap_or(DEFAULT_LATENCY_WINDOW),
-                raw.min_samples.unwrap_or(DEFAULT_MIN_SAMPLES),
-            )
-        }
-    };
-    Ok(match raw.max {
-        Some(n) => h.max(n),
-        None => h,
+    raw.hedge().map_err(|e| {
+        let field = super::locate::segments(e.path());
+        let mut spot = entry.follow(&field);
+        spot.path = entry.path.clone();
+        spot.path.0.extend(field);
+        error_at(lines, spot, e.rule(), Kind::Shape)
     })
 }
 

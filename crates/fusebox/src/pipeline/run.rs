@@ -24,7 +24,6 @@ use std::time::Duration;
 use super::attempt::{attempt, Done};
 use super::stats::{DRY_HEDGES, DRY_RETRIES, HEDGES, HEDGE_WINS};
 use super::{Core, PipelineError, Sleeping};
-use crate::clock::duration_nanos;
 use crate::fuse::Outcome;
 use crate::retry::{Attempts, Next};
 use crate::retry::{Class, Stop};
@@ -45,12 +44,6 @@ pub(crate) enum After<T, E> {
     Wait(Duration),
 }
 
-/// The hedge budget of one call.
-struct Hedging {
-    left: u32,
-    made: u32,
-}
-
 impl Core {
     /// The call without its fallback.
     pub(crate) async fn run<T, E, M, Fut, C>(
@@ -63,16 +56,12 @@ impl Core {
         Fut: Future<Output = Result<T, E>>,
         C: Fn(&Result<T, E>) -> Outcome,
     {
-        let mut attempts = Attempts::begin(&self.retry.inner);
-        let mut hedging = Hedging {
-            left: self.hedge.as_ref().map_or(0, |h| h.max),
-            made: 0,
-        };
+        let mut attempts =
+            Attempts::begin(&self.retry.inner).hedges(self.hedge.as_ref().map_or(0, |h| h.max));
         loop {
-            let done = self
-                .round(&mut make, &classify, &mut hedging, &attempts)
-                .await;
-            match self.after_round(&mut attempts, done, hedging.made) {
+            let done = self.round(&mut make, &classify, &mut attempts).await;
+            let hedges = attempts.hedges_made();
+            match self.after_round(&mut attempts, done, hedges) {
                 After::Answer(answer) => return answer,
                 After::Wait(d) => {
                     if !d.is_zero() {
@@ -93,7 +82,7 @@ impl Core {
         done: Done<T, E>,
         hedges: u32,
     ) -> After<T, E> {
-        let next = attempts.after(done.class);
+        let next = attempts.after_with(done.class, || self.clock.now());
         if done.class == Class::Failure {
             self.after_failure(next);
         }
@@ -130,21 +119,20 @@ impl Core {
         &self,
         make: &mut M,
         classify: &C,
-        hedging: &mut Hedging,
-        attempts: &Attempts<'_>,
+        attempts: &mut Attempts<'_>,
     ) -> Done<T, E>
     where
         M: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         C: Fn(&Result<T, E>) -> Outcome,
     {
-        if hedging.left == 0 {
+        if !attempts.may_hedge() {
             // Nothing to race it against: the round is its one attempt,
             // awaited in place (no vector, no box).
             return attempt(self, make(), classify).await;
         }
         let mut flights = vec![Some(Box::pin(attempt(self, make(), classify)))];
-        let mut timer = self.hedge_timer(hedging);
+        let mut timer = self.hedge_timer(attempts);
         let mut best: Option<Done<T, E>> = None;
         poll_fn(|cx| loop {
             for (i, slot) in flights.iter_mut().enumerate() {
@@ -177,9 +165,9 @@ impl Core {
                 return Poll::Pending;
             }
             timer = None;
-            if self.may_hedge(hedging, attempts) {
+            if self.hedge_now(attempts) {
                 flights.push(Some(Box::pin(attempt(self, make(), classify))));
-                timer = self.hedge_timer(hedging);
+                timer = self.hedge_timer(attempts);
             }
             // Poll the new hedge (and its timer) at once.
         })
@@ -187,36 +175,31 @@ impl Core {
     }
 
     /// The timer of the next hedge, if the call has one left.
-    fn hedge_timer(&self, hedging: &Hedging) -> Option<Sleeping> {
+    fn hedge_timer(&self, attempts: &Attempts<'_>) -> Option<Sleeping> {
         let h = self.hedge.as_ref()?;
-        if hedging.left == 0 {
+        if !attempts.may_hedge() {
             return None;
         }
         Some(self.timer.sleep(h.delay_now(self.latency.as_ref())))
     }
 
-    /// Whether a hedge whose delay has passed may start: the deadline has
-    /// not passed, and the budget pays. A refusal by the budget ends the
-    /// call's hedging.
-    fn may_hedge(&self, hedging: &mut Hedging, attempts: &Attempts<'_>) -> bool {
-        let now = self.clock.now();
-        if let Some(d) = self.retry.policy().deadline {
-            if now >= attempts.start().saturating_add(duration_nanos(d)) {
-                hedging.left = 0;
-                return false;
+    /// Whether a hedge whose delay has passed may start, as the retry
+    /// engine decides ([`Attempts::hedge`]: a hedge left, the deadline, the
+    /// budget), counted.
+    fn hedge_now(&self, attempts: &mut Attempts<'_>) -> bool {
+        match attempts.hedge_at(self.clock.now()) {
+            Ok(()) => {
+                if self.retry.budget().is_some() {
+                    self.counters.budget_paid();
+                }
+                self.counters.add(HEDGES);
+                true
             }
-        }
-        if let Some(b) = self.retry.budget() {
-            if !b.try_withdraw(Duration::from_nanos(now)) {
-                hedging.left = 0;
+            Err(Stop::BudgetExhausted) => {
                 self.counters.budget_refused(DRY_HEDGES, &self.events());
-                return false;
+                false
             }
-            self.counters.budget_paid();
+            Err(_) => false,
         }
-        hedging.left -= 1;
-        hedging.made += 1;
-        self.counters.add(HEDGES);
-        true
     }
 }

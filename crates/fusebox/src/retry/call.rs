@@ -14,7 +14,7 @@ use crate::error::RunError;
 #[cfg(feature = "tokio")]
 use crate::fuse::Fuse;
 
-use super::run::{Attempts, Next};
+use super::attempts::{Attempts, Next};
 use super::{Class, Retry, RetryError};
 
 impl Retry {
@@ -69,7 +69,7 @@ impl Retry {
         let mut attempts = Attempts::begin(&self.inner);
         loop {
             let out = make().await;
-            match attempts.after(classify(&out)) {
+            match attempts.after_with(classify(&out), || self.inner.clock.now()) {
                 Next::Again(d) => sleep(d).await,
                 Next::Done(stop) => return attempts.finish(out, stop),
             }

@@ -1,6 +1,6 @@
 //! The [`Retry`] handle and the loop that every form of running shares.
 //!
-//! The loop's decisions live in one private engine, [`Attempts`], which
+//! The loop's decisions live in one engine, [`Attempts`] (`attempts.rs`), which
 //! knows nothing of how an attempt is made or how a wait is spent: the
 //! synchronous [`Retry::run`] sleeps through a [`Sleep`], the async forms
 //! (`retry/call.rs`) await a timer, and both ask the same engine "again, and
@@ -15,12 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::attempts::{Attempts, Next};
+use super::{Class, RetryBudget, RetryError, RetryPolicy, Stop};
 use crate::clock::{Clock, ManualClock, MonotonicClock, Timebase};
 use crate::error::{ConfigError, RunError};
 use crate::fuse::{Fuse, Outcome};
-use crate::rng::{mix, SplitMix64};
-
-use super::{Class, RetryBudget, RetryError, RetryPolicy, Stop};
 
 /// How the synchronous [`Retry::run`] spends a wait between attempts.
 ///
@@ -97,21 +96,21 @@ pub struct Retry {
 }
 
 pub(crate) struct Inner {
-    policy: RetryPolicy,
-    budget: Option<RetryBudget>,
-    clock: Timebase,
+    pub(super) policy: RetryPolicy,
+    pub(super) budget: Option<RetryBudget>,
+    pub(super) clock: Timebase,
     sleeper: Arc<dyn Sleep>,
-    seed: u64,
-    runs: AtomicU64,
-    counters: [AtomicU64; 8],
+    pub(super) seed: u64,
+    pub(super) runs: AtomicU64,
+    pub(super) counters: [AtomicU64; 8],
 }
 
 /// Indices into `Inner::counters`.
-const CALLS: usize = 0;
-const RETRIES: usize = 1;
-const SUCCESSES: usize = 2;
+pub(super) const CALLS: usize = 0;
+pub(super) const RETRIES: usize = 1;
+pub(super) const SUCCESSES: usize = 2;
 
-fn stop_index(s: Stop) -> usize {
+pub(super) fn stop_index(s: Stop) -> usize {
     match s {
         Stop::Refused => 3,
         Stop::NotRetryable => 4,
@@ -323,7 +322,7 @@ impl Retry {
         let mut attempts = Attempts::begin(&self.inner);
         loop {
             let out = f();
-            match attempts.after(classify(&out)) {
+            match attempts.after_with(classify(&out), || self.inner.clock.now()) {
                 Next::Again(d) => self.inner.sleeper.sleep(d),
                 Next::Done(stop) => return attempts.finish(out, stop),
             }
@@ -381,111 +380,5 @@ impl Retry {
                 _ => Class::of_outcome(last.get()),
             },
         )
-    }
-}
-
-/// The engine's answer after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Next {
-    /// Wait this long, then attempt again.
-    Again(Duration),
-    /// No more attempts; the stop applies if the result is an error.
-    Done(Stop),
-}
-
-/// One run's state: when it began, how many attempts, the last wait, its
-/// random stream. Applies the policy's rules in their documented order.
-pub(crate) struct Attempts<'a> {
-    inner: &'a Inner,
-    start: u64,
-    made: u32,
-    prev: u64,
-    rng: SplitMix64,
-}
-
-impl<'a> Attempts<'a> {
-    /// A run begins: the first attempt is counted and deposited.
-    pub(crate) fn begin(inner: &'a Inner) -> Self {
-        let start = inner.clock.now();
-        if let Some(b) = &inner.budget {
-            b.deposit(Duration::from_nanos(start));
-        }
-        // Ordering: counters and the run index are statistics and a seed;
-        // nothing else is ordered by them.
-        inner.counters[CALLS].fetch_add(1, Ordering::Relaxed);
-        let k = inner.runs.fetch_add(1, Ordering::Relaxed);
-        Attempts {
-            inner,
-            start,
-            made: 1,
-            prev: 0,
-            rng: SplitMix64::new(mix(inner.seed.wrapping_add(k))),
-        }
-    }
-
-    /// Attempts made so far, the first included.
-    pub(crate) fn made(&self) -> u32 {
-        self.made
-    }
-
-    /// When the run began, in ns on the retry's clock.
-    pub(crate) fn start(&self) -> u64 {
-        self.start
-    }
-
-    /// Decides after an attempt classified `class`.
-    pub(crate) fn after(&mut self, class: Class) -> Next {
-        let stop = match class {
-            Class::Success => {
-                self.count(SUCCESSES);
-                return Next::Done(Stop::NotRetryable);
-            }
-            Class::Refusal => Stop::Refused,
-            Class::Ignored => Stop::NotRetryable,
-            Class::Failure => match self.retry_after() {
-                Ok(d) => return Next::Again(d),
-                Err(stop) => stop,
-            },
-        };
-        self.count(stop_index(stop));
-        Next::Done(stop)
-    }
-
-    /// Rules 2 to 4 of the policy for a failure.
-    fn retry_after(&mut self) -> Result<Duration, Stop> {
-        let p = &self.inner.policy;
-        if self.made >= p.max_attempts {
-            return Err(Stop::Exhausted);
-        }
-        let delay = p
-            .backoff
-            .delay_nanos(self.made - 1, self.prev, &mut self.rng);
-        let now = self.inner.clock.now();
-        if let Some(deadline) = p.deadline {
-            let end = self
-                .start
-                .saturating_add(crate::clock::duration_nanos(deadline));
-            if now.saturating_add(delay) >= end {
-                return Err(Stop::Deadline);
-            }
-        }
-        if let Some(b) = &self.inner.budget {
-            if !b.try_withdraw(Duration::from_nanos(now)) {
-                return Err(Stop::BudgetExhausted);
-            }
-        }
-        self.prev = delay;
-        self.made += 1;
-        self.count(RETRIES);
-        Ok(Duration::from_nanos(delay))
-    }
-
-    /// The run's answer: the value, or the last error with the stop.
-    pub(crate) fn finish<T, E>(&self, out: Result<T, E>, stop: Stop) -> Result<T, RetryError<E>> {
-        out.map_err(|e| RetryError::new(e, self.made, stop))
-    }
-
-    fn count(&self, i: usize) {
-        self.inner.counters[i].fetch_add(1, Ordering::Relaxed);
     }
 }
