@@ -189,6 +189,8 @@ impl Engine {
             tracing::error!(target: "fusebox::supervisor", supervisor = %self.spec.name, child = %g.child, "{g}");
             self.shared.lock().record(Record::GaveUp);
         }
+        // The report holds this final stop only, not the group restarts'.
+        self.stops.clear();
         self.stop_all().await;
         self.uninstall();
         self.shared.lock().finished = true;
@@ -287,7 +289,10 @@ impl Engine {
     /// is queued in `stray`).
     fn start(&mut self, i: usize) -> bool {
         let child = &self.spec.children[i];
-        let token = self.token.child_token();
+        // A token of its own, not a child of the supervisor's: cancelling
+        // the supervisor must not cancel every child at once, or they
+        // would not stop in reverse order.
+        let token = CancellationToken::new();
         let fut: std::pin::Pin<Box<dyn std::future::Future<Output = Out> + Send>> =
             match &child.kind {
                 Kind::Worker(start) => {
@@ -448,8 +453,8 @@ impl Engine {
         for p in self.pending.drain(..) {
             b.children[p.idx].state = ChildState::Stopped;
         }
-        for (c, s) in b.children.iter_mut().zip(&self.slots) {
-            if c.state == ChildState::Running && s.run.is_none() {
+        for c in b.children.iter_mut() {
+            if c.state != ChildState::Removed {
                 c.state = ChildState::Stopped;
             }
         }
