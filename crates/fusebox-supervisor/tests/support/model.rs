@@ -181,7 +181,13 @@ impl Model {
             _ => "R2 transient crash restarted",
         });
         let n = self.children.len();
-        let range = self.strategy.affected(i, n);
+        // The model's own reading of OTP's strategies (not the crate's
+        // `Strategy::affected`, so a broken one is caught).
+        let range = match self.strategy {
+            Strategy::OneForOne => i..i + 1,
+            Strategy::OneForAll => 0..n,
+            _ => i..n,
+        };
         self.reached.push(match self.strategy {
             Strategy::OneForOne => "R1 one_for_one",
             Strategy::OneForAll => "R1 one_for_all",
