@@ -1,0 +1,4 @@
+//! Shared by the supervisor's black-box tests.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod model;
