@@ -104,7 +104,7 @@
 
 use crate::event::Alarm;
 use crate::fuse::{FuseSnapshot, FuseState};
-use crate::keyed::{KeyState, KeyedKind, KeyedSnapshot, TOP_KEYS};
+use crate::keyed_snapshot::{KeyState, KeyedKind, KeyedSnapshot, TOP_KEYS};
 use crate::pipeline::{PipelineSnapshot, ReasonKind};
 use crate::stats::histogram::{HistogramSnapshot, BOUNDS_SECS};
 use crate::valve::engine::REASONS;
@@ -738,7 +738,7 @@ pub fn keyed_samples<'a>(families: &'a [KeyedSnapshot]) -> Vec<Sample<'a>> {
         );
     }
     for k in valves() {
-        for r in crate::keyed::KEYED_REASONS {
+        for r in crate::keyed_snapshot::KEYED_REASONS {
             push(
                 &KEYED_VALVE_REFUSED,
                 vec![("family", &*k.name), ("reason", r.as_str())],

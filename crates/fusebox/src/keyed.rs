@@ -42,10 +42,10 @@
 //! keys it holds ([`KeyedSnapshot`], `keyed/survey.rs`).
 
 mod builder;
+mod counts;
 mod family;
 mod per_key;
 mod slot;
-mod snapshot;
 mod survey;
 mod sweep;
 mod table;
@@ -56,14 +56,12 @@ use std::fmt::Display;
 use std::hash::Hash;
 use std::sync::Arc;
 
-pub use builder::{KeyedBuilder, DEFAULT_IDLE_TTL, DEFAULT_MAX_KEYS, DEFAULT_SWEEP_BUDGET};
-pub(crate) use family::{Families, Family};
-pub use snapshot::{
-    KeyState, KeyStates, KeyedConfig, KeyedKey, KeyedKind, KeyedSnapshot, KeyedTotals, MAX_KEY_LEN,
-    MAX_TOP_KEYS, TOP_KEYS,
+pub use crate::keyed_snapshot::{
+    KeyState, KeyStates, KeyedConfig, KeyedKey, KeyedKind, KeyedSnapshot, KeyedStats, KeyedTotals,
+    MAX_KEY_LEN, MAX_TOP_KEYS, TOP_KEYS,
 };
+pub use builder::{KeyedBuilder, DEFAULT_IDLE_TTL, DEFAULT_MAX_KEYS, DEFAULT_SWEEP_BUDGET};
 pub use valves::KeyedValves;
-pub(crate) use valves::KEYED_REASONS;
 
 use crate::error::{ConfigError, RunError};
 use crate::fuse::{Answer, Ask, FuseConfig, FuseCore, FuseSnapshot, Outcome};
@@ -117,26 +115,6 @@ where
     }
 }
 
-/// Counts of a family, from [`KeyedFuses::stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[non_exhaustive]
-pub struct KeyedStats {
-    /// Keys held, compact or promoted.
-    pub keys: usize,
-    /// Keys holding a fuse engine.
-    pub live: usize,
-    /// Keys given an engine so far.
-    pub promotions: u64,
-    /// Engines given back while their key stayed (pristine, still in use).
-    pub demotions: u64,
-    /// Keys forgotten after their idle TTL.
-    pub evictions: u64,
-    /// New keys turned away because the family held its
-    /// [`max_keys`](KeyedBuilder::max_keys).
-    pub full: u64,
-}
-
 impl<K> KeyedFuses<K>
 where
     K: Hash + Eq + Clone + Display + Send + Sync + 'static,
@@ -148,7 +126,7 @@ where
         family: &str,
     ) -> Result<Self, ConfigError> {
         let inner = Inner::start(family, template, sizing, fusebox);
-        let weak: std::sync::Weak<dyn Family> = Arc::downgrade(&inner) as _;
+        let weak: std::sync::Weak<dyn crate::registry::Family> = Arc::downgrade(&inner) as _;
         fusebox.families().register(&inner.family, weak)?;
         Ok(KeyedFuses { inner })
     }

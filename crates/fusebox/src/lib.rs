@@ -158,6 +158,7 @@ pub mod error;
 pub mod event;
 pub mod fuse;
 pub mod keyed;
+mod keyed_snapshot;
 #[cfg(feature = "metrics")]
 mod metrics_export;
 pub mod pipeline;

@@ -26,7 +26,7 @@ use metrics::{
 use crate::catalog::{self, Kind, Metric, Unit, Value};
 use crate::event::Alarm;
 use crate::fuse::FuseSnapshot;
-use crate::keyed::KeyedSnapshot;
+use crate::keyed_snapshot::KeyedSnapshot;
 use crate::pipeline::PipelineSnapshot;
 use crate::stats::histogram::HistogramSnapshot;
 use crate::sync::{lock, Mutex};

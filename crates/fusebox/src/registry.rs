@@ -15,6 +15,7 @@
 
 mod builder;
 mod events;
+mod families;
 mod keyed;
 mod names;
 mod pipelines;
@@ -36,6 +37,7 @@ pub use names::MAX_NAME_LEN;
 
 use crate::error::{ConfigError, NotFound};
 use crate::fuse::{Answer, Ask, Fuse, FuseConfig, FuseCore, FuseSnapshot, Outcome, RunError};
+pub(crate) use families::{Families, Family};
 pub(crate) use names::check_name;
 use shared::Shared;
 

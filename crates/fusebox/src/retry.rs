@@ -50,10 +50,12 @@ mod call;
 mod error;
 mod policy;
 mod run;
+mod sleep;
 
 pub use attempts::{Attempts, Next};
 pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetStats, RetryBudget};
 pub use error::{RetryError, Stop};
 pub use policy::{Class, RetryPolicy};
-pub use run::{Retry, RetryBuilder, RetryStats, Sleep, ThreadSleep};
+pub use run::{Retry, RetryBuilder, RetryStats};
+pub use sleep::{Sleep, ThreadSleep};

@@ -16,9 +16,9 @@
 
 use std::sync::Arc;
 
-use super::snapshot::{KeyState, KeyedKey, KeyedKind};
-use super::survey::{Counts, COUNTS};
+use super::counts::{Counts, COUNTS};
 use crate::fuse::{Env, FuseConfig, FuseCore, FuseSnapshot, FuseState, Strategy};
+use crate::keyed_snapshot::{KeyState, KeyedKey, KeyedKind};
 
 /// An engine a family keeps per key.
 pub(crate) trait PerKey: Send + Sync + 'static {
@@ -69,7 +69,9 @@ pub(crate) trait PerKey: Send + Sync + 'static {
     fn top_key(key: String, view: &Self::View) -> KeyedKey;
 
     /// The template, for the snapshot's config.
-    fn template(template: &Self::Template) -> (Option<FuseConfig>, Option<crate::ValveConfig>);
+    fn template(
+        template: &Self::Template,
+    ) -> (Option<FuseConfig>, Option<crate::valve::ValveConfig>);
 }
 
 impl PerKey for FuseCore {
@@ -148,7 +150,7 @@ impl PerKey for FuseCore {
         }
     }
 
-    fn template(t: &FuseConfig) -> (Option<FuseConfig>, Option<crate::ValveConfig>) {
+    fn template(t: &FuseConfig) -> (Option<FuseConfig>, Option<crate::valve::ValveConfig>) {
         (Some(t.clone()), None)
     }
 }

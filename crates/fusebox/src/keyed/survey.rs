@@ -23,43 +23,15 @@
 //!
 //! The walk costs a read of every key: O(keys held), at most `max_keys`.
 
+use super::counts::{Counts, COUNTS};
 use std::fmt::Display;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::per_key::PerKey;
-use super::snapshot::{bounded, KeyStates, KeyedConfig, KeyedSnapshot, KeyedTotals};
 use super::table::Inner;
+use crate::keyed_snapshot::{bounded, KeyStates, KeyedConfig, KeyedSnapshot, KeyedTotals};
 use crate::sync::lock;
 use crate::valve::Refusals;
-
-/// How many counts an engine gives (see [`PerKey::counts`]): a fuse's
-/// refused asks, melts, blows and heals; a valve's admissions and refusals
-/// by reason.
-pub(super) const COUNTS: usize = 6;
-
-/// An engine's cumulative counts.
-pub(crate) type Counts = [u64; COUNTS];
-
-/// The counts of the engines the sweep retired from one shard.
-#[derive(Debug, Default)]
-pub(super) struct Retired([AtomicU64; COUNTS]);
-
-impl Retired {
-    /// Adds a retired engine's counts; under the shard's write lock.
-    pub(super) fn add(&self, counts: &Counts) {
-        for (total, n) in self.0.iter().zip(counts) {
-            // Ordering: written and read only under the shard's write
-            // lock, which orders them.
-            total.fetch_add(*n, Ordering::Relaxed);
-        }
-    }
-
-    fn get(&self) -> Counts {
-        // Ordering: as in `add`.
-        std::array::from_fn(|i| self.0[i].load(Ordering::Relaxed))
-    }
-}
 
 /// The best `room` candidates so far, best first.
 struct Top<V> {
@@ -114,7 +86,7 @@ where
             for (key, slot) in map.iter() {
                 let Some(core) = &slot.core else {
                     // A compact key: a healthy fuse with nothing to remember.
-                    states.add(super::snapshot::KeyState::Ok);
+                    states.add(crate::keyed_snapshot::KeyState::Ok);
                     continue;
                 };
                 // Under the lock a slot's engine is never retired.

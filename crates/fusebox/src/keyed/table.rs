@@ -24,9 +24,9 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
+use super::counts::Retired;
 use super::per_key::PerKey;
 use super::slot::Slot;
-use super::survey::Retired;
 use super::KeyedStats;
 use crate::fuse::Env;
 use crate::registry::Fusebox;

@@ -27,14 +27,14 @@ use std::sync::Arc;
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::counts::{Counts, COUNTS};
 use super::per_key::PerKey;
-use super::snapshot::{KeyState, KeyedKey, KeyedKind};
-use super::survey::{Counts, COUNTS};
 use super::table::{Found, Inner, Sizing};
 use super::KeyedStats;
 use crate::error::ConfigError;
 use crate::event::Bus;
 use crate::fuse::{Env, FuseCore};
+use crate::keyed_snapshot::{KeyState, KeyedKey, KeyedKind, KEYED_REASONS};
 use crate::registry::Fusebox;
 use crate::valve::engine::{reason_index, ValveCore};
 use crate::valve::{Permit, Refused, Valve, ValveConfig, ValveSnapshot};
@@ -135,21 +135,10 @@ impl PerKey for ValveCore {
         }
     }
 
-    fn template(t: &ValveTemplate) -> (Option<crate::FuseConfig>, Option<ValveConfig>) {
+    fn template(t: &ValveTemplate) -> (Option<crate::fuse::FuseConfig>, Option<ValveConfig>) {
         (None, Some(t.config.clone()))
     }
 }
-
-/// The refusals a keyed valve family counts: a valve's, but `removed`,
-/// which a family never answers (a caller that reaches a retired valve goes
-/// back for a fresh one; `too_many_keys` is the family's `full`).
-pub(crate) const KEYED_REASONS: [Refused; 5] = [
-    Refused::QueueFull,
-    Refused::Overload,
-    Refused::Timeout,
-    Refused::Blown,
-    Refused::Busy,
-];
 
 /// What a snapshot reads of one key's valve.
 #[derive(Debug)]
@@ -223,7 +212,7 @@ where
             bus: fusebox.bus().clone(),
         };
         let inner = Inner::start(family, template, sizing, fusebox);
-        let weak: std::sync::Weak<dyn super::Family> = Arc::downgrade(&inner) as _;
+        let weak: std::sync::Weak<dyn crate::registry::Family> = Arc::downgrade(&inner) as _;
         fusebox
             .families()
             .register(&inner.family, weak)

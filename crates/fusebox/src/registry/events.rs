@@ -8,7 +8,7 @@ use super::Fusebox;
 use crate::catalog;
 use crate::event::{Alarm, CallbackSubscriber, Event, RecvError, Subscription};
 use crate::fuse::FuseSnapshot;
-use crate::keyed::KeyedSnapshot;
+use crate::keyed_snapshot::KeyedSnapshot;
 use crate::pipeline::PipelineSnapshot;
 use crate::valve::ValveSnapshot;
 

@@ -2,9 +2,10 @@
 //! and metrics while a clone of them lives (`keyed/family.rs`), each read
 //! in a bounded summary however many keys it holds.
 
+use super::Families;
 use super::Fusebox;
 use crate::error::NotFound;
-use crate::keyed::{Families, KeyedSnapshot, MAX_TOP_KEYS, TOP_KEYS};
+use crate::keyed_snapshot::{KeyedSnapshot, MAX_TOP_KEYS, TOP_KEYS};
 
 impl Fusebox {
     /// Every live keyed family built with this Fusebox

@@ -25,7 +25,7 @@ pub(super) struct Shared {
     /// The pipelines built with this Fusebox (held weakly).
     pub(super) pipelines: Arc<Listed>,
     /// The keyed families built with this Fusebox (held weakly).
-    pub(super) keyed: crate::keyed::Families,
+    pub(super) keyed: super::Families,
     /// Serialises installs and removals, fuses and valves alike.
     pub(super) writes: Mutex<()>,
     pub(super) env: Arc<Env>,

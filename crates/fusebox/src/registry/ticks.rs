@@ -77,11 +77,11 @@ impl Shared {
             .iter()
             .map(|p| p.snapshot())
             .collect();
-        let keyed: Vec<crate::keyed::KeyedSnapshot> = self
+        let keyed: Vec<crate::keyed_snapshot::KeyedSnapshot> = self
             .keyed
             .all()
             .iter()
-            .map(|f| f.snapshot(crate::keyed::TOP_KEYS))
+            .map(|f| f.snapshot(crate::keyed_snapshot::TOP_KEYS))
             .collect();
         self.exporter.publish(
             &fuses,

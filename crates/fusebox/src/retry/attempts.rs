@@ -23,14 +23,14 @@
 //! [`RetryStats`](super::RetryStats) counters.
 
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock::duration_nanos;
+use super::sleep::Sleep;
+use super::{Class, RetryBudget, RetryError, RetryPolicy, Stop};
+use crate::clock::{duration_nanos, Timebase};
 use crate::rng::{mix, SplitMix64};
-
-use super::run::{stop_index, Inner, RETRIES, SUCCESSES};
-use super::{Class, Retry, RetryError, Stop};
 
 /// What to do after an attempt ([`Attempts::after`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,12 +90,30 @@ impl fmt::Debug for Attempts<'_> {
     }
 }
 
-impl Retry {
-    /// A call begins at `now` (on the retry's clock; the budget reads no
-    /// other): its first attempt is counted and deposited in the budget.
-    /// Drive the [`Attempts`] with each attempt's class.
-    pub fn begin(&self, now: Duration) -> Attempts<'_> {
-        Attempts::begin_at(&self.inner, duration_nanos(now))
+/// What a [`Retry`](super::Retry) and its clones share: the policy, the
+/// budget, the clock and the counters the engine keeps.
+pub(crate) struct Inner {
+    pub(super) policy: RetryPolicy,
+    pub(super) budget: Option<RetryBudget>,
+    pub(super) clock: Timebase,
+    pub(super) sleeper: Arc<dyn Sleep>,
+    pub(super) seed: u64,
+    pub(super) runs: AtomicU64,
+    pub(super) counters: [AtomicU64; 8],
+}
+
+/// Indices into `Inner::counters`.
+pub(super) const CALLS: usize = 0;
+pub(super) const RETRIES: usize = 1;
+pub(super) const SUCCESSES: usize = 2;
+
+pub(super) fn stop_index(s: Stop) -> usize {
+    match s {
+        Stop::Refused => 3,
+        Stop::NotRetryable => 4,
+        Stop::Exhausted => 5,
+        Stop::Deadline => 6,
+        Stop::BudgetExhausted => 7,
     }
 }
 
@@ -108,7 +126,7 @@ impl<'a> Attempts<'a> {
         }
         // Ordering: counters and the run index are statistics and a seed;
         // nothing else is ordered by them.
-        inner.counters[super::run::CALLS].fetch_add(1, Ordering::Relaxed);
+        inner.counters[CALLS].fetch_add(1, Ordering::Relaxed);
         let k = inner.runs.fetch_add(1, Ordering::Relaxed);
         Attempts {
             inner,

@@ -6,7 +6,7 @@
 //! (`retry/call.rs`) await a timer, and both ask the same engine "again, and
 //! after how long, or stop, and why". So the rules of
 //! [`policy`](super::RetryPolicy) hold in every form by construction, and
-//! tests on a [`ManualClock`] (whose [`Sleep`] advances time instead of
+//! tests on a [`ManualClock`](crate::ManualClock) (whose [`Sleep`] advances time instead of
 //! waiting) prove them without sleeping.
 
 use std::cell::Cell;
@@ -15,56 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::attempts::{Attempts, Next};
+use super::attempts::{stop_index, Attempts, Inner, Next, CALLS, RETRIES, SUCCESSES};
+use super::sleep::{Sleep, ThreadSleep};
 use super::{Class, RetryBudget, RetryError, RetryPolicy, Stop};
-use crate::clock::{Clock, ManualClock, MonotonicClock, Timebase};
+use crate::clock::{duration_nanos, Clock, MonotonicClock, Timebase};
 use crate::error::{ConfigError, RunError};
 use crate::fuse::{Fuse, Outcome};
-
-/// How the synchronous [`Retry::run`] spends a wait between attempts.
-///
-/// [`ManualClock`] implements it by advancing itself: a retry on a manual
-/// clock never really sleeps, and time moves exactly by each wait.
-///
-/// # Example
-///
-/// ```
-/// use std::time::Duration;
-/// use fusebox::retry::Sleep;
-///
-/// #[derive(Debug)]
-/// struct Spin;
-/// impl Sleep for Spin {
-///     fn sleep(&self, d: Duration) {
-///         let until = std::time::Instant::now() + d;
-///         while std::time::Instant::now() < until { std::hint::spin_loop(); }
-///     }
-/// }
-/// Spin.sleep(Duration::from_micros(1));
-/// ```
-pub trait Sleep: Send + Sync + fmt::Debug + 'static {
-    /// Waits for `d`.
-    fn sleep(&self, d: Duration);
-}
-
-/// Sleeps the calling thread ([`std::thread::sleep`]): the default.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ThreadSleep;
-
-impl Sleep for ThreadSleep {
-    fn sleep(&self, d: Duration) {
-        if !d.is_zero() {
-            std::thread::sleep(d);
-        }
-    }
-}
-
-impl Sleep for ManualClock {
-    /// Advances the clock by `d` (running whatever fell due), at once.
-    fn sleep(&self, d: Duration) {
-        self.advance(d);
-    }
-}
 
 /// Retries a call by a [`RetryPolicy`], optionally within a shared
 /// [`RetryBudget`]. Cheap to clone: clones share the policy, the budget,
@@ -93,31 +49,6 @@ impl Sleep for ManualClock {
 #[derive(Clone)]
 pub struct Retry {
     pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(super) policy: RetryPolicy,
-    pub(super) budget: Option<RetryBudget>,
-    pub(super) clock: Timebase,
-    sleeper: Arc<dyn Sleep>,
-    pub(super) seed: u64,
-    pub(super) runs: AtomicU64,
-    pub(super) counters: [AtomicU64; 8],
-}
-
-/// Indices into `Inner::counters`.
-pub(super) const CALLS: usize = 0;
-pub(super) const RETRIES: usize = 1;
-pub(super) const SUCCESSES: usize = 2;
-
-pub(super) fn stop_index(s: Stop) -> usize {
-    match s {
-        Stop::Refused => 3,
-        Stop::NotRetryable => 4,
-        Stop::Exhausted => 5,
-        Stop::Deadline => 6,
-        Stop::BudgetExhausted => 7,
-    }
 }
 
 /// What a [`Retry`] has counted since it was built. These are the values a
@@ -175,7 +106,7 @@ impl RetryBuilder {
 
     /// The clock for the deadline and the budget (the OS monotonic clock by
     /// default). Give it the [`Fusebox`](crate::Fusebox)'s clock. A
-    /// [`ManualClock`] is also the sleeper unless another is given.
+    /// [`ManualClock`](crate::ManualClock) is also the sleeper unless another is given.
     pub fn clock<C: Clock>(mut self, clock: C) -> Self {
         self.clock = Some(Timebase::from_clock(clock));
         self
@@ -194,7 +125,7 @@ impl RetryBuilder {
     }
 
     /// How [`Retry::run`] waits ([`ThreadSleep`] by default, the clock
-    /// itself for a [`ManualClock`]).
+    /// itself for a [`ManualClock`](crate::ManualClock)).
     pub fn sleeper<S: Sleep>(mut self, sleeper: S) -> Self {
         self.sleeper = Some(Arc::new(sleeper));
         self
@@ -380,5 +311,14 @@ impl Retry {
                 _ => Class::of_outcome(last.get()),
             },
         )
+    }
+}
+
+impl Retry {
+    /// A call begins at `now` (on the retry's clock; the budget reads no
+    /// other): its first attempt is counted and deposited in the budget.
+    /// Drive the [`Attempts`] with each attempt's class.
+    pub fn begin(&self, now: Duration) -> Attempts<'_> {
+        Attempts::begin_at(&self.inner, duration_nanos(now))
     }
 }

@@ -1,4 +1,6 @@
-//! What an operator sees of one keyed family: its name and config, how many
+//! What an operator sees of one keyed family (`keyed.rs`), as plain data
+//! below the registry, so the registry, the catalog and the exporters read
+//! it without knowing the families themselves: its name and config, how many
 //! keys it holds and in which states, its totals, and its top keys. Plain
 //! data, serde-serialisable both ways, in the Fusebox's
 //! [`Snapshot`](crate::Snapshot) and the admin's `/api/keyed`.
@@ -24,9 +26,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::KeyedStats;
 use crate::fuse::FuseConfig;
-use crate::valve::{Refusals, ValveConfig};
+use crate::valve::{Refusals, Refused, ValveConfig};
 
 /// The most top keys in [`Fusebox::snapshot`](crate::Fusebox::snapshot)
 /// and the metrics, per family.
@@ -283,7 +284,7 @@ pub struct KeyedSnapshot {
 }
 
 /// `key` cut to [`MAX_KEY_LEN`] bytes.
-pub(super) fn bounded(mut key: String) -> String {
+pub(crate) fn bounded(mut key: String) -> String {
     if key.len() > MAX_KEY_LEN {
         let mut end = MAX_KEY_LEN - '…'.len_utf8();
         while !key.is_char_boundary(end) {
@@ -308,3 +309,34 @@ mod tests {
         assert_eq!(cut.len(), MAX_KEY_LEN);
     }
 }
+
+/// Counts of a family, from [`KeyedFuses::stats`](crate::keyed::KeyedFuses::stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct KeyedStats {
+    /// Keys held, compact or promoted.
+    pub keys: usize,
+    /// Keys holding a fuse engine.
+    pub live: usize,
+    /// Keys given an engine so far.
+    pub promotions: u64,
+    /// Engines given back while their key stayed (pristine, still in use).
+    pub demotions: u64,
+    /// Keys forgotten after their idle TTL.
+    pub evictions: u64,
+    /// New keys turned away because the family held its
+    /// [`max_keys`](crate::keyed::KeyedBuilder::max_keys).
+    pub full: u64,
+}
+
+/// The refusals a keyed valve family counts: a valve's, but `removed`,
+/// which a family never answers (a caller that reaches a retired valve goes
+/// back for a fresh one; `too_many_keys` is the family's `full`).
+pub(crate) const KEYED_REASONS: [Refused; 5] = [
+    Refused::QueueFull,
+    Refused::Overload,
+    Refused::Timeout,
+    Refused::Blown,
+    Refused::Busy,
+];
