@@ -123,7 +123,7 @@
 //! unknown key, a wrong type, a bad duration); else the earliest, in the
 //! file's order, of the rules above and the fusebox config's own errors.
 //! Every error is placed by the core's
-//! [`Document`](fusebox::config_file::Document), the locator `fusebox.toml`'s
+//! [`Document`], the locator `fusebox.toml`'s
 //! errors come from, and the `[fusebox]` table is read by the core in
 //! place ([`Document::config_file`](fusebox::config_file::Document::config_file)):
 //! a rule error points at the value of the key it names (at the closest

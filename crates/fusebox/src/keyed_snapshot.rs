@@ -50,9 +50,9 @@ pub const MAX_KEY_LEN: usize = 256;
 )]
 #[non_exhaustive]
 pub enum KeyedKind {
-    /// A [`KeyedFuses`](super::KeyedFuses).
+    /// A [`KeyedFuses`](crate::keyed::KeyedFuses).
     Fuses,
-    /// A [`KeyedValves`](super::KeyedValves).
+    /// A [`KeyedValves`](crate::keyed::KeyedValves).
     Valves,
 }
 
@@ -209,7 +209,7 @@ pub struct KeyedKey {
 }
 
 /// How a family was built: its template and its
-/// [`KeyedBuilder`](super::KeyedBuilder) settings.
+/// [`KeyedBuilder`](crate::keyed::KeyedBuilder) settings.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]

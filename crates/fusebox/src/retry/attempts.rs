@@ -1,8 +1,8 @@
 //! The decision engine: after each attempt, "again, after how long, or
 //! stop, and why"; while an attempt runs, "may a hedge start now". No I/O.
 //!
-//! Whoever makes the attempts (the synchronous [`Retry::run`], the async
-//! [`Retry::call_with`], a [`Pipeline`](crate::pipeline::Pipeline)'s async
+//! Whoever makes the attempts (the synchronous [`Retry::run`](super::Retry::run), the async
+//! [`Retry::call_with`](super::Retry::call_with), a [`Pipeline`](crate::pipeline::Pipeline)'s async
 //! and blocking forms, the simulator's clients on virtual time) drives one
 //! [`Attempts`] per call and does what it says: the engine never sleeps,
 //! never reads a clock it was not given, never spawns, so the rules of
@@ -45,7 +45,7 @@ pub enum Next {
 
 /// One call's state, for its retry and hedge decisions: when it began, the
 /// attempts and hedges made, the last wait, its random stream. Begun by
-/// [`Retry::begin`]; time is given to each decision, never read.
+/// [`Retry::begin`](super::Retry::begin); time is given to each decision, never read.
 ///
 /// # Example
 ///

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::clock::ManualClock;
 
-/// How the synchronous [`Retry::run`] spends a wait between attempts.
+/// How the synchronous [`Retry::run`](super::Retry::run) spends a wait between attempts.
 ///
 /// [`ManualClock`] implements it by advancing itself: a retry on a manual
 /// clock never really sleeps, and time moves exactly by each wait.
