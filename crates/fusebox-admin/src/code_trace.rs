@@ -385,6 +385,50 @@ mod tests {
         assert!(tracer.start(spec(), bounds()).is_ok(), "the slot is free");
     }
 
+    /// The trace's stream may run as soon as `stop` wakes it, on the same
+    /// thread (an executor that polls inline), and its guard then empties
+    /// the slot, a write of the lock `stop` must no longer hold.
+    #[test]
+    fn stop_wakes_the_stream_after_the_slot_lock() {
+        use std::future::Future;
+        use std::sync::{mpsc, Mutex};
+        use std::task::{Context, Wake, Waker};
+
+        struct DropGuard(Mutex<Option<TraceGuard>>);
+        impl Wake for DropGuard {
+            fn wake(self: Arc<Self>) {
+                let guard = self.0.lock().unwrap().take();
+                drop(guard);
+            }
+        }
+
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let tracer = CodeTrace::new();
+            let subscriber = tracing_subscriber::registry().with(tracer.layer());
+            let _default = tracing::subscriber::set_default(subscriber);
+            let (session, _rx, guard) = tracer
+                .start(TraceSpec::parse("x").unwrap(), bounds())
+                .unwrap();
+            let stream = Arc::new(DropGuard(Mutex::new(Some(guard))));
+            let waker = Waker::from(stream.clone());
+            let mut ended = Box::pin(session.ended.notified());
+            assert!(ended
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            let stopped = tracer.stop();
+            let guard_dropped = stream.0.lock().unwrap().is_none();
+            done.send((stopped, guard_dropped, tracer.is_tracing()))
+                .unwrap();
+        });
+        let (stopped, guard_dropped, tracing) = finished
+            .recv_timeout(Duration::from_secs(20))
+            .expect("stop deadlocked: it woke the stream under the slot's lock");
+        assert!(stopped && guard_dropped);
+        assert!(!tracing, "the slot is empty");
+    }
+
     #[test]
     fn interest_follows_the_running_spec() {
         struct Cs;
