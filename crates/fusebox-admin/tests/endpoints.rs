@@ -27,12 +27,7 @@ async fn lists_fuses() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["content-type"], "application/json");
     let v = r.json();
-    let names: Vec<_> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].clone())
-        .collect();
+    let names = support::names(&v);
     assert_eq!(names, ["cache", "db"]);
     assert_eq!(v[1]["state"], "ok");
     assert_eq!(v[1]["melts_in_window"], 1);

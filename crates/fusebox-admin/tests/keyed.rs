@@ -48,12 +48,7 @@ async fn lists_the_families_with_their_counts_and_top_keys() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["content-type"], "application/json");
     let v = r.json();
-    let names: Vec<_> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["name"].clone())
-        .collect();
+    let names = support::names(&v);
     assert_eq!(names, ["hosts", "tenants"]);
     let hosts = &v[0];
     assert_eq!(hosts["kind"], "fuses");

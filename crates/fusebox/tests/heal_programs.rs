@@ -13,7 +13,7 @@ use std::time::Duration;
 use fusebox::{
     event::{Cause, EventKind, Subscription},
     fuse::FuseState,
-    Ask, Event, FuseConfig, Fusebox, Heal, ManualClock, Outcome, RunError, Step, Strategy,
+    Ask, Event, Fuse, FuseConfig, Fusebox, Heal, ManualClock, Outcome, RunError, Step, Strategy,
 };
 
 const SEC: Duration = Duration::from_secs(1);
@@ -223,13 +223,7 @@ fn a_dropped_probe_call_frees_its_slot() {
         "heal_programs::a_dropped_probe_call_frees_its_slot",
         std::time::Duration::from_secs(30),
     );
-    let (fb, clock) = manual();
-    let heal = Heal::program([Step::Delay(SEC), Step::Probe(1)]);
-    fb.install("db", FuseConfig::standard(0, 60 * SEC).heal(heal))
-        .unwrap();
-    fb.melt("db").unwrap();
-    clock.advance(SEC);
-    let fuse = fb.fuse("db").unwrap();
+    let (_fb, _clock, fuse) = at_a_one_call_probe();
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
     {
@@ -245,12 +239,9 @@ fn a_dropped_probe_call_frees_its_slot() {
     assert_eq!(fuse.snapshot().unwrap().state, FuseState::Ok);
 }
 
-#[test]
-fn a_panicking_probe_counts_as_a_failure_and_frees_its_slot() {
-    let _watch = watchdog::watchdog(
-        "heal_programs::a_panicking_probe_counts_as_a_failure_and_frees_its_slot",
-        std::time::Duration::from_secs(30),
-    );
+/// A fuse blown once, now in the probe step of `[Delay(1 s), Probe(1)]`:
+/// one call may go through.
+fn at_a_one_call_probe() -> (Fusebox, ManualClock, Fuse) {
     let (fb, clock) = manual();
     let heal = Heal::program([Step::Delay(SEC), Step::Probe(1)]);
     fb.install("db", FuseConfig::standard(0, 60 * SEC).heal(heal))
@@ -258,6 +249,16 @@ fn a_panicking_probe_counts_as_a_failure_and_frees_its_slot() {
     fb.melt("db").unwrap();
     clock.advance(SEC);
     let fuse = fb.fuse("db").unwrap();
+    (fb, clock, fuse)
+}
+
+#[test]
+fn a_panicking_probe_counts_as_a_failure_and_frees_its_slot() {
+    let _watch = watchdog::watchdog(
+        "heal_programs::a_panicking_probe_counts_as_a_failure_and_frees_its_slot",
+        std::time::Duration::from_secs(30),
+    );
+    let (_fb, clock, fuse) = at_a_one_call_probe();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         fuse.run(|| -> Result<(), ()> { panic!("a bug in the call") })
     }));
@@ -278,13 +279,7 @@ fn a_panicking_classifier_counts_as_a_failure_and_frees_its_slot() {
         "heal_programs::a_panicking_classifier_counts_as_a_failure_and_frees_its_slot",
         std::time::Duration::from_secs(30),
     );
-    let (fb, clock) = manual();
-    let heal = Heal::program([Step::Delay(SEC), Step::Probe(1)]);
-    fb.install("db", FuseConfig::standard(0, 60 * SEC).heal(heal))
-        .unwrap();
-    fb.melt("db").unwrap();
-    clock.advance(SEC);
-    let fuse = fb.fuse("db").unwrap();
+    let (_fb, clock, fuse) = at_a_one_call_probe();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         fuse.run_classified(|| Ok::<(), ()>(()), |_| panic!("a bug in the classifier"))
     }));

@@ -31,6 +31,15 @@ pub struct Reply {
     pub body: Bytes,
 }
 
+/// The `name` of each element of a JSON array, in order.
+pub fn names(v: &serde_json::Value) -> Vec<serde_json::Value> {
+    v.as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|e| e["name"].clone())
+        .collect()
+}
+
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
